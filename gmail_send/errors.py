@@ -1,0 +1,234 @@
+"""The exceptions gmail_send raises: one tree, each carrying a hint of what to do.
+
+```
+GmailSendError                          .hint: str | None
+├── MessageError (also ValueError)      bad input, raised before any connection is opened
+│   ├── HeaderInjectionError            CR, LF or NUL in a header value or address
+│   ├── InvalidAddressError             an address that does not parse
+│   ├── NoRecipientsError               nobody to send to
+│   ├── TooManyRecipientsError          more than 100 envelope recipients
+│   ├── BlockedAttachmentError          a file type Gmail refuses (.exe, .js, ...)
+│   └── MessageTooLargeError            over Gmail's SIZE limit once encoded
+├── ConfigurationError                  missing or contradictory settings, unreadable token file
+├── GmailConnectionError (also ConnectionError)  DNS, TCP, TLS, server went away
+│   └── TLSError                        handshake or certificate verification failed
+├── AuthenticationError                 .oauth_status, .oauth_scope (decoded 334 JSON) for XOAUTH2;
+│   │                                   .code, .enhanced_code, .server_message when Gmail replied
+│   └── TokenError                      the token source could not produce an access token
+├── SMTPReplyError                      .code: int, .enhanced_code: str | None, .server_message: str
+│   ├── TemporaryError                  4xx, retryable later
+│   │   └── LoginThrottledError         454 4.7.0 too many login attempts: wait minutes
+│   ├── RecipientsRefusedError          .refused: every recipient refused
+│   ├── QuotaExceededError              .retry_after: float | None (daily sending limit)
+│   └── PermanentError                  other 5xx
+└── UnknownOutcomeError                 .message_id: connection lost after the body was sent
+```
+
+This module imports nothing else from gmail_send, so every layer can use it. Secrets never go
+into these messages: callers pass server replies and descriptions only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+__all__ = [
+    "AuthenticationError",
+    "BlockedAttachmentError",
+    "ConfigurationError",
+    "GmailConnectionError",
+    "GmailSendError",
+    "HeaderInjectionError",
+    "InvalidAddressError",
+    "LoginThrottledError",
+    "MessageError",
+    "MessageTooLargeError",
+    "NoRecipientsError",
+    "PermanentError",
+    "QuotaExceededError",
+    "RecipientsRefusedError",
+    "SMTPReply",
+    "SMTPReplyError",
+    "TLSError",
+    "TemporaryError",
+    "TokenError",
+    "TooManyRecipientsError",
+    "UnknownOutcomeError",
+]
+
+
+class SMTPReply(NamedTuple):
+    """One server reply: the basic code, the enhanced status code if any, and the text."""
+
+    code: int
+    enhanced_code: str | None
+    message: str
+
+    def __str__(self) -> str:
+        enhanced = f" {self.enhanced_code}" if self.enhanced_code else ""
+        return f"{self.code}{enhanced} {self.message}".rstrip()
+
+
+class GmailSendError(Exception):
+    """Root of every error gmail_send raises; `hint` says what to do about it."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} (hint: {self.hint})"
+        return self.message
+
+
+class MessageError(GmailSendError, ValueError):
+    """The message or its envelope is invalid; raised before any connection is opened."""
+
+
+class HeaderInjectionError(MessageError):
+    """A header value or address holds CR, LF or NUL, which could forge extra headers."""
+
+
+class InvalidAddressError(MessageError):
+    """An e-mail address does not parse as one mailbox."""
+
+
+class NoRecipientsError(MessageError):
+    """The message has no recipient in To, Cc, Bcc or the explicit envelope."""
+
+
+class TooManyRecipientsError(MessageError):
+    """More envelope recipients than Gmail's SMTP accepts for one message."""
+
+
+class BlockedAttachmentError(MessageError):
+    """An attachment of a type Gmail refuses (it would answer 552 5.7.0)."""
+
+
+class MessageTooLargeError(MessageError):
+    """The encoded message is larger than Gmail's SIZE limit."""
+
+    def __init__(self, message: str, *, size: int, limit: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.size = size
+        self.limit = limit
+
+
+class ConfigurationError(GmailSendError):
+    """Settings are missing or contradict each other, or a credentials file is unusable."""
+
+
+class GmailConnectionError(GmailSendError, ConnectionError):
+    """The server could not be reached, or the connection broke before the message was sent."""
+
+
+class TLSError(GmailConnectionError):
+    """The TLS handshake failed, most often because the certificate could not be verified."""
+
+
+class AuthenticationError(GmailSendError):
+    """Gmail did not accept the credentials, or none could be obtained.
+
+    For XOAUTH2 failures `oauth_status` and `oauth_scope` hold what Gmail's 334 challenge said.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        reply: SMTPReply | None = None,
+        oauth_status: str | None = None,
+        oauth_scope: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.reply = reply
+        self.code = reply.code if reply else None
+        self.enhanced_code = reply.enhanced_code if reply else None
+        self.server_message = reply.message if reply else None
+        self.oauth_status = oauth_status
+        self.oauth_scope = oauth_scope
+
+
+class TokenError(AuthenticationError):
+    """The token source could not produce an access token (refresh failed, endpoint down, ...)."""
+
+
+class SMTPReplyError(GmailSendError):
+    """Gmail answered a command with an error reply.
+
+    `retryable` says whether sending the same message again later can succeed: true for most
+    4xx replies, false for 5xx and for 4xx replies that need a change first (452 4.5.3).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reply: SMTPReply,
+        hint: str | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.reply = reply
+        self.code = reply.code
+        self.enhanced_code = reply.enhanced_code
+        self.server_message = reply.message
+        self.retryable = (400 <= reply.code < 500) if retryable is None else retryable
+
+
+class TemporaryError(SMTPReplyError):
+    """A 4xx reply: nothing was delivered, and the same message may be sent again later."""
+
+
+class LoginThrottledError(TemporaryError):
+    """Gmail saw too many logins (454 4.7.0); retrying at once makes it worse."""
+
+
+class RecipientsRefusedError(SMTPReplyError):
+    """Every recipient was refused, so nothing was sent. `refused` maps address -> reply."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reply: SMTPReply,
+        refused: Mapping[str, SMTPReply],
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, reply=reply, hint=hint)
+        self.refused = dict(refused)
+
+
+class QuotaExceededError(SMTPReplyError):
+    """The account's sending limit is reached; `retry_after` is seconds to wait, if known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reply: SMTPReply,
+        retry_after: float | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, reply=reply, hint=hint)
+        self.retry_after = retry_after
+
+
+class PermanentError(SMTPReplyError):
+    """A 5xx reply: sending the same message again will fail the same way."""
+
+
+class UnknownOutcomeError(GmailSendError):
+    """The connection broke after the message body was sent and before Gmail's answer.
+
+    The message may or may not have been accepted; resending risks a duplicate. `message_id`
+    identifies it so the recipient's copy can be looked for.
+    """
+
+    def __init__(self, message: str, *, message_id: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.message_id = message_id
