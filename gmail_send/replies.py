@@ -27,6 +27,7 @@ __all__ = [
     "Stage",
     "error_for_reply",
     "find_rule",
+    "markdown_table",
     "parse_reply",
 ]
 
@@ -269,3 +270,25 @@ _STAGE_WORDS: dict[Stage, str] = {
     "rcpt": "the recipient (RCPT TO)",
     "data": "the message (DATA)",
 }
+
+
+def markdown_table() -> str:
+    """The table as Markdown, for docs/errors.md (a test keeps the page in step)."""
+    kinds = {
+        "temporary": "TemporaryError",
+        "throttled": "LoginThrottledError",
+        "auth": "AuthenticationError",
+        "quota": "QuotaExceededError",
+        "permanent": "PermanentError",
+    }
+    lines = [
+        "| reply | raised as | meaning | what to do |",
+        "|---|---|---|---|",
+    ]
+    for rule in GMAIL_REPLIES:
+        first_line = rule.text.split("\n")[0].removesuffix(" - gsmtp")
+        lines.append(
+            f"| `{rule.code} {rule.enhanced_code}` {first_line} | `{kinds[rule.kind]}` "
+            f"| {rule.meaning} | {rule.hint} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -27,6 +27,7 @@ from .records import AuthAttempt, ReceivedMessage, SessionRecord
 from .server import DEFAULT_CLOSE_REPLY, LocalGmail
 from .state import GMAIL_SIZE_LIMIT, Security
 from .tls import TestCertificates
+from .token_endpoint import LocalTokenEndpoint
 
 __all__ = [
     "DEFAULT_CLOSE_REPLY",
@@ -36,6 +37,7 @@ __all__ = [
     "InjectStage",
     "LocalAccount",
     "LocalGmail",
+    "LocalTokenEndpoint",
     "ReceivedMessage",
     "ReplyLike",
     "Security",

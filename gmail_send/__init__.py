@@ -1,0 +1,84 @@
+"""Send e-mail through Gmail from async Python, with OAuth2 (XOAUTH2) or an app password.
+
+    from gmail_send import GmailSender, OAuth2Token
+
+    async with GmailSender(OAuth2Token("me@gmail.com", access_token)) as gmail:
+        result = await gmail.send(to="you@example.com", subject="Hello", text="Hi")
+"""
+
+from .compose import Attachment, OutgoingMessage
+from .credentials import (
+    AppPassword,
+    Credentials,
+    Fallback,
+    OAuth2Token,
+    TokenFunction,
+    TokenSource,
+)
+from .errors import (
+    AuthenticationError,
+    BlockedAttachmentError,
+    ConfigurationError,
+    GmailConnectionError,
+    GmailSendError,
+    HeaderInjectionError,
+    InvalidAddressError,
+    LoginThrottledError,
+    MessageError,
+    MessageTooLargeError,
+    NoRecipientsError,
+    PermanentError,
+    QuotaExceededError,
+    RecipientsRefusedError,
+    SMTPReply,
+    SMTPReplyError,
+    TemporaryError,
+    TLSError,
+    TokenError,
+    TooManyRecipientsError,
+    UnknownOutcomeError,
+)
+from .oauth2 import OAuth2Credentials
+from .result import SendResult
+from .sender import GmailSender, send
+from .service_account import ServiceAccount
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AppPassword",
+    "Attachment",
+    "AuthenticationError",
+    "BlockedAttachmentError",
+    "ConfigurationError",
+    "Credentials",
+    "Fallback",
+    "GmailConnectionError",
+    "GmailSendError",
+    "GmailSender",
+    "HeaderInjectionError",
+    "InvalidAddressError",
+    "LoginThrottledError",
+    "MessageError",
+    "MessageTooLargeError",
+    "NoRecipientsError",
+    "OAuth2Credentials",
+    "OAuth2Token",
+    "OutgoingMessage",
+    "PermanentError",
+    "QuotaExceededError",
+    "RecipientsRefusedError",
+    "SMTPReply",
+    "SMTPReplyError",
+    "SendResult",
+    "ServiceAccount",
+    "TLSError",
+    "TemporaryError",
+    "TokenError",
+    "TokenFunction",
+    "TokenSource",
+    "TooManyRecipientsError",
+    "UnknownOutcomeError",
+    "__version__",
+    "send",
+]

@@ -1,0 +1,56 @@
+"""Shared fixtures: the local Gmail-like server over real TLS (trustme CA)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from gmail_send.testing import LocalAccount, LocalGmail, TestCertificates
+
+ACCOUNT = "me@gmail.com"
+APP_PASSWORD = "abcdefghijklmnop"
+NORMAL_PASSWORD = "correct horse battery"
+ACCESS_TOKEN = "ya29.local-test-token-0123456789"
+ALIAS = "shop@example.com"
+
+
+@pytest.fixture(scope="session")
+def certificates() -> TestCertificates:
+    """One throw-away CA for the whole run (key generation is the slow part)."""
+    return TestCertificates()
+
+
+def account() -> LocalAccount:
+    return LocalAccount(
+        ACCOUNT, app_password=APP_PASSWORD, password=NORMAL_PASSWORD, aliases=(ALIAS,)
+    )
+
+
+@pytest.fixture
+async def start_gmail(
+    certificates: TestCertificates,
+) -> AsyncIterator[Callable[..., Any]]:
+    """Start local Gmail servers with given options; all are stopped when the test ends."""
+    started: list[LocalGmail] = []
+
+    async def start(**options: Any) -> LocalGmail:
+        options.setdefault("accounts", [account()])
+        options.setdefault("certificates", certificates)
+        server = LocalGmail(**options)
+        await server.start()
+        started.append(server)
+        server.add_access_token(ACCOUNT, ACCESS_TOKEN)
+        return server
+
+    yield start
+    for server in started:
+        await server.stop()
+
+
+@pytest.fixture
+async def gmail(start_gmail: Callable[..., Any]) -> LocalGmail:
+    """A STARTTLS server like smtp.gmail.com:587."""
+    server: LocalGmail = await start_gmail(security="starttls")
+    return server

@@ -1,0 +1,89 @@
+"""The gmail-send command, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import requests
+
+from gmail_send.testing import LocalTokenEndpoint, TestCertificates
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gmail_send", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=env, check=False,
+    )
+
+
+def test_demo_sends_end_to_end() -> None:
+    done = run_cli("demo")
+    assert done.returncode == 0, done.stderr
+    assert "refreshed 1 time(s)" in done.stdout
+    assert "via xoauth2" in done.stdout
+    assert "Bcc header present: False" in done.stdout
+    assert "Subject: Hello from gmail_send / ご注文ありがとうございます" in done.stdout
+
+
+def test_help_lists_commands() -> None:
+    done = run_cli("--help")
+    assert done.returncode == 0
+    assert "demo" in done.stdout
+    assert "auth" in done.stdout
+
+
+def test_auth_missing_client_secrets(tmp_path: Path) -> None:
+    done = run_cli("auth", "--client-secrets", str(tmp_path / "nope.json"),
+                   "--token", str(tmp_path / "token.json"), "--no-browser")
+    assert done.returncode == 1
+    assert "nope.json" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_auth_no_browser_paste_back(certificates: TestCertificates, tmp_path: Path) -> None:
+    ca = certificates.ca_pem_path(tmp_path)
+    env = {**os.environ, "REQUESTS_CA_BUNDLE": str(ca)}
+    with LocalTokenEndpoint(certificates=certificates, signed_in_user="me@gmail.com") as endpoint:
+        secrets_file = tmp_path / "client_secret.json"
+        endpoint.write_client_secrets(secrets_file)
+        token = tmp_path / "token.json"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gmail_send", "auth", "--client-secrets", str(secrets_file),
+             "--token", str(token), "--no-browser"],
+            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )
+        lines: queue.Queue[str] = queue.Queue()
+        assert process.stdout is not None and process.stdin is not None
+        reader = threading.Thread(target=lambda: [lines.put(x) for x in process.stdout])
+        reader.start()
+        try:
+            url = ""
+            while not url:
+                url = next((w for w in lines.get(timeout=60).split() if "/auth?" in w), "")
+            # The user's own browser, elsewhere: it lands on a localhost address it cannot load.
+            answer = requests.get(url, allow_redirects=False, timeout=30, verify=str(ca))
+            process.stdin.write(answer.headers["Location"] + "\n")
+            process.stdin.flush()
+            process.wait(timeout=60)
+        finally:
+            process.kill()
+            reader.join(10)
+    output = []
+    while not lines.empty():
+        output.append(lines.get())
+    assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+    assert any(f"token for me@gmail.com written to {token}" in line for line in output)
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+    saved = json.loads(token.read_text())
+    assert saved["account"] == "me@gmail.com"
+    assert saved["refresh_token"]
