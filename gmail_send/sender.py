@@ -29,6 +29,7 @@ from .errors import (
 )
 from .result import SendResult
 from .signin import ConnectionSettings, open_session
+from .sink import MessageSink
 
 __all__ = ["GMAIL_HOST", "GmailSender", "send"]
 
@@ -46,6 +47,7 @@ class GmailSender:
 
     Use it as `async with GmailSender(credentials) as gmail: await gmail.send(...)`, or call
     `aclose()` when done. `credentials=None` means a relay that authorizes by IP address.
+    `sink` replaces the network, e.g. with `gmail_send.testing.Outbox` in an application's tests.
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class GmailSender:
         tls_context: ssl.SSLContext | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         local_hostname: str | None = None,
+        sink: MessageSink | None = None,
     ) -> None:
         if security not in _SECURITIES:
             raise ConfigurationError(
@@ -91,6 +94,7 @@ class GmailSender:
             timeout=timeout,
             local_hostname=local_hostname,
         )
+        self.sink = sink
         self._connection: SMTPConnection | None = None
         self._lock = asyncio.Lock()
         self._closed = False
@@ -176,8 +180,11 @@ class GmailSender:
         """Send an already composed and validated message."""
         if self._closed:
             raise ConfigurationError("this GmailSender is closed")
-        async with self._lock:
-            result = await self._send_with_recovery(outgoing)
+        if self.sink is not None:
+            result = await self.sink.deliver(outgoing)
+        else:
+            async with self._lock:
+                result = await self._send_with_recovery(outgoing)
         log.info(
             "message sent",
             extra={
