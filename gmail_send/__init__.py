@@ -7,6 +7,7 @@
 """
 
 from .compose import Attachment, OutgoingMessage
+from .config import Settings, from_env
 from .credentials import (
     AppPassword,
     Credentials,
@@ -39,6 +40,7 @@ from .errors import (
     UnknownOutcomeError,
 )
 from .oauth2 import OAuth2Credentials
+from .relay import workspace_relay
 from .result import SendResult
 from .sender import GmailSender, send
 from .service_account import ServiceAccount
@@ -72,6 +74,7 @@ __all__ = [
     "SMTPReplyError",
     "SendResult",
     "ServiceAccount",
+    "Settings",
     "TLSError",
     "TemporaryError",
     "TokenError",
@@ -80,5 +83,7 @@ __all__ = [
     "TooManyRecipientsError",
     "UnknownOutcomeError",
     "__version__",
+    "from_env",
     "send",
+    "workspace_relay",
 ]

@@ -154,6 +154,17 @@ GMAIL_REPLIES: tuple[ReplyRule, ...] = (
     ),
     ReplyRule(
         550, "5.7.1", "permanent",
+        "Invalid credentials for relay [192.0.2.1]. The IP address you've registered in your "
+        "Workspace SMTP Relay service doesn't match the domain of the account this email is "
+        "being sent from. - gsmtp",
+        "the Workspace SMTP relay does not accept mail from this IP address for this sender",
+        "in the Admin console (Gmail > Routing > SMTP relay service) add this server's public "
+        "IP address to the allowed senders, or require SMTP authentication and pass credentials; "
+        "the sender must be an address of your domain",
+        match="relay",
+    ),
+    ReplyRule(
+        550, "5.7.1", "permanent",
         "Email quota exceeded or message rejected by policy. - gsmtp",
         "refused by policy (often SPF/DKIM/DMARC, or a relay that does not know this sender)",
         "check the domain's SPF, DKIM and DMARC records; for smtp-relay, allow this IP address "
