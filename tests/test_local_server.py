@@ -33,14 +33,9 @@ ME = LocalAccount(
 )
 
 
-@pytest.fixture(scope="module")
-def certs() -> TestCertificates:
-    return TestCertificates()
-
-
 @pytest.fixture
-async def gmail(certs: TestCertificates) -> AsyncIterator[LocalGmail]:
-    async with LocalGmail(accounts=[ME], certificates=certs) as server:
+async def gmail(certificates: TestCertificates) -> AsyncIterator[LocalGmail]:
+    async with LocalGmail(accounts=[ME], certificates=certificates) as server:
         yield server
 
 
@@ -141,8 +136,8 @@ async def test_ehlo_through_aiosmtplib_before_and_after_starttls(gmail: LocalGma
         await smtp.quit()
 
 
-async def test_pipelining_is_advertised_only_on_request(certs: TestCertificates) -> None:
-    async with LocalGmail(accounts=[ME], certificates=certs, pipelining=True) as server:
+async def test_pipelining_is_advertised_only_on_request(certificates: TestCertificates) -> None:
+    async with LocalGmail(accounts=[ME], certificates=certificates, pipelining=True) as server:
         smtp = client(server)
         await smtp.connect()
         await smtp.ehlo()
@@ -181,8 +176,8 @@ def _pipelined_session(host: str, port: int, context: ssl.SSLContext) -> list[st
     return replies
 
 
-async def test_pipelined_commands_are_answered_in_order(certs: TestCertificates) -> None:
-    async with LocalGmail(accounts=[ME], certificates=certs, pipelining=True) as server:
+async def test_pipelined_commands_are_answered_in_order(certificates: TestCertificates) -> None:
+    async with LocalGmail(accounts=[ME], certificates=certificates, pipelining=True) as server:
         replies = await asyncio.to_thread(
             _pipelined_session, server.host, server.port, server.client_tls_context()
         )
@@ -265,8 +260,8 @@ async def test_a_verified_alias_is_kept(gmail: LocalGmail) -> None:
     assert received.parsed()["From"] == "Me Myself <Alias@Example.com>"
 
 
-async def test_size_limit_refuses_declared_and_actual_size(certs: TestCertificates) -> None:
-    async with LocalGmail(accounts=[ME], certificates=certs, size_limit=2_000) as server:
+async def test_size_limit_refuses_declared_and_actual_size(certificates: TestCertificates) -> None:
+    async with LocalGmail(accounts=[ME], certificates=certificates, size_limit=2_000) as server:
         smtp = client(server)
         await smtp.connect()
         assert "SIZE 2000" in (await smtp.ehlo()).message
@@ -318,8 +313,8 @@ async def test_the_101st_recipient_is_refused(gmail: LocalGmail) -> None:
     await smtp.quit()
 
 
-async def test_implicit_tls_mode(certs: TestCertificates) -> None:
-    async with LocalGmail(security="tls", accounts=[ME], certificates=certs) as server:
+async def test_implicit_tls_mode(certificates: TestCertificates) -> None:
+    async with LocalGmail(security="tls", accounts=[ME], certificates=certificates) as server:
         smtp = client(server)
         greeting = await smtp.connect()
         assert greeting.code == 220
@@ -334,10 +329,10 @@ async def test_implicit_tls_mode(certs: TestCertificates) -> None:
 
 
 async def test_implicit_tls_refuses_a_client_that_does_not_trust_the_ca(
-    certs: TestCertificates,
+    certificates: TestCertificates,
 ) -> None:
     other_ca = TestCertificates().client_context()
-    async with LocalGmail(security="tls", accounts=[ME], certificates=certs) as server:
+    async with LocalGmail(security="tls", accounts=[ME], certificates=certificates) as server:
         smtp = aiosmtplib.SMTP(
             hostname=server.host, port=server.port, use_tls=True, tls_context=other_ca, timeout=10
         )
@@ -346,17 +341,17 @@ async def test_implicit_tls_refuses_a_client_that_does_not_trust_the_ca(
         assert isinstance(failed.value.__cause__, ssl.SSLCertVerificationError)
 
 
-async def test_client_context_verifies_and_checks_hostnames(certs: TestCertificates) -> None:
-    context = certs.client_context()
+async def test_client_context_verifies_and_checks_hostnames(certificates: TestCertificates) -> None:
+    context = certificates.client_context()
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname
-    assert certs.ca_pem.startswith(b"-----BEGIN CERTIFICATE-----")
+    assert certificates.ca_pem.startswith(b"-----BEGIN CERTIFICATE-----")
 
 
 async def test_smtplib_in_a_thread_over_starttls_and_implicit_tls(
-    gmail: LocalGmail, certs: TestCertificates, tmp_path: Path
+    gmail: LocalGmail, certificates: TestCertificates, tmp_path: Path
 ) -> None:
-    ca_file = certs.ca_pem_path(tmp_path)
+    ca_file = certificates.ca_pem_path(tmp_path)
 
     def send_with_smtplib(port: int, implicit: bool) -> None:
         context = ssl.create_default_context(cafile=str(ca_file))
@@ -371,7 +366,7 @@ async def test_smtplib_in_a_thread_over_starttls_and_implicit_tls(
                 smtp.send_message(message())
 
     await asyncio.to_thread(send_with_smtplib, gmail.port, False)
-    async with LocalGmail(security="tls", accounts=[ME], certificates=certs) as implicit:
+    async with LocalGmail(security="tls", accounts=[ME], certificates=certificates) as implicit:
         await asyncio.to_thread(send_with_smtplib, implicit.port, True)
         assert len(implicit.messages) == 1
     assert len(gmail.messages) == 1
@@ -385,9 +380,9 @@ async def test_only_loopback_addresses_are_allowed() -> None:
 
 
 async def test_plaintext_mode_offers_neither_starttls_nor_auth(
-    certs: TestCertificates,
+    certificates: TestCertificates,
 ) -> None:
-    async with LocalGmail(security="none", accounts=[ME], certificates=certs) as server:
+    async with LocalGmail(security="none", accounts=[ME], certificates=certificates) as server:
         smtp = client(server)
         await smtp.connect()
         await smtp.ehlo()
@@ -398,8 +393,10 @@ async def test_plaintext_mode_offers_neither_starttls_nor_auth(
         await smtp.quit()
 
 
-async def test_relay_by_ip_accepts_mail_without_auth(certs: TestCertificates) -> None:
-    async with LocalGmail(security="none", certificates=certs, allow_relay_by_ip=True) as server:
+async def test_relay_by_ip_accepts_mail_without_auth(certificates: TestCertificates) -> None:
+    async with LocalGmail(
+        security="none", certificates=certificates, allow_relay_by_ip=True
+    ) as server:
         smtp = client(server)
         await smtp.connect()
         await smtp.send_message(message(sender="app@corp.example"))

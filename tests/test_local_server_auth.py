@@ -35,14 +35,9 @@ BAD_CREDENTIALS = (
 )
 
 
-@pytest.fixture(scope="module")
-def certs() -> TestCertificates:
-    return TestCertificates()
-
-
 @pytest.fixture
-async def gmail(certs: TestCertificates) -> AsyncIterator[LocalGmail]:
-    async with LocalGmail(accounts=[ME], certificates=certs) as server:
+async def gmail(certificates: TestCertificates) -> AsyncIterator[LocalGmail]:
+    async with LocalGmail(accounts=[ME], certificates=certificates) as server:
         server.add_access_token("me@gmail.com", TOKEN)
         yield server
 
@@ -83,8 +78,8 @@ async def test_auth_before_starttls_is_refused(gmail: LocalGmail) -> None:
     smtp.close()
 
 
-async def test_auth_on_a_plaintext_only_server_is_refused(certs: TestCertificates) -> None:
-    async with LocalGmail(security="none", accounts=[ME], certificates=certs) as server:
+async def test_auth_on_a_plaintext_only_server_is_refused(certificates: TestCertificates) -> None:
+    async with LocalGmail(security="none", accounts=[ME], certificates=certificates) as server:
         smtp = await connected(server, tls=False)
         reply = await smtp.execute_command(b"AUTH", b"LOGIN")
         assert reply.code == 530
@@ -283,8 +278,8 @@ async def test_token_validator_hook_decides_first(gmail: LocalGmail) -> None:
     assert gmail.token_validator is not None
 
 
-async def test_auth_over_implicit_tls(certs: TestCertificates) -> None:
-    async with LocalGmail(security="tls", accounts=[ME], certificates=certs) as server:
+async def test_auth_over_implicit_tls(certificates: TestCertificates) -> None:
+    async with LocalGmail(security="tls", accounts=[ME], certificates=certificates) as server:
         server.add_access_token("me@gmail.com", TOKEN)
         smtp = await connected(server)
         assert smtp.supports_extension("auth")

@@ -33,14 +33,9 @@ THROTTLED = rule(454, "4.7.0")
 BAD_CREDENTIALS = rule(535, "5.7.8")
 
 
-@pytest.fixture(scope="module")
-def certs() -> TestCertificates:
-    return TestCertificates()
-
-
 @pytest.fixture
-async def gmail(certs: TestCertificates) -> AsyncIterator[LocalGmail]:
-    async with LocalGmail(accounts=[ME], certificates=certs) as server:
+async def gmail(certificates: TestCertificates) -> AsyncIterator[LocalGmail]:
+    async with LocalGmail(accounts=[ME], certificates=certificates) as server:
         yield server
 
 
@@ -269,8 +264,8 @@ async def test_close_all_sends_a_421_first(gmail: LocalGmail) -> None:
         writer.close()
 
 
-async def test_idle_timeout_says_451_and_hangs_up(certs: TestCertificates) -> None:
-    async with LocalGmail(accounts=[ME], certificates=certs, idle_timeout=0.2) as server:
+async def test_idle_timeout_says_451_and_hangs_up(certificates: TestCertificates) -> None:
+    async with LocalGmail(accounts=[ME], certificates=certificates, idle_timeout=0.2) as server:
         reader, writer = await asyncio.open_connection(server.host, server.port)
         try:
             await asyncio.wait_for(reader.readline(), 10)  # greeting

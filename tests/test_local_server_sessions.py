@@ -18,14 +18,9 @@ APP_PASSWORD = "abcd efgh ijkl mnop"
 ME = LocalAccount("me@gmail.com", app_password=APP_PASSWORD)
 
 
-@pytest.fixture(scope="module")
-def certs() -> TestCertificates:
-    return TestCertificates()
-
-
 @pytest.fixture
-async def gmail(certs: TestCertificates) -> AsyncIterator[LocalGmail]:
-    async with LocalGmail(accounts=[ME], certificates=certs) as server:
+async def gmail(certificates: TestCertificates) -> AsyncIterator[LocalGmail]:
+    async with LocalGmail(accounts=[ME], certificates=certificates) as server:
         yield server
 
 
@@ -98,9 +93,9 @@ def _server_tasks() -> list[asyncio.Task[object]]:
 
 
 async def test_stop_closes_connections_and_the_listener_idempotently(
-    certs: TestCertificates,
+    certificates: TestCertificates,
 ) -> None:
-    server = LocalGmail(accounts=[ME], certificates=certs)
+    server = LocalGmail(accounts=[ME], certificates=certificates)
     await server.start()
     port = server.port
     assert port > 0 and server.running
