@@ -14,6 +14,7 @@ To/Cc/Bcc; `sender=` and `recipients=` override them, and `account` is the sende
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import copy
 import email
@@ -100,11 +101,28 @@ def _raw_values(message: Message, name: str) -> list[str]:
     values = []
     for key, value in message.raw_items():
         if key.lower() == name.lower():
-            text = _LINE_BREAK.sub("", str(value))
+            text = _UNKNOWN_8BIT.sub(_undo_unknown_8bit, _LINE_BREAK.sub("", str(value)))
             with contextlib.suppress(UnicodeError):
                 text = text.encode("ascii", "surrogateescape").decode("utf-8")
             values.append(text)
     return values
+
+
+_UNKNOWN_8BIT = re.compile(r"=\?unknown-8bit\?([qQbB])\?([^?]*)\?=")
+
+
+def _undo_unknown_8bit(found: re.Match[str]) -> str:
+    """Python 3.13 hands raw 8-bit header bytes back as `unknown-8bit` encoded words: restore
+    the bytes (UTF-8 per RFC 6532, else kept as surrogates for the checks that follow)."""
+    kind, payload = found.group(1), found.group(2)
+    try:
+        if kind in "bB":
+            raw = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
+        else:
+            raw = binascii.a2b_qp(payload.encode("ascii"), header=True)
+    except (ValueError, binascii.Error):
+        return found.group(0)
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _header_mailboxes(message: Message, name: str) -> list[Mailbox]:

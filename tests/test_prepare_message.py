@@ -218,8 +218,10 @@ def test_raw_utf8_headers_need_smtputf8() -> None:
     raw = "From: me@gmail.com\r\nTo: a@example.com\r\nSubject: 生の UTF-8\r\n\r\nbody\r\n"
     message = email.message_from_bytes(raw.encode(), policy=email.policy.default)
     outgoing = prepare(message)
-    assert outgoing.smtputf8
-    assert "Subject: 生の UTF-8".encode() in outgoing.data
+    # Python's email package keeps such a header raw on some versions and re-encodes it as
+    # RFC 2047 on others (3.13); either way the flag must match the bytes and nothing is lost.
+    assert outgoing.smtputf8 == (not outgoing.data.isascii())
+    assert parse(outgoing.data)["Subject"] == "生の UTF-8"
 
 
 def test_utf8_address_in_headers() -> None:
