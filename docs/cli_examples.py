@@ -1,0 +1,230 @@
+"""Regenerate the example output in docs/cli.md by running gmail-send against local servers.
+
+    python docs/cli_examples.py           # rewrite the blocks in docs/cli.md
+    python docs/cli_examples.py --check   # exit 1 if docs/cli.md is out of date (a test runs it)
+
+Each example runs the real command (`gmail_send.cli.main`) against the bundled local Gmail, a
+local OAuth2 token endpoint and a local DNS server. What changes from run to run (ports,
+Message-IDs, temporary paths, timings) is replaced by fixed stand-ins so the page is stable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import re
+import socket
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "cli.md"
+sys.path.insert(0, str(ROOT))
+
+from gmail_send.cli import main  # noqa: E402
+from gmail_send.testing import (  # noqa: E402
+    LocalAccount,
+    LocalGmail,
+    LocalTokenEndpoint,
+    TestCertificates,
+)
+from tests.local_dns import LocalDNS  # noqa: E402
+
+ACCOUNT = "me@gmail.com"
+APP_PASSWORD = "abcdefghijklmnop"  # noqa: S105 - the local server's test account
+SHOWN_PASSWORD = "abcd efgh ijkl mnop"  # noqa: S105 - as Google displays it
+DOMAIN_OK = {
+    "example.com": ["v=spf1 include:_spf.google.com ~all"],
+    "google._domainkey.example.com": ["v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A"],
+    "_dmarc.example.com": ["v=DMARC1; p=quarantine; rua=mailto:dmarc@example.com"],
+}
+DOMAIN_BARE = {"example.org": ["google-site-verification=abc123"]}
+
+
+class Examples:
+    """Runs commands and collects their normalized output into named blocks."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.blocks: dict[str, str] = {}
+        self.replacements: list[tuple[str, str]] = [(str(tmp), "/home/me")]
+
+    def stand_in(self, real: int, shown: int) -> None:
+        self.replacements.append((str(real), str(shown)))
+
+    def normalize(self, text: str) -> str:
+        for real, shown in self.replacements:
+            if real.isdigit():
+                text = re.sub(rf"(?<![\d.]){real}(?!\d)", shown, text)
+            else:
+                text = text.replace(real, shown)
+        text = re.sub(r"<\d+\.\d+\.\d+@gmail\.com>", "<173912345678.4242.1234567890@gmail.com>",
+                      text)
+        text = re.sub(r"OK \d+ [0-9a-f]+\.\d+ - gsmtp", "OK 1739123456 a1b2c3d4e5f6.1 - gsmtp",
+                      text)
+        text = re.sub(r"in \d+\.\d+ s", "in 0.05 s", text)
+        text = re.sub(r"valid until \d{4}-\d\d-\d\d \d\d:\d\d UTC",
+                      "valid until 2025-02-10 13:00 UTC", text)
+        text = re.sub(r"ESMTP [0-9a-f]{16} - gsmtp", "ESMTP 5d2a1c3b4e6f7a8b - gsmtp", text)
+        return re.sub(r'"refresh_seconds": [\d.]+', '"refresh_seconds": 0.05', text)
+
+    async def run(
+        self, name: str, shown: str, argv: list[str], env: dict[str, str],
+        *, stdin: str = "",
+    ) -> None:
+        out = io.StringIO()
+
+        def call() -> int:
+            old_stdin = sys.stdin
+            sys.stdin = io.StringIO(stdin)
+            try:
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                    return main(argv, environ=env)
+            finally:
+                sys.stdin = old_stdin
+
+        code = await asyncio.to_thread(call)
+        text = f"$ {shown}\n{out.getvalue()}"
+        if code:
+            text += f"$ echo $?\n{code}\n"
+        self.blocks[name] = self.normalize(text)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def collect(tmp: Path) -> dict[str, str]:
+    """Run every example; block name -> normalized transcript."""
+    ex = Examples(tmp)
+    certificates = TestCertificates()
+    ca = certificates.ca_pem_path(tmp)
+    account = LocalAccount(ACCOUNT, app_password=APP_PASSWORD, password="correct horse")  # noqa: S106
+    env = {"GMAIL_SEND_USER": ACCOUNT, "GMAIL_SEND_APP_PASSWORD": APP_PASSWORD,
+           "GMAIL_SEND_CA_FILE": str(ca)}
+    shown_env = f"GMAIL_SEND_USER={ACCOUNT} GMAIL_SEND_APP_PASSWORD='{SHOWN_PASSWORD}'"
+    async with (
+        LocalGmail(accounts=[account], certificates=certificates) as gmail,
+        LocalGmail(accounts=[account], certificates=certificates, security="tls") as tls,
+        LocalTokenEndpoint(gmail=gmail, signed_in_user=ACCOUNT, exclusive=False) as endpoint,
+    ):
+        ex.stand_in(gmail.port, 2587)
+        ex.stand_in(tls.port, 2465)
+        ex.stand_in(endpoint.port, 8080)
+        closed = _closed_port()
+        ex.stand_in(closed, 2525)
+        local = ["--host", "127.0.0.1", "--port", str(gmail.port)]
+        shown_local = "--host 127.0.0.1 --port 2587"
+        with LocalDNS({**DOMAIN_OK, **DOMAIN_BARE}) as dns_server:
+            ns = dns_server.nameserver
+            ex.replacements.append((ns, "127.0.0.1:5353"))
+            await ex.run(
+                "doctor-pass",
+                f"{shown_env} GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor {shown_local} "
+                "--domain example.com --nameserver 127.0.0.1:5353 --send-test you@example.com",
+                [*_doctor(local), "--domain", "example.com", "--nameserver", ns,
+                 "--send-test", "you@example.com"], env,
+            )
+            await ex.run(
+                "doctor-domain",
+                f"{shown_env} GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor {shown_local} "
+                "--domain example.org --nameserver 127.0.0.1:5353",
+                [*_doctor(local), "--domain", "example.org", "--nameserver", ns], env,
+            )
+        await ex.run(
+            "doctor-port",
+            f"{shown_env} GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor --host 127.0.0.1 "
+            "--port 2525 --other-port 2465",
+            ["doctor", "--host", "127.0.0.1", "--port", str(closed), "--other-port",
+             str(tls.port)], env,
+        )
+        no_ca = {k: v for k, v in env.items() if k != "GMAIL_SEND_CA_FILE"}
+        await ex.run("doctor-certificate", f"{shown_env} gmail-send doctor {shown_local}",
+                     _doctor(local), no_ca)
+        await ex.run(
+            "doctor-password",
+            f"GMAIL_SEND_USER={ACCOUNT} GMAIL_SEND_APP_PASSWORD='wxyz wxyz wxyz wxyz' "
+            f"GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor {shown_local}",
+            _doctor(local), {**env, "GMAIL_SEND_APP_PASSWORD": "wxyzwxyzwxyzwxyz"},
+        )
+        token = tmp / "token.json"
+        endpoint.issue_token_file(token, scopes=("https://www.googleapis.com/auth/gmail.send",))
+        token_env = {"GMAIL_SEND_TOKEN_FILE": str(token), "GMAIL_SEND_CA_FILE": str(ca)}
+        await ex.run(
+            "doctor-scope",
+            f"GMAIL_SEND_TOKEN_FILE=token.json GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor "
+            f"{shown_local}",
+            _doctor(local), token_env,
+        )
+        ex.replacements.append((str(token), "token.json"))
+        await ex.run(
+            "doctor-json",
+            f"{shown_env} GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor --host 127.0.0.1 "
+            "--port 2525 --other-port 2465 --json",
+            ["doctor", "--host", "127.0.0.1", "--port", str(closed), "--other-port",
+             str(tls.port), "--json"], env,
+        )
+        await ex.run(
+            "send",
+            f"echo 'The report is attached.' | {shown_env} GMAIL_SEND_CA_FILE=ca.pem "
+            f"gmail-send send {shown_local} --to you@example.com --subject 'Weekly report'",
+            ["send", *local, "--to", "you@example.com", "--subject", "Weekly report"], env,
+            stdin="The report is attached.\n",
+        )
+        recipients = tmp / "recipients.txt"
+        recipients.write_text("# newsletter\nann@example.com\nBob <gone@example.com>\n"
+                              "carol@example.com\n", encoding="utf-8")
+        gmail.inject("rcpt", (550, "5.1.1 The email account that you tried to reach does not "
+                              "exist."), recipient="gone@example.com")
+        await ex.run(
+            "send-file",
+            f"{shown_env} GMAIL_SEND_CA_FILE=ca.pem gmail-send send {shown_local} "
+            "--to-file recipients.txt --subject News --text 'Hello!'",
+            ["send", *local, "--to-file", str(recipients), "--subject", "News",
+             "--text", "Hello!"], env,
+        )
+    return ex.blocks
+
+
+def _doctor(local: list[str]) -> list[str]:
+    return ["doctor", *local]
+
+
+def render(page: str, blocks: dict[str, str]) -> str:
+    """`page` with each `<!-- example:NAME -->` fenced block replaced by the new output."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in blocks:
+            raise KeyError(f"docs/cli.md names an unknown example {name!r}")
+        return f"<!-- example:{name} -->\n```console\n{blocks[name]}```"
+
+    return re.sub(r"<!-- example:([\w-]+) -->\n```console\n.*?```", replace, page,
+                  flags=re.DOTALL)
+
+
+def generate() -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        blocks = asyncio.run(collect(Path(tmp)))
+    return render(PAGE.read_text(encoding="utf-8"), blocks)
+
+
+def run(argv: list[str], write: Callable[[str], object] = print) -> int:
+    new = generate()
+    if "--check" in argv:
+        if new != PAGE.read_text(encoding="utf-8"):
+            write("docs/cli.md is out of date: run python docs/cli_examples.py")
+            return 1
+        return 0
+    PAGE.write_text(new, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(sys.argv[1:]))
