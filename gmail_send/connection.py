@@ -1,7 +1,9 @@
-"""One SMTP session with Gmail on aiosmtplib: TLS, EHLO, AUTH and the mail transaction.
+"""One SMTP session with Gmail on aiosmtplib: TLS, EHLO, AUTH, and `send()` for a transaction.
 
-This layer turns every failure into a typed `GmailSendError`; it never retries (the sender
-decides that). Credentials are only ever sent over an encrypted, verified connection.
+The transaction itself (plain or pipelined) lives in `transaction.py`, the PIPELINING extension
+in `pipelining.py`. This layer turns every failure into a typed `GmailSendError`; it never
+retries (the sender decides that). Credentials are only ever sent over an encrypted, verified
+connection.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from typing import Literal
 import aiosmtplib
 from aiosmtplib import SMTPResponse
 
-from .compose import OutgoingMessage
 from .credentials import AppPassword, SingleCredentials, TokenSource
 from .errors import (
     AuthenticationError,
@@ -24,18 +25,24 @@ from .errors import (
     GmailConnectionError,
     GmailSendError,
     MessageTooLargeError,
-    PermanentError,
-    RecipientsRefusedError,
-    SMTPReply,
     TLSError,
     TokenError,
-    UnknownOutcomeError,
 )
+from .outgoing import OutgoingMessage
+from .pipelining import PipeliningProtocol, attach
 from .replies import Stage, error_for_reply, parse_reply
 from .result import AuthMethod, SendResult
+from .transaction import Progress, mail_options, send_pipelined, send_plain
 from .xoauth2 import XOAuth2Challenge, build_xoauth2, parse_xoauth2_challenge
 
-__all__ = ["DEFAULT_TIMEOUT", "SMTPConnection", "Security", "default_port", "verified_context"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "Progress",
+    "SMTPConnection",
+    "Security",
+    "default_port",
+    "verified_context",
+]
 
 log = logging.getLogger("gmail_send.connection")
 
@@ -94,12 +101,20 @@ class SMTPConnection:
         )
         self.auth_method: AuthMethod | None = None
         self.messages_sent = 0
+        self.use_pipelining = True
+        """Send the envelope pipelined when the server offers PIPELINING (set before sending)."""
+        self._pipelining: PipeliningProtocol | None = None
         self.created_at = time.monotonic()
         self.last_used = self.created_at
 
     def __repr__(self) -> str:
         state = "open" if self.is_connected else "closed"
         return f"<SMTPConnection #{self.id} {self.host}:{self.port} {self.security} {state}>"
+
+    @property
+    def smtp(self) -> aiosmtplib.SMTP:
+        """The aiosmtplib session underneath (for the transaction module)."""
+        return self._smtp
 
     @property
     def is_connected(self) -> bool:
@@ -157,12 +172,12 @@ class SMTPConnection:
                     )
                 response = await self._smtp.starttls(tls_context=self._tls_context)
                 if response.code != 220:
-                    raise self._reply_error(response, "starttls")
+                    raise self.reply_error(response, "starttls")
                 await self._ehlo()
         except ssl.SSLError as exc:
             raise _tls_error(where, exc) from None
         except aiosmtplib.SMTPConnectResponseError as exc:
-            raise self._reply_error(SMTPResponse(exc.code, exc.message), "connect") from None
+            raise self.reply_error(SMTPResponse(exc.code, exc.message), "connect") from None
         except aiosmtplib.SMTPConnectTimeoutError:
             raise GmailConnectionError(
                 f"timed out connecting to {where}",
@@ -177,14 +192,14 @@ class SMTPConnection:
                 hint=_port_hint(self.port),
             ) from None
         except aiosmtplib.SMTPResponseException as exc:
-            raise self._reply_error(SMTPResponse(exc.code, exc.message), "ehlo") from None
+            raise self.reply_error(SMTPResponse(exc.code, exc.message), "ehlo") from None
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise GmailConnectionError(f"connection to {where} failed: {exc}") from None
 
     async def _ehlo(self) -> None:
         response = await self._smtp.ehlo()
         if response.code != 250:
-            raise self._reply_error(response, "ehlo")
+            raise self.reply_error(response, "ehlo")
 
     async def _authenticate(
         self, credentials: SingleCredentials, force_refresh: bool
@@ -220,7 +235,7 @@ class SMTPConnection:
             else:
                 await self._smtp.auth_plain(credentials.user, credentials.password)
         except aiosmtplib.SMTPAuthenticationError as exc:
-            raise self._reply_error(SMTPResponse(exc.code, exc.message), "auth") from None
+            raise self.reply_error(SMTPResponse(exc.code, exc.message), "auth") from None
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise GmailConnectionError(f"connection lost during login: {exc}") from None
 
@@ -254,11 +269,20 @@ class SMTPConnection:
             hint=challenge.hint if challenge else None,
         )
 
-    def _reply_error(self, response: SMTPResponse, stage: Stage) -> GmailSendError:
+    def reply_error(self, response: SMTPResponse, stage: Stage) -> GmailSendError:
         return error_for_reply(parse_reply(response.code, response.message), stage=stage)
 
-    async def send(self, outgoing: OutgoingMessage) -> SendResult:
-        """Run one mail transaction; Gmail refusing some recipients is not an error."""
+    async def send(
+        self, outgoing: OutgoingMessage, *, progress: Progress | None = None
+    ) -> SendResult:
+        """Run one mail transaction; Gmail refusing some recipients is not an error.
+
+        `progress` (optional) is updated as the transaction goes, so a caller that cancels it
+        can tell whether the body had been sent. A cancelled transaction closes the connection.
+        """
+        progress = progress if progress is not None else Progress()
+        progress.connection_id = self.id
+        progress.body_sent = False
         limit = self.max_size
         if limit is not None and len(outgoing.data) > limit:
             raise MessageTooLargeError(
@@ -267,41 +291,20 @@ class SMTPConnection:
                 limit=limit,
                 hint="send large files as links",
             )
-        mail_options, encoding = self._mail_options(outgoing)
-        stage: Stage = "mail"
+        options, encoding = mail_options(self, outgoing)
+        pipeline = self._pipeline()
         try:
-            await self._smtp.mail(outgoing.sender, options=mail_options, encoding=encoding)
-            stage = "rcpt"
-            refused: dict[str, SMTPReply] = {}
-            for address in outgoing.recipients:
-                response = await self._smtp.execute_command(
-                    b"RCPT", b"TO:<" + address.encode(encoding) + b">"
+            if pipeline is not None:
+                refused, response = await send_pipelined(
+                    self, pipeline, outgoing, options, encoding, progress
                 )
-                if response.code == 421:  # the server is closing the session
-                    raise self._reply_error(response, "rcpt")
-                if response.code not in (250, 251):
-                    refused[address] = parse_reply(response.code, response.message)
-            if len(refused) == len(outgoing.recipients):
-                await self._reset()
-                raise _all_refused(refused)
-            stage = "data"
-            response = await self._smtp.data(outgoing.data)
-        except aiosmtplib.SMTPResponseException as exc:
-            await self._reset()
-            raise self._reply_error(SMTPResponse(exc.code, exc.message), stage) from None
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
-            self.close()
-            if stage == "data":
-                raise UnknownOutcomeError(
-                    f"the connection broke while the message was being sent ({exc}); "
-                    "Gmail may or may not have accepted it",
-                    message_id=outgoing.message_id,
-                    hint="check the recipient's mailbox for this Message-ID before resending",
-                ) from None
-            raise GmailConnectionError(
-                f"the connection broke before the message was sent: {exc}",
-                hint="nothing was delivered; sending again is safe",
-            ) from None
+            else:
+                refused, response = await send_plain(self, outgoing, options, encoding, progress)
+        except GmailSendError:
+            raise
+        except BaseException:
+            self.close()  # cancelled or broken half-way: never reuse this session
+            raise
         self.messages_sent += 1
         self.last_used = time.monotonic()
         accepted = tuple(a for a in outgoing.recipients if a not in refused)
@@ -313,29 +316,21 @@ class SMTPConnection:
             auth_method=self.auth_method,
         )
 
-    def _mail_options(self, outgoing: OutgoingMessage) -> tuple[list[str], str]:
-        options: list[str] = []
-        if self.supports("size"):
-            options.append(f"SIZE={len(outgoing.data)}")
-        if not outgoing.data.isascii():
-            if not self.supports("8bitmime"):
-                raise PermanentError(
-                    "the message has 8-bit content and the server does not offer 8BITMIME",
-                    reply=SMTPReply(554, "5.6.0", "8BITMIME not offered"),
-                )
-            options.append("BODY=8BITMIME")
-        if outgoing.smtputf8:
-            if not self.supports("smtputf8"):
-                raise PermanentError(
-                    "an address is not ASCII and the server does not offer SMTPUTF8",
-                    reply=SMTPReply(553, "5.6.7", "SMTPUTF8 not offered"),
-                    hint="use an ASCII address",
-                )
-            options.append("SMTPUTF8")
-            return options, "utf-8"
-        return options, "ascii"
+    def _pipeline(self) -> PipeliningProtocol | None:
+        if not self.use_pipelining or not self.supports("pipelining"):
+            return None
+        if self._pipelining is None:
+            self._pipelining = attach(self._smtp)
+            if self._pipelining is None:
+                self.use_pipelining = False
+        return self._pipelining
 
-    async def _reset(self) -> None:
+    @property
+    def pipelining(self) -> bool:
+        """Whether this session sends its envelope pipelined (RFC 2920)."""
+        return self._pipelining is not None and self._smtp.protocol is self._pipelining
+
+    async def reset(self) -> None:
         """RSET after a failed transaction so the session can carry the next message."""
         if not self.is_connected:
             return
@@ -354,20 +349,6 @@ class SMTPConnection:
     def close(self) -> None:
         """Drop the connection at once (after a failure or cancellation)."""
         self._smtp.close()
-
-
-def _all_refused(refused: dict[str, SMTPReply]) -> GmailSendError:
-    first = next(iter(refused.values()))
-    error = error_for_reply(first, stage="rcpt")
-    if first.enhanced_code == "5.4.5":
-        return error
-    listing = ", ".join(f"{address}: {reply}" for address, reply in refused.items())
-    return RecipientsRefusedError(
-        f"Gmail refused every recipient ({listing})",
-        reply=first,
-        refused=refused,
-        hint=error.hint,
-    )
 
 
 def _tls_error(where: str, exc: ssl.SSLError) -> TLSError:

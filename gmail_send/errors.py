@@ -21,7 +21,8 @@ GmailSendError                          .hint: str | None
 │   ├── RecipientsRefusedError          .refused: every recipient refused
 │   ├── QuotaExceededError              .retry_after: float | None (daily sending limit)
 │   └── PermanentError                  other 5xx
-└── UnknownOutcomeError                 .message_id: connection lost after the body was sent
+├── UnknownOutcomeError                 .message_id: connection lost after the body was sent
+└── DeadlineExceededError (also TimeoutError)  send()'s deadline passed before Gmail accepted it
 ```
 
 This module imports nothing else from gmail_send, so every layer can use it. Secrets never go
@@ -37,6 +38,7 @@ __all__ = [
     "AuthenticationError",
     "BlockedAttachmentError",
     "ConfigurationError",
+    "DeadlineExceededError",
     "GmailConnectionError",
     "GmailSendError",
     "HeaderInjectionError",
@@ -232,3 +234,10 @@ class UnknownOutcomeError(GmailSendError):
     def __init__(self, message: str, *, message_id: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.message_id = message_id
+
+
+class DeadlineExceededError(GmailSendError, TimeoutError):
+    """The send's deadline passed before the message was sent; nothing was delivered.
+
+    (When the deadline passes after the body was sent, `UnknownOutcomeError` is raised instead.)
+    """

@@ -1,9 +1,9 @@
-"""`GmailSender`, the object an application keeps to send mail, and the one-shot `send()`.
+"""`GmailSender`, the object an application keeps for its whole life, and the one-shot `send()`.
 
-The sender validates and composes the message before it opens any connection, keeps one
-authenticated session for the messages that follow, and retries only where Gmail cannot have
-accepted the message: a reused session that turned out to be closed, and one forced token
-refresh after Gmail rejected an OAuth2 token.
+The sender validates and composes the message before it opens any connection, then hands it to
+`delivery.deliver`: a pool of signed-in sessions shared by concurrent sends (`pool`), retries
+only where Gmail cannot have accepted the message (`retry`), an optional deadline, a rate limit
+and the per-account daily quota (`limits`), and events for the application's hook (`events`).
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from typing import Literal
 from .compose import Attachment, OutgoingMessage, compose_message, prepare_message
 from .connection import DEFAULT_TIMEOUT, Security, SMTPConnection, default_port
 from .credentials import AppPassword, Credentials, Fallback, TokenSource
-from .errors import (
-    ConfigurationError,
-    GmailConnectionError,
-    GmailSendError,
-    TemporaryError,
-)
+from .delivery import DeliveryContext, deliver
+from .errors import ConfigurationError
+from .events import EventHook, TokenRefreshed, emit
+from .limits import PROCESS_QUOTAS, AccountQuotas, RateLimiter, default_daily_limit
+from .pool import ConnectionPool
 from .result import SendResult
-from .signin import ConnectionSettings, open_session
+from .retry import RetryPolicy
+from .signin import ConnectionSettings, open_session, session_still_wanted
 from .sink import MessageSink
 
 __all__ = ["GMAIL_HOST", "GmailSender", "send"]
@@ -43,11 +43,13 @@ AttachmentInput = Attachment | os.PathLike[str]
 
 
 class GmailSender:
-    """Sends messages through Gmail (or a Gmail-like server) over one reusable session.
+    """Sends messages through Gmail (or a Gmail-like server) over a pool of reused sessions.
 
-    Use it as `async with GmailSender(credentials) as gmail: await gmail.send(...)`, or call
-    `aclose()` when done. `credentials=None` means a relay that authorizes by IP address.
+    Keep one for the life of the application: `async with GmailSender(credentials) as gmail:
+    await gmail.send(...)`, or call `aclose()` when done. Concurrent sends share up to
+    `max_connections` sessions. `credentials=None` means a relay that authorizes by IP address.
     `sink` replaces the network, e.g. with `gmail_send.testing.Outbox` in an application's tests.
+    The production options are described in docs/production.md.
     """
 
     def __init__(
@@ -61,6 +63,20 @@ class GmailSender:
         timeout: float | None = DEFAULT_TIMEOUT,
         local_hostname: str | None = None,
         sink: MessageSink | None = None,
+        max_connections: int = 3,
+        max_messages_per_connection: int | None = 100,
+        idle_timeout: float | None = 60.0,
+        pipelining: bool = True,
+        retries: int = 3,
+        backoff: float = 1.0,
+        max_backoff: float = 30.0,
+        retry_unknown_outcome: bool = False,
+        deadline: float | None = None,
+        rate_limit: float | None = None,
+        daily_limit: int | Literal["auto"] | None = "auto",
+        quota_pause: float = 3600.0,
+        quotas: AccountQuotas | None = None,
+        on_event: EventHook | None = None,
     ) -> None:
         if security not in _SECURITIES:
             raise ConfigurationError(
@@ -95,8 +111,46 @@ class GmailSender:
             local_hostname=local_hostname,
         )
         self.sink = sink
-        self._connection: SMTPConnection | None = None
-        self._lock = asyncio.Lock()
+        if deadline is not None and not deadline > 0:
+            raise ConfigurationError(f"deadline must be positive seconds or None, not {deadline!r}")
+        if daily_limit == "auto":
+            daily_limit = default_daily_limit(self.account)
+        elif daily_limit is not None and (not isinstance(daily_limit, int) or daily_limit < 1):
+            raise ConfigurationError(
+                f"daily_limit must be >= 1, 'auto' or None, not {daily_limit!r}"
+            )
+        if not quota_pause > 0:
+            raise ConfigurationError(f"quota_pause must be positive seconds, not {quota_pause!r}")
+        self.daily_limit: int | None = daily_limit
+        self.deadline = deadline
+        self.on_event = on_event
+        self._signin_credentials = _observed(credentials, on_event)
+        self._pool = ConnectionPool(
+            self._open_connection,
+            max_connections=max_connections,
+            max_messages_per_connection=max_messages_per_connection,
+            idle_timeout=idle_timeout,
+            keep=lambda connection: session_still_wanted(connection, credentials),
+        )
+        self._delivery = DeliveryContext(
+            pool=self._pool,
+            policy=RetryPolicy(
+                retries=retries,
+                backoff=backoff,
+                max_backoff=max_backoff,
+                retry_unknown_outcome=retry_unknown_outcome,
+            ),
+            quotas=quotas if quotas is not None else PROCESS_QUOTAS,
+            account=self.account,
+            daily_limit=daily_limit,
+            quota_pause=quota_pause,
+            rate=RateLimiter(rate_limit) if rate_limit is not None else None,
+            on_event=on_event,
+            pipelining=pipelining,
+        )
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._closed = False
         # Built now so a context without certificate checks is refused before any send.
         if security != "none":
@@ -142,8 +196,12 @@ class GmailSender:
         encoding: Literal["utf-8", "iso-2022-jp"] = "utf-8",
         message_id: str | None = None,
         date: datetime | None = None,
+        deadline: float | None = None,
     ) -> SendResult:
-        """Compose a message from these parts and send it; see `compose_message` for each."""
+        """Compose a message from these parts and send it; see `compose_message` for each.
+
+        `deadline` (seconds, default the sender's) bounds the whole send, retries included.
+        """
         outgoing = compose_message(
             account=self.account,
             to=to,
@@ -160,7 +218,7 @@ class GmailSender:
             message_id=message_id,
             date=date,
         )
-        return await self.send_outgoing(outgoing)
+        return await self.send_outgoing(outgoing, deadline=deadline)
 
     async def send_message(
         self,
@@ -168,91 +226,89 @@ class GmailSender:
         *,
         sender: str | None = None,
         recipients: Sequence[str] | None = None,
+        deadline: float | None = None,
     ) -> SendResult:
         """Send a ready message (copied, never modified); the envelope comes from its headers
         unless `sender` / `recipients` are given. Bcc headers are not transmitted."""
         outgoing = prepare_message(
             message, account=self.account, sender=sender, recipients=recipients
         )
-        return await self.send_outgoing(outgoing)
+        return await self.send_outgoing(outgoing, deadline=deadline)
 
-    async def send_outgoing(self, outgoing: OutgoingMessage) -> SendResult:
+    async def send_outgoing(
+        self, outgoing: OutgoingMessage, *, deadline: float | None = None
+    ) -> SendResult:
         """Send an already composed and validated message."""
         if self._closed:
             raise ConfigurationError("this GmailSender is closed")
+        if deadline is not None and not deadline > 0:
+            raise ConfigurationError(f"deadline must be positive seconds, not {deadline!r}")
         if self.sink is not None:
             result = await self.sink.deliver(outgoing)
-        else:
-            async with self._lock:
-                result = await self._send_with_recovery(outgoing)
-        log.info(
-            "message sent",
-            extra={
-                "event": "sent",
-                "message_id": result.message_id,
-                "accepted": len(result.accepted),
-                "refused": len(result.refused),
-            },
-        )
-        return result
-
-    async def _send_with_recovery(self, outgoing: OutgoingMessage) -> SendResult:
-        reused = self._connection is not None and self._connection.is_connected
+            log.info(
+                "message handed to the sink",
+                extra={
+                    "event": "sent",
+                    "message_id": result.message_id,
+                    "accepted": len(result.accepted),
+                    "refused": len(result.refused),
+                },
+            )
+            return result
+        self._in_flight += 1
+        self._idle.clear()
         try:
-            connection = await self._get_connection()
-            return await connection.send(outgoing)
-        except (GmailConnectionError, TemporaryError) as exc:
-            self._discard_if_closed()
-            if not (reused and _session_ended(exc)):
-                raise
-        except BaseException:
-            self._discard_if_closed()
-            raise
-        # The kept session had been ended by Gmail (idle, or expired with its token) before
-        # this message could be accepted: one new session, once.
-        log.debug("kept session was closed; reconnecting", extra={"event": "reconnect"})
-        self._discard()
-        try:
-            connection = await self._get_connection()
-            return await connection.send(outgoing)
-        except BaseException:
-            self._discard_if_closed()
-            raise
-
-    async def _get_connection(self) -> SMTPConnection:
-        if self._connection is not None and self._connection.is_connected:
-            return self._connection
-        self._connection = None
-        connection = await self._open_connection()
-        self._connection = connection
-        return connection
+            return await deliver(self._delivery, outgoing, deadline=deadline or self.deadline)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
 
     async def _open_connection(self) -> SMTPConnection:
-        return await open_session(self._settings, self.credentials)
+        return await open_session(self._settings, self._signin_credentials)
 
-    def _discard_if_closed(self) -> None:
-        if self._connection is not None and not self._connection.is_connected:
-            self._discard()
-
-    def _discard(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-        self._connection = None
+    def reset_quota(self) -> None:
+        """Let this account send again: forget Gmail's 550 5.4.5 pause and the 24-hour count."""
+        if self.account is not None:
+            self._delivery.quotas.reset(self.account)
 
     async def aclose(self) -> None:
-        """Finish the send in flight, then close the session politely (QUIT)."""
+        """Refuse new sends, let the sends in flight finish, then QUIT every session."""
         self._closed = True
-        async with self._lock:
-            if self._connection is not None:
-                await self._connection.quit()
-            self._connection = None
+        await self._idle.wait()
+        await self._pool.aclose()
 
 
-def _session_ended(exc: GmailSendError) -> bool:
-    """True when the error means the session was gone before the message could be accepted."""
-    if isinstance(exc, TemporaryError):
-        return exc.code == 421
-    return isinstance(exc, GmailConnectionError)
+class _ObservedTokens:
+    """A token source that reports each new access token to the application's hook."""
+
+    def __init__(self, source: TokenSource, hook: EventHook) -> None:
+        self._source = source
+        self._hook = hook
+        self._last: int | None = None
+
+    @property
+    def user(self) -> str:
+        return self._source.user
+
+    async def get_token(self, *, force_refresh: bool = False) -> str:
+        token = await self._source.get_token(force_refresh=force_refresh)
+        fingerprint = hash(token)
+        if self._last is not None and (force_refresh or fingerprint != self._last):
+            emit(self._hook, TokenRefreshed(self._source.user, forced=force_refresh))
+        self._last = fingerprint
+        return token
+
+    def __repr__(self) -> str:
+        return repr(self._source)
+
+
+def _observed(credentials: Credentials | None, hook: EventHook | None) -> Credentials | None:
+    if hook is None or not isinstance(credentials, TokenSource):
+        return credentials
+    if isinstance(credentials, (AppPassword, Fallback)):
+        return credentials
+    return _ObservedTokens(credentials, hook)
 
 
 async def send(

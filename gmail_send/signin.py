@@ -20,7 +20,7 @@ from .connection import DEFAULT_TIMEOUT, Security, SMTPConnection
 from .credentials import AppPassword, Credentials, Fallback, SingleCredentials, TokenSource
 from .errors import AuthenticationError, TokenError
 
-__all__ = ["ConnectionSettings", "open_session"]
+__all__ = ["ConnectionSettings", "open_session", "session_still_wanted"]
 
 log = logging.getLogger("gmail_send.signin")
 
@@ -92,6 +92,17 @@ async def _open_with_fallback(settings: ConnectionSettings, fallback: Fallback) 
         if oauth_error is not None:
             exc.message = f"{exc.message}; OAuth2 had failed before: {oauth_error.message}"
         raise
+
+
+def session_still_wanted(connection: SMTPConnection, credentials: Credentials | None) -> bool:
+    """False for a session signed in with a Fallback's app password once OAuth2's rest is
+    over: retiring it lets the next session try OAuth2 again, so a repaired refresh token
+    takes over without a restart."""
+    return not (
+        isinstance(credentials, Fallback)
+        and connection.auth_method in ("login", "plain")
+        and not credentials.using_fallback
+    )
 
 
 def _token_rejected(credentials: SingleCredentials | None, exc: AuthenticationError) -> bool:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 
+from gmail_send.limits import PROCESS_QUOTAS
 from gmail_send.testing import LocalAccount, LocalGmail, TestCertificates
 
 ACCOUNT = "me@gmail.com"
@@ -14,6 +15,14 @@ APP_PASSWORD = "abcdefghijklmnop"
 NORMAL_PASSWORD = "correct horse battery"
 ACCESS_TOKEN = "ya29.local-test-token-0123456789"
 ALIAS = "shop@example.com"
+
+
+@pytest.fixture(autouse=True)
+def fresh_daily_quota() -> Iterator[None]:
+    """Every test starts with the process-wide daily count (shared by all senders) empty."""
+    PROCESS_QUOTAS.clear()
+    yield
+    PROCESS_QUOTAS.clear()
 
 
 @pytest.fixture(scope="session")

@@ -125,3 +125,22 @@ def test_fallback_refuses_two_accounts() -> None:
         Fallback(OAuth2Token("a@gmail.com", "t"), AppPassword("b@gmail.com", APP_PASSWORD))
     with pytest.raises(ConfigurationError, match="AppPassword"):
         Fallback(OAuth2Token("a@gmail.com", "t"), OAuth2Token("a@gmail.com", "u"))  # type: ignore[arg-type]
+
+
+async def test_long_lived_sender_returns_to_oauth(
+    gmail: LocalGmail, endpoint: LocalTokenEndpoint
+) -> None:
+    fallback = Fallback(oauth_for(endpoint), AppPassword(ACCOUNT, APP_PASSWORD),
+                        retry_oauth_after=0.0)
+    endpoint.down()
+    async with GmailSender(
+        fallback, host=gmail.host, port=gmail.port, tls_context=gmail.client_tls_context(),
+        max_connections=1,
+    ) as sender:
+        degraded = await sender.send(to="you@example.com", subject="1", text="x")
+        endpoint.up()
+        # The kept session signed in with the app password is retired, not reused.
+        recovered = await sender.send(to="you@example.com", subject="2", text="x")
+    assert (degraded.auth_method, recovered.auth_method) == ("login", "xoauth2")
+    # The OAuth2 try that found no token, the app-password session, the new OAuth2 session.
+    assert [s.auth_mechanism for s in gmail.sessions] == [None, "LOGIN", "XOAUTH2"]

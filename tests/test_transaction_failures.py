@@ -12,6 +12,7 @@ from gmail_send import (
     RecipientsRefusedError,
     UnknownOutcomeError,
 )
+from gmail_send.limits import AccountQuotas
 from gmail_send.replies import find_rule, parse_reply
 from gmail_send.testing import LocalGmail
 
@@ -25,9 +26,11 @@ def rule(code: int, text: str):  # type: ignore[no-untyped-def]
 
 
 def sender_for(gmail: LocalGmail) -> GmailSender:
+    # Its own quota book: a 550 5.4.5 pauses the account, which must not leak into other tests.
     return GmailSender(
         AppPassword(ACCOUNT, APP_PASSWORD),
         host=gmail.host, port=gmail.port, tls_context=gmail.client_tls_context(),
+        quotas=AccountQuotas(),
     )
 
 

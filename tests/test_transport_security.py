@@ -91,10 +91,12 @@ async def test_greeting_refused_is_temporary(gmail: LocalGmail) -> None:
 
     rule = next(r for r in GMAIL_REPLIES if r.code == 421 and r.match is None)
     gmail.inject("connect", rule)
-    with pytest.raises(TemporaryError) as caught:
-        await send(
-            OAuth2Token(ACCOUNT, ACCESS_TOKEN), host=gmail.host, port=gmail.port,
-            tls_context=gmail.client_tls_context(), to="you@example.com", subject="x", text="x",
-        )
+    # retries=0: a GmailSender retries a 421 greeting by default (tests/test_retries.py).
+    async with GmailSender(
+        OAuth2Token(ACCOUNT, ACCESS_TOKEN), host=gmail.host, port=gmail.port,
+        tls_context=gmail.client_tls_context(), retries=0,
+    ) as sender:
+        with pytest.raises(TemporaryError) as caught:
+            await sender.send(to="you@example.com", subject="x", text="x")
     assert caught.value.code == 421
     assert caught.value.retryable

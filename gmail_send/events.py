@@ -1,0 +1,112 @@
+"""Events a `GmailSender` reports to an application's hook, so it can count and alert.
+
+`GmailSender(..., on_event=hook)` calls `hook(event)` synchronously for every event below; the
+hook should be quick (increment a counter, put on a queue). An exception in a hook is logged
+and ignored: observability never breaks a send. Events hold no secret.
+
+    def hook(event: SendEvent) -> None:
+        if isinstance(event, QuotaReached):
+            alert(f"{event.account} stopped sending for {event.retry_after} s")
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from .errors import GmailSendError
+
+__all__ = [
+    "EventHook",
+    "MessageSent",
+    "OutcomeUnknown",
+    "QuotaReached",
+    "SendEvent",
+    "SendRetried",
+    "TokenRefreshed",
+    "emit",
+]
+
+log = logging.getLogger("gmail_send.events")
+
+
+@dataclass(frozen=True)
+class SendEvent:
+    """Base of every event; `name` is also the `event` field of the matching log record."""
+
+    name: ClassVar[str] = "event"
+    account: str | None
+
+
+@dataclass(frozen=True)
+class MessageSent(SendEvent):
+    """Gmail accepted a message (for at least one recipient) after `attempts` transactions."""
+
+    name: ClassVar[str] = "sent"
+    message_id: str
+    attempts: int
+    connection_id: int | None
+    accepted: int
+    refused: int
+
+
+@dataclass(frozen=True)
+class SendRetried(SendEvent):
+    """A transaction failed in a way that is safe to retry; the next one starts after `delay` s.
+
+    `recipients` is how many recipients the next attempt is for (fewer than the message has
+    when only some were refused for the moment).
+    """
+
+    name: ClassVar[str] = "retried"
+    message_id: str
+    attempt: int
+    delay: float
+    error: GmailSendError
+    recipients: int
+
+
+@dataclass(frozen=True)
+class TokenRefreshed(SendEvent):
+    """The token source handed out a new access token (`forced`: after Gmail rejected one)."""
+
+    name: ClassVar[str] = "token_refreshed"
+    forced: bool
+
+
+@dataclass(frozen=True)
+class QuotaReached(SendEvent):
+    """Sending stopped for this account: the client-side daily limit, or Gmail's 550 5.4.5."""
+
+    name: ClassVar[str] = "quota_reached"
+    source: Literal["daily_limit", "server"]
+    retry_after: float | None
+
+
+@dataclass(frozen=True)
+class OutcomeUnknown(SendEvent):
+    """The message body went out but no final reply came (drop, deadline or cancellation)."""
+
+    name: ClassVar[str] = "outcome_unknown"
+    message_id: str
+    reason: str
+
+
+EventHook = Callable[[SendEvent], object]
+"""What `on_event` takes: called with each event; its return value is ignored."""
+
+
+def emit(hook: EventHook | None, event: SendEvent) -> None:
+    """Call the hook, if any; its failures are logged, never raised."""
+    if hook is None:
+        return
+    try:
+        hook(event)
+    except Exception:
+        log.exception(
+            "the on_event hook failed on a %s event",
+            event.name,
+            extra={"event": "hook_failed", "failed_event": event.name},
+        )

@@ -1,0 +1,155 @@
+"""Sending limits kept on the client: a rate limit, and a rolling 24-hour quota per account.
+
+Gmail locks an account that sends more than its daily limit (500 messages for consumer
+accounts, 2,000 for Workspace) for up to a day. `AccountQuotas` counts the messages this process
+sent per account over the last 24 hours and refuses, with `QuotaExceededError`, the message that
+would pass the limit; when Gmail itself answers `550 5.4.5`, the account is blocked so every
+further send raises at once instead of hammering Gmail, until `retry_after` has passed or
+`reset()` is called. `RateLimiter` spaces messages to at most `rate` per second.
+
+By default every `GmailSender` of the process shares `PROCESS_QUOTAS`, so two senders for the
+same account count together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import Callable
+
+from .errors import ConfigurationError, QuotaExceededError, SMTPReply
+
+__all__ = [
+    "DAY",
+    "PROCESS_QUOTAS",
+    "AccountQuotas",
+    "RateLimiter",
+    "default_daily_limit",
+]
+
+DAY = 24 * 3600.0
+"""The window of the daily limit, in seconds (Gmail's is a rolling 24 hours)."""
+
+_CONSUMER_DOMAINS = ("gmail.com", "googlemail.com")
+
+
+def default_daily_limit(account: str | None) -> int | None:
+    """500 for @gmail.com / @googlemail.com, 2,000 for others (Workspace), None if unknown."""
+    if account is None:
+        return None
+    domain = account.rpartition("@")[2].lower()
+    return 500 if domain in _CONSUMER_DOMAINS else 2000
+
+
+class RateLimiter:
+    """At most `rate` messages per second, spaced evenly; `wait()` before each one."""
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        if not rate > 0:
+            raise ConfigurationError(f"rate_limit must be a positive number, not {rate!r}")
+        self.rate = float(rate)
+        self._clock = clock
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        """Sleep until this caller's slot; slots are handed out in call order."""
+        now = self._clock()
+        slot = max(now, self._next)
+        self._next = slot + 1.0 / self.rate
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+class _Account:
+    def __init__(self) -> None:
+        self.sent: collections.deque[float] = collections.deque()
+        self.reserved = 0
+        self.blocked_until: float | None = None
+
+
+class AccountQuotas:
+    """Messages sent per account in the last 24 hours, and accounts Gmail has stopped."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._accounts: dict[str, _Account] = {}
+
+    def _entry(self, account: str) -> _Account:
+        key = account.lower()
+        entry = self._accounts.get(key)
+        if entry is None:
+            entry = self._accounts[key] = _Account()
+        cutoff = self._clock() - DAY
+        while entry.sent and entry.sent[0] <= cutoff:
+            entry.sent.popleft()
+        return entry
+
+    def sent_today(self, account: str) -> int:
+        """Messages recorded for `account` within the last 24 hours."""
+        return len(self._entry(account).sent)
+
+    def reserve(self, account: str, limit: int | None) -> None:
+        """Claim room for one message, or raise `QuotaExceededError`.
+
+        Follow with `commit()` once it may have been sent, or `release()` if it surely was not.
+        """
+        entry = self._entry(account)
+        now = self._clock()
+        if entry.blocked_until is not None:
+            if now < entry.blocked_until:
+                wait = entry.blocked_until - now
+                raise QuotaExceededError(
+                    f"Gmail reported the daily sending limit of {account} as reached; "
+                    f"not sending for another {wait:.0f} s",
+                    reply=SMTPReply(550, "5.4.5", "Daily user sending limit exceeded"),
+                    retry_after=wait,
+                    hint="wait, or call reset_quota() if the limit was lifted",
+                )
+            entry.blocked_until = None
+        if limit is not None and len(entry.sent) + entry.reserved >= limit:
+            retry_after = entry.sent[0] + DAY - now if entry.sent else None
+            raise QuotaExceededError(
+                f"{account} has sent {len(entry.sent)} messages in the last 24 hours; "
+                f"its daily_limit is {limit}",
+                reply=SMTPReply(550, "5.4.5", f"client-side daily limit of {limit} reached"),
+                retry_after=retry_after,
+                hint="wait until older messages leave the 24-hour window; Gmail would lock "
+                "the account for up to a day past its limit",
+            )
+        entry.reserved += 1
+
+    def commit(self, account: str) -> None:
+        """The reserved message was (or may have been) sent: count it."""
+        entry = self._entry(account)
+        entry.reserved = max(0, entry.reserved - 1)
+        entry.sent.append(self._clock())
+
+    def release(self, account: str) -> None:
+        """The reserved message was not sent."""
+        entry = self._entry(account)
+        entry.reserved = max(0, entry.reserved - 1)
+
+    def block(self, account: str, retry_after: float) -> None:
+        """Gmail said 550 5.4.5: refuse every send for `account` for `retry_after` seconds."""
+        self._entry(account).blocked_until = self._clock() + retry_after
+
+    def blocked_for(self, account: str) -> float | None:
+        """Seconds left of a block, or None."""
+        until = self._entry(account).blocked_until
+        if until is None:
+            return None
+        left = until - self._clock()
+        return left if left > 0 else None
+
+    def reset(self, account: str) -> None:
+        """Forget the block and the 24-hour count of `account`."""
+        self._accounts.pop(account.lower(), None)
+
+    def clear(self) -> None:
+        """Forget every account (e.g. between tests that share `PROCESS_QUOTAS`)."""
+        self._accounts.clear()
+
+
+PROCESS_QUOTAS = AccountQuotas()
+"""The counts every `GmailSender` of this process shares unless given its own `quotas`."""

@@ -1,0 +1,118 @@
+"""Observability: events for the application's hook, and structured log records without secrets."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from gmail_send import AppPassword, GmailSender, QuotaExceededError
+from gmail_send.credentials import TokenFunction
+from gmail_send.events import (
+    MessageSent,
+    QuotaReached,
+    SendEvent,
+    SendRetried,
+    TokenRefreshed,
+)
+from gmail_send.limits import AccountQuotas
+from gmail_send.testing import LocalGmail
+
+from .conftest import ACCESS_TOKEN, ACCOUNT, APP_PASSWORD
+
+
+def sender_for(server: LocalGmail, credentials: Any = None, **options: Any) -> GmailSender:
+    options.setdefault("quotas", AccountQuotas())
+    options.setdefault("backoff", 0.01)
+    return GmailSender(
+        credentials or AppPassword(ACCOUNT, APP_PASSWORD),
+        host=server.host,
+        port=server.port,
+        tls_context=server.client_tls_context(),
+        **options,
+    )
+
+
+async def test_sent_and_retried_events(gmail: LocalGmail) -> None:
+    events: list[SendEvent] = []
+    gmail.inject("rcpt", (451, "4.3.0 Mail server temporarily rejected message."))
+    async with sender_for(gmail, on_event=events.append) as sender:
+        result = await sender.send(to="a@example.com", subject="x", text="x")
+    retried, sent = events
+    assert isinstance(retried, SendRetried)
+    assert retried.message_id == result.message_id
+    assert retried.attempt == 1
+    assert retried.error.code == 451  # type: ignore[attr-defined]
+    assert isinstance(sent, MessageSent)
+    assert (sent.message_id, sent.attempts, sent.accepted, sent.account) == (
+        result.message_id, 2, 1, ACCOUNT,
+    )
+    assert sent.connection_id is not None
+
+
+async def test_quota_events(gmail: LocalGmail) -> None:
+    events: list[SendEvent] = []
+    async with sender_for(gmail, on_event=events.append, daily_limit=1) as sender:
+        await sender.send(to="a@example.com", subject="1", text="x")
+        with pytest.raises(QuotaExceededError):
+            await sender.send(to="a@example.com", subject="2", text="x")
+        sender.reset_quota()
+        gmail.inject("mail", (550, "5.4.5 Daily user sending limit exceeded."))
+        with pytest.raises(QuotaExceededError):
+            await sender.send(to="a@example.com", subject="3", text="x")
+    quota = [e for e in events if isinstance(e, QuotaReached)]
+    assert [(e.source, e.account) for e in quota] == [
+        ("daily_limit", ACCOUNT), ("server", ACCOUNT)
+    ]
+
+
+async def test_token_refreshed_event(gmail: LocalGmail) -> None:
+    events: list[SendEvent] = []
+    tokens = iter(["ya29.stale-token", ACCESS_TOKEN])
+
+    async def next_token(force_refresh: bool) -> str:
+        return next(tokens)
+
+    async with sender_for(
+        gmail, TokenFunction(ACCOUNT, next_token), on_event=events.append
+    ) as sender:
+        await sender.send(to="a@example.com", subject="x", text="x")
+    refreshed = [e for e in events if isinstance(e, TokenRefreshed)]
+    assert refreshed == [TokenRefreshed(ACCOUNT, forced=True)]
+    assert "ya29" not in repr(events)
+
+
+async def test_a_failing_hook_never_breaks_a_send(
+    gmail: LocalGmail, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(event: SendEvent) -> None:
+        raise RuntimeError("hook bug")
+
+    async with sender_for(gmail, on_event=broken) as sender:
+        result = await sender.send(to="a@example.com", subject="x", text="x")
+    assert result.accepted == ("a@example.com",)
+    assert any(getattr(r, "event", None) == "hook_failed" for r in caplog.records)
+
+
+async def test_structured_log_records_without_secrets(
+    gmail: LocalGmail, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="gmail_send")
+    gmail.inject("mail", (421, "4.7.0 Try again later, closing connection."))
+    async with sender_for(gmail) as sender:
+        result = await sender.send(to="a@example.com", subject="x", text="x")
+    records = [r for r in caplog.records if r.name.startswith("gmail_send")]
+    by_event = {getattr(r, "event", None): r for r in records}
+    retry = by_event["retry"]
+    assert retry.message_id == result.message_id  # type: ignore[attr-defined]
+    assert retry.attempt == 1  # type: ignore[attr-defined]
+    assert retry.connection_id is not None  # type: ignore[attr-defined]
+    sent = by_event["sent"]
+    assert sent.message_id == result.message_id  # type: ignore[attr-defined]
+    assert sent.attempt == 2  # type: ignore[attr-defined]
+    assert sent.connection_id is not None  # type: ignore[attr-defined]
+    assert "attempt_failed" in by_event
+    for record in records:
+        text = f"{record.getMessage()} {record.__dict__}"
+        assert APP_PASSWORD not in text

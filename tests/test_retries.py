@@ -1,0 +1,204 @@
+"""Safe retries: transient failures retried with the same Message-ID, never a duplicate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from gmail_send import (
+    AppPassword,
+    GmailSender,
+    LoginThrottledError,
+    PermanentError,
+    RecipientsRefusedError,
+    TemporaryError,
+    UnknownOutcomeError,
+)
+from gmail_send.limits import AccountQuotas
+from gmail_send.retry import RetryPolicy
+from gmail_send.testing import LocalGmail
+
+from .conftest import ACCOUNT, APP_PASSWORD
+
+
+def sender_for(server: LocalGmail, **options: Any) -> GmailSender:
+    options.setdefault("quotas", AccountQuotas())
+    options.setdefault("backoff", 0.01)
+    return GmailSender(
+        AppPassword(ACCOUNT, APP_PASSWORD),
+        host=server.host,
+        port=server.port,
+        tls_context=server.client_tls_context(),
+        **options,
+    )
+
+
+def mail_commands(server: LocalGmail) -> int:
+    return sum(c.startswith("MAIL") for s in server.sessions for c in s.commands)
+
+
+@pytest.fixture(params=[False, True], ids=["plain", "pipelined"])
+async def server(request: pytest.FixtureRequest, start_gmail: Callable[..., Any]) -> LocalGmail:
+    started: LocalGmail = await start_gmail(pipelining=request.param)
+    return started
+
+
+async def test_421_on_connect_is_retried_and_delivered_once(server: LocalGmail) -> None:
+    server.inject("connect", (421, "4.7.0 Try again later, closing connection."))
+    async with sender_for(server) as sender:
+        result = await sender.send(to="a@example.com", subject="x", text="x")
+    [received] = server.messages
+    assert received.parsed()["Message-ID"] == result.message_id
+    assert len(server.sessions) == 2
+
+
+async def test_451_after_rcpt_is_retried_and_delivered_once(server: LocalGmail) -> None:
+    server.inject("rcpt", (451, "4.3.0 Mail server temporarily rejected message."))
+    async with sender_for(server) as sender:
+        result = await sender.send(to="a@example.com", subject="x", text="x",
+                                   message_id="<same-id@gmail.com>")
+    assert result.accepted == ("a@example.com",)
+    assert result.message_id == "<same-id@gmail.com>"
+    [received] = server.messages
+    assert received.parsed()["Message-ID"] == "<same-id@gmail.com>"
+    assert mail_commands(server) == 2
+
+
+async def test_451_at_end_of_data_is_retried(server: LocalGmail) -> None:
+    server.inject("data_end", (451, "4.3.0 Mail server temporarily rejected message."))
+    async with sender_for(server) as sender:
+        await sender.send(to="a@example.com", subject="x", text="x")
+    assert len(server.messages) == 1
+
+
+async def test_only_recipients_refused_for_now_are_retried(server: LocalGmail) -> None:
+    server.inject("rcpt", (450, "4.2.1 receiving mail too quickly"), recipient="b@example.com")
+    server.inject("rcpt", (553, "5.1.3 bad address"), recipient="c@example.com")
+    async with sender_for(server) as sender:
+        result = await sender.send(to=["a@example.com", "b@example.com", "c@example.com"],
+                                   subject="x", text="x")
+    assert result.accepted == ("a@example.com", "b@example.com")
+    assert list(result.refused) == ["c@example.com"]
+    first, second = server.messages
+    assert first.rcpt_tos == ("a@example.com",)
+    assert second.rcpt_tos == ("b@example.com",)
+    assert first.data == second.data  # same bytes, same Message-ID
+
+
+async def test_recipient_still_refused_after_retries_is_reported(server: LocalGmail) -> None:
+    server.inject("rcpt", (450, "4.2.1 receiving mail too quickly"), recipient="b@example.com",
+                  times=5)
+    async with sender_for(server, retries=2) as sender:
+        result = await sender.send(to=["a@example.com", "b@example.com"], subject="x", text="x")
+    assert result.accepted == ("a@example.com",)
+    assert result.refused["b@example.com"].code == 450
+    assert len(server.messages) == 1
+
+
+async def test_connection_lost_before_the_body_is_retried(server: LocalGmail) -> None:
+    server.drop_connection("rcpt")
+    async with sender_for(server) as sender:
+        await sender.send(to="a@example.com", subject="x", text="x")
+    assert len(server.messages) == 1
+    assert len(server.sessions) == 2
+
+
+async def test_connection_lost_at_the_data_command_is_retried(server: LocalGmail) -> None:
+    server.drop_connection("data")  # before the 354: the body never left
+    async with sender_for(server) as sender:
+        result = await sender.send(to="a@example.com", subject="x", text="x")
+    [received] = server.messages
+    assert received.parsed()["Message-ID"] == result.message_id
+
+
+@pytest.mark.parametrize(
+    ("stage", "reply"),
+    [
+        ("mail", (553, "5.1.7 The sender address is invalid.")),
+        ("rcpt", (550, "5.7.1 rejected by policy")),
+        ("data_end", (552, "5.3.4 Your message exceeded Google's message size limits.")),
+    ],
+)
+async def test_5xx_is_never_retried(server: LocalGmail, stage: str, reply: Any) -> None:
+    server.inject(stage, reply)  # type: ignore[arg-type]
+    async with sender_for(server) as sender:
+        with pytest.raises(Exception) as caught:
+            await sender.send(to="a@example.com", subject="x", text="x")
+    assert caught.value.code // 100 == 5  # type: ignore[attr-defined]
+    assert mail_commands(server) == 1
+    assert server.messages == []
+
+
+async def test_too_many_recipients_reply_is_not_retried(server: LocalGmail) -> None:
+    server.inject("rcpt", (452, "4.5.3 Your message has too many recipients."))
+    async with sender_for(server) as sender:
+        with pytest.raises(RecipientsRefusedError) as caught:
+            await sender.send(to="a@example.com", subject="x", text="x")
+    assert caught.value.refused["a@example.com"].enhanced_code == "4.5.3"
+    assert mail_commands(server) == 1
+
+
+async def test_too_many_logins_is_not_retried(server: LocalGmail) -> None:
+    server.inject("auth", (454, "4.7.0 Too many login attempts, please try again later."))
+    async with sender_for(server) as sender:
+        with pytest.raises(LoginThrottledError):
+            await sender.send(to="a@example.com", subject="x", text="x")
+    assert len(server.auth_attempts) == 1
+
+
+async def test_retries_are_bounded(server: LocalGmail) -> None:
+    server.inject("mail", (451, "4.3.0 Mail server temporarily rejected message."), times=10)
+    async with sender_for(server, retries=2) as sender:
+        with pytest.raises(TemporaryError):
+            await sender.send(to="a@example.com", subject="x", text="x")
+    assert mail_commands(server) == 3
+
+
+async def test_drop_after_body_is_not_resent(server: LocalGmail) -> None:
+    server.drop_connection("data_end_stored")
+    async with sender_for(server) as sender:
+        with pytest.raises(UnknownOutcomeError):
+            await sender.send(to="a@example.com", subject="x", text="x")
+    assert len(server.messages) == 1
+    assert mail_commands(server) == 1
+
+
+async def test_resending_after_unknown_outcome_only_when_opted_in(server: LocalGmail) -> None:
+    server.drop_connection("data_end")  # lost before storing: a resend is what the caller wants
+    async with sender_for(server, retry_unknown_outcome=True) as sender:
+        result = await sender.send(to="a@example.com", subject="x", text="x")
+    [received] = server.messages
+    assert received.parsed()["Message-ID"] == result.message_id
+
+
+def test_backoff_grows_with_jitter_and_a_ceiling() -> None:
+    low = RetryPolicy(backoff=1.0, max_backoff=5.0, random=lambda: 0.0)
+    high = RetryPolicy(backoff=1.0, max_backoff=5.0, random=lambda: 1.0)
+    assert [low.delay(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 2.5]
+    assert [high.delay(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 5.0]
+
+
+def test_what_is_retried() -> None:
+    from gmail_send.errors import (
+        AuthenticationError,
+        GmailConnectionError,
+        QuotaExceededError,
+        SMTPReply,
+        TLSError,
+    )
+
+    policy = RetryPolicy()
+    assert policy.should_retry(GmailConnectionError("gone"))
+    assert not policy.should_retry(TLSError("bad certificate"))
+    assert policy.should_retry(TemporaryError("x", reply=SMTPReply(421, "4.7.0", "later")))
+    assert not policy.should_retry(PermanentError("x", reply=SMTPReply(550, "5.7.1", "no")))
+    assert not policy.should_retry(AuthenticationError("no"))
+    assert not policy.should_retry(
+        QuotaExceededError("x", reply=SMTPReply(550, "5.4.5", "limit"))
+    )
+    assert not policy.should_retry(UnknownOutcomeError("x", message_id="<a@b>"))
+    assert RetryPolicy(retry_unknown_outcome=True).should_retry(
+        UnknownOutcomeError("x", message_id="<a@b>")
+    )
