@@ -1,53 +1,40 @@
-"""Send one message through the real smtp.gmail.com with your own account.
+"""Send one message through the real smtp.gmail.com with your own account, async.
 
-Confirms the behaviour that the bundled local Gmail imitates. Configure with environment
-variables, then run `python examples/send_with_gmail.py`:
+Confirms against Gmail itself the behaviour that the bundled local Gmail imitates. Configure it
+with the documented environment variables (docs/configuration.md), for example:
 
-    GMAIL_SEND_USER           your address, e.g. me@gmail.com
-    GMAIL_SEND_APP_PASSWORD   an app password (https://myaccount.google.com/apppasswords)
-      or GMAIL_SEND_ACCESS_TOKEN   an OAuth2 access token with scope https://mail.google.com/
-    GMAIL_SEND_TO             the recipient (default: yourself)
-    GMAIL_SEND_PORT           587 (STARTTLS, default) or 465 (implicit TLS)
+    export GMAIL_SEND_USER=me@gmail.com
+    export GMAIL_SEND_APP_PASSWORD='abcd efgh ijkl mnop'   # or GMAIL_SEND_TOKEN_FILE=token.json
+    export GMAIL_SEND_PORT=465 GMAIL_SEND_SECURITY=tls      # optional: implicit TLS instead of 587
+    python examples/send_with_gmail.py [recipient]          # default recipient: yourself
+
+The test suite runs the same file against the local Gmail by setting GMAIL_SEND_HOST,
+GMAIL_SEND_PORT and GMAIL_SEND_CA_FILE.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 
-from gmail_send import AppPassword, Credentials, GmailSendError, OAuth2Token, send
+from gmail_send import GmailSender, GmailSendError, from_env
 
 
-def credentials_from_environment() -> Credentials:
-    user = os.environ.get("GMAIL_SEND_USER")
-    if not user:
-        sys.exit("set GMAIL_SEND_USER to your Gmail address")
-    if password := os.environ.get("GMAIL_SEND_APP_PASSWORD"):
-        return AppPassword(user, password)
-    if token := os.environ.get("GMAIL_SEND_ACCESS_TOKEN"):
-        return OAuth2Token(user, token)
-    sys.exit("set GMAIL_SEND_APP_PASSWORD or GMAIL_SEND_ACCESS_TOKEN")
-
-
-async def main() -> int:
-    credentials = credentials_from_environment()
-    port = int(os.environ.get("GMAIL_SEND_PORT", "587"))
+async def main(argv: list[str]) -> int:
     try:
-        result = await send(
-            credentials,
-            port=port,
-            security="tls" if port == 465 else "starttls",
-            to=os.environ.get("GMAIL_SEND_TO", credentials.user),
-            subject="gmail_send: test message / テスト",
-            text="This message was sent by examples/send_with_gmail.py.\n",
-        )
-    except GmailSendError as exc:
+        settings = from_env()
+        async with GmailSender(**settings) as gmail:
+            result = await gmail.send(
+                to=argv[0] if argv else settings.account,
+                subject="gmail_send: test message / テスト",
+                text="This message was sent by examples/send_with_gmail.py.\n",
+            )
+    except GmailSendError as exc:  # its text says what happened and what to do
         print(f"failed: {exc}", file=sys.stderr)
         return 1
-    print(f"sent {result.message_id} via {result.auth_method}: {result.reply}")
+    print(f"sent {result.message_id} via {result.auth_method} to {settings.host}: {result.reply}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(main()))
+    raise SystemExit(asyncio.run(main(sys.argv[1:])))

@@ -20,6 +20,7 @@ from .errors import (
     AuthenticationError,
     BlockedAttachmentError,
     ConfigurationError,
+    DeadlineExceededError,
     GmailConnectionError,
     GmailSendError,
     HeaderInjectionError,
@@ -39,21 +40,36 @@ from .errors import (
     TooManyRecipientsError,
     UnknownOutcomeError,
 )
+from .events import (
+    EventHook,
+    MessageSent,
+    OutcomeUnknown,
+    QuotaReached,
+    SendEvent,
+    SendRetried,
+    TokenRefreshed,
+)
+from .limits import AccountQuotas
 from .oauth2 import OAuth2Credentials
 from .relay import workspace_relay
 from .result import SendResult
+from .retry import RetryPolicy
 from .sender import GmailSender, send
 from .service_account import ServiceAccount
+from .sync import SyncGmailSender, send_sync
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccountQuotas",
     "AppPassword",
     "Attachment",
     "AuthenticationError",
     "BlockedAttachmentError",
     "ConfigurationError",
     "Credentials",
+    "DeadlineExceededError",
+    "EventHook",
     "Fallback",
     "GmailConnectionError",
     "GmailSendError",
@@ -62,28 +78,37 @@ __all__ = [
     "InvalidAddressError",
     "LoginThrottledError",
     "MessageError",
+    "MessageSent",
     "MessageTooLargeError",
     "NoRecipientsError",
     "OAuth2Credentials",
     "OAuth2Token",
+    "OutcomeUnknown",
     "OutgoingMessage",
     "PermanentError",
     "QuotaExceededError",
+    "QuotaReached",
     "RecipientsRefusedError",
+    "RetryPolicy",
     "SMTPReply",
     "SMTPReplyError",
+    "SendEvent",
     "SendResult",
+    "SendRetried",
     "ServiceAccount",
     "Settings",
+    "SyncGmailSender",
     "TLSError",
     "TemporaryError",
     "TokenError",
     "TokenFunction",
+    "TokenRefreshed",
     "TokenSource",
     "TooManyRecipientsError",
     "UnknownOutcomeError",
     "__version__",
     "from_env",
     "send",
+    "send_sync",
     "workspace_relay",
 ]

@@ -22,7 +22,9 @@ except ImportError as _missing:  # pragma: no cover - depends on the installatio
     ) from _missing
 
 from .accounts import LocalAccount, TokenValidator, TokenVerdict
+from .background import LocalGmailThread
 from .faults import DropStage, InjectStage, ReplyLike, format_reply
+from .outbox import Outbox, SentMessage
 from .records import AuthAttempt, ReceivedMessage, SessionRecord
 from .server import DEFAULT_CLOSE_REPLY, LocalGmail
 from .state import GMAIL_SIZE_LIMIT, Security
@@ -37,10 +39,13 @@ __all__ = [
     "InjectStage",
     "LocalAccount",
     "LocalGmail",
+    "LocalGmailThread",
     "LocalTokenEndpoint",
+    "Outbox",
     "ReceivedMessage",
     "ReplyLike",
     "Security",
+    "SentMessage",
     "SessionRecord",
     "TestCertificates",
     "TokenValidator",

@@ -1,0 +1,166 @@
+"""A Django e-mail backend that sends through Gmail with OAuth2 or an app password.
+
+    # settings.py
+    EMAIL_BACKEND = "gmail_send.contrib.django.EmailBackend"
+
+and then `django.core.mail.send_mail`, `EmailMessage` and `EmailMultiAlternatives` go through
+Gmail. Configuration, first found wins:
+
+1. keyword arguments of `get_connection(...)`: GmailSender's (`credentials`, `host`, `port`,
+   `security`, `tls_context`, `timeout`, `sink`, pool and retry options...), and Django's
+   `username` with `password` (the `auth_user`/`auth_password` of `send_mail`), meaning an
+   app password;
+2. the setting `GMAIL_SEND`: a mapping of GmailSender keywords, e.g. `from_env()` or
+   `{"credentials": OAuth2Credentials.from_file(...), "max_connections": 1}`;
+3. otherwise the `GMAIL_SEND_*` environment variables, through `gmail_send.from_env()` (read
+   again only when they change, so every connection shares one set of credentials and its
+   cached OAuth2 access token).
+
+Django's messages are legacy MIME objects; `send_message` takes them as they are. Each
+`open()`/`close()` pair is one SMTP session (Django opens one per `send_mail`, or one for
+a `send_messages` batch). Needs the `[django]` extra.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import inspect
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+try:
+    from django.conf import settings  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    from django.core.mail.backends.base import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
+        BaseEmailBackend,
+    )
+except ImportError as _missing:  # pragma: no cover - depends on the installation
+    raise ImportError(
+        "gmail_send.contrib.django needs Django: pip install 'gmail-send[django]'",
+        name=_missing.name,
+    ) from _missing
+
+from ..config import ENV_PREFIX, Settings, from_env
+from ..credentials import AppPassword
+from ..errors import ConfigurationError, GmailSendError
+from ..sender import GmailSender
+from ..sync import SyncGmailSender
+
+__all__ = ["EmailBackend"]
+
+_SENDER_OPTIONS = frozenset(inspect.signature(GmailSender).parameters)
+
+
+_env_lock = threading.Lock()
+_env_cache: tuple[tuple[tuple[str, str], ...], Settings] | None = None
+
+
+def _settings_from_env() -> Settings:
+    """`from_env()`, read again only when a `GMAIL_SEND_*` variable changed.
+
+    Django makes a backend per connection; sharing the settings shares their credentials,
+    so an OAuth2 access token is refreshed once an hour, not once per e-mail.
+    """
+    global _env_cache
+    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIX)))
+    with _env_lock:
+        if _env_cache is None or _env_cache[0] != key:
+            _env_cache = (key, from_env())
+        return _env_cache[1]
+
+
+class EmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]  # Django is untyped
+    """`EMAIL_BACKEND = "gmail_send.contrib.django.EmailBackend"`; see the module docstring."""
+
+    def __init__(
+        self,
+        fail_silently: bool = False,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(fail_silently=fail_silently)
+        unknown = set(options) - _SENDER_OPTIONS
+        if unknown:
+            raise TypeError(f"EmailBackend got unknown options: {', '.join(sorted(unknown))}")
+        if (username is None) != (password is None):
+            raise TypeError("EmailBackend needs username and password together")
+        if username is not None and password is not None:
+            options["credentials"] = AppPassword(username, password)
+        self._overrides = options
+        self._sender: SyncGmailSender | None = None
+        self._lock = threading.RLock()
+
+    def _options(self) -> dict[str, Any]:
+        configured: Mapping[str, Any] | None = getattr(settings, "GMAIL_SEND", None)
+        if configured is None:
+            configured = {} if "credentials" in self._overrides else _settings_from_env()
+        unknown = set(configured) - _SENDER_OPTIONS
+        if unknown:
+            raise ConfigurationError(
+                f"settings.GMAIL_SEND has unknown keys: {', '.join(sorted(unknown))}",
+                hint="its keys are GmailSender's keyword arguments, e.g. credentials, host, port",
+            )
+        options = dict(configured)
+        options.update(self._overrides)
+        return options
+
+    def open(self) -> bool:
+        """Prepare a sender (the SMTP session opens with the first message); True if new."""
+        with self._lock:
+            if self._sender is not None:
+                return False
+            try:
+                self._sender = SyncGmailSender(**self._options())
+            except GmailSendError:
+                if not self.fail_silently:
+                    raise
+                return False
+            return True
+
+    def close(self) -> None:
+        """Close the SMTP session, if one is open."""
+        with self._lock:
+            sender, self._sender = self._sender, None
+            if sender is None:
+                return
+            try:
+                sender.close()
+            except GmailSendError:
+                if not self.fail_silently:
+                    raise
+
+    def send_messages(self, email_messages: Sequence[Any]) -> int:
+        """Send Django `EmailMessage`s; return how many Gmail accepted."""
+        if not email_messages:
+            return 0
+        with self._lock:
+            opened = self.open()
+            if self._sender is None:
+                return 0  # could not open, and fail_silently
+            sent = 0
+            try:
+                for message in email_messages:
+                    if self._send(self._sender, message):
+                        sent += 1
+            finally:
+                if opened:
+                    self.close()
+            return sent
+
+    def _send(self, sender: SyncGmailSender, message: Any) -> bool:
+        recipients = [email.utils.parseaddr(str(r))[1] or str(r) for r in message.recipients()]
+        if not recipients:
+            return False
+        envelope_from = email.utils.parseaddr(str(message.from_email))[1] or None
+        try:
+            sender.send_message(
+                message.message(), sender=envelope_from, recipients=recipients
+            )
+        except GmailSendError:
+            if not self.fail_silently:
+                raise
+            return False
+        return True

@@ -1,0 +1,236 @@
+"""Blocking twins of the async API: `send_sync()` and `SyncGmailSender`, for scripts and sync
+frameworks (Django views, Flask, a Jupyter cell, a sync view inside an async server).
+
+`asyncio.run` fails when the calling thread already runs an event loop, and a session kept
+between calls must stay on one loop. So every sync call runs its coroutine on one private
+event loop in a daemon thread of this module, shared by all sync senders of the process, and
+waits for the result. Any number of threads may call at once; token refreshes keep their single
+in-flight rule because `OAuth2Credentials` coordinates across threads and loops itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.message
+import os
+import ssl
+import threading
+from collections.abc import Coroutine, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+
+from .compose import Attachment
+from .connection import DEFAULT_TIMEOUT, Security
+from .credentials import Credentials
+from .errors import ConfigurationError
+from .result import SendResult
+from .sender import GMAIL_HOST, GmailSender, send
+from .sink import MessageSink
+
+__all__ = ["SyncGmailSender", "send_sync"]
+
+T = TypeVar("T")
+Addresses = str | Sequence[str] | None
+AttachmentInput = Attachment | os.PathLike[str]
+
+
+class _LoopThread:
+    """An event loop running forever in a daemon thread; `run` waits for a coroutine on it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self._serve, name="gmail_send.sync", daemon=True
+        )
+        self.thread.start()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        if threading.current_thread() is self.thread:
+            coroutine.close()
+            raise RuntimeError(
+                "a gmail_send sync call was made from gmail_send's own event loop thread "
+                "(for example from an async callback); use the async API there"
+            )
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        try:
+            return future.result()
+        except BaseException:
+            # KeyboardInterrupt or the like in the caller: stop the work on the loop too.
+            future.cancel()
+            raise
+
+
+_runner: _LoopThread | None = None
+_runner_pid: int | None = None
+_runner_lock = threading.Lock()
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` on the module's loop thread, starting it (again after a fork) if needed."""
+    global _runner, _runner_pid
+    with _runner_lock:
+        if _runner is None or _runner_pid != os.getpid() or not _runner.thread.is_alive():
+            _runner = _LoopThread()
+            _runner_pid = os.getpid()
+        runner = _runner
+    return runner.run(coroutine)
+
+
+class SyncGmailSender:
+    """`GmailSender` for code without `await`: same parameters, blocking methods.
+
+        with SyncGmailSender(credentials) as gmail:
+            gmail.send(to="you@example.com", subject="Hello", text="Hi")
+
+    `options` are GmailSender's other keyword arguments (pool, retries, limits, events), passed
+    on as they are. Safe to share between threads: their sends run concurrently on the sender.
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials | None,
+        *,
+        host: str = GMAIL_HOST,
+        port: int | None = None,
+        security: Security = "starttls",
+        tls_context: ssl.SSLContext | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        sink: MessageSink | None = None,
+        **options: Any,
+    ) -> None:
+        async def create() -> GmailSender:
+            return GmailSender(
+                credentials,
+                host=host,
+                port=port,
+                security=security,
+                tls_context=tls_context,
+                timeout=timeout,
+                sink=sink,
+                **options,
+            )
+
+        # Built on the loop that will run it, so nothing in it is tied to the caller's loop.
+        self._sender = _run(create())
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"Sync{self._sender!r}"
+
+    @property
+    def account(self) -> str | None:
+        """The signed-in mailbox, the default sender."""
+        return self._sender.account
+
+    @property
+    def async_sender(self) -> GmailSender:
+        """The `GmailSender` doing the work, on gmail_send's private loop thread."""
+        return self._sender
+
+    def __enter__(self) -> SyncGmailSender:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def send(
+        self,
+        *,
+        to: Addresses = None,
+        cc: Addresses = None,
+        bcc: Addresses = None,
+        reply_to: Addresses = None,
+        from_: str | None = None,
+        subject: str = "",
+        text: str | None = None,
+        html: str | None = None,
+        attachments: Sequence[AttachmentInput] = (),
+        headers: Mapping[str, str] | None = None,
+        encoding: Literal["utf-8", "iso-2022-jp"] = "utf-8",
+        message_id: str | None = None,
+        date: datetime | None = None,
+        deadline: float | None = None,
+    ) -> SendResult:
+        """Compose a message from these parts and send it (see `GmailSender.send`)."""
+        self._check_open()
+        return _run(
+            self._sender.send(
+                to=to, cc=cc, bcc=bcc, reply_to=reply_to, from_=from_, subject=subject,
+                text=text, html=html, attachments=attachments, headers=headers,
+                encoding=encoding, message_id=message_id, date=date, deadline=deadline,
+            )
+        )
+
+    def send_message(
+        self,
+        message: email.message.Message,
+        *,
+        sender: str | None = None,
+        recipients: Sequence[str] | None = None,
+        deadline: float | None = None,
+    ) -> SendResult:
+        """Send a ready message (see `GmailSender.send_message`)."""
+        self._check_open()
+        return _run(
+            self._sender.send_message(
+                message, sender=sender, recipients=recipients, deadline=deadline
+            )
+        )
+
+    def close(self) -> None:
+        """Finish the send in flight, then close the session politely; safe to call again."""
+        if self._closed:
+            return
+        self._closed = True
+        _run(self._sender.aclose())
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConfigurationError("this SyncGmailSender is closed")
+
+
+def send_sync(
+    credentials: Credentials | None,
+    *,
+    host: str = GMAIL_HOST,
+    port: int | None = None,
+    security: Security = "starttls",
+    tls_context: ssl.SSLContext | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    to: Addresses = None,
+    cc: Addresses = None,
+    bcc: Addresses = None,
+    reply_to: Addresses = None,
+    from_: str | None = None,
+    subject: str = "",
+    text: str | None = None,
+    html: str | None = None,
+    attachments: Sequence[AttachmentInput] = (),
+    headers: Mapping[str, str] | None = None,
+    encoding: Literal["utf-8", "iso-2022-jp"] = "utf-8",
+    message_id: str | None = None,
+    date: datetime | None = None,
+) -> SendResult:
+    """`gmail_send.send` for code without `await`: one message on a session of its own.
+
+    Works in a plain script and in a thread whose event loop is running. For more than one
+    message, keep a `SyncGmailSender`.
+    """
+    return _run(
+        send(
+            credentials, host=host, port=port, security=security, tls_context=tls_context,
+            timeout=timeout, to=to, cc=cc, bcc=bcc, reply_to=reply_to, from_=from_,
+            subject=subject, text=text, html=html, attachments=attachments, headers=headers,
+            encoding=encoding, message_id=message_id, date=date,
+        )
+    )
