@@ -35,7 +35,7 @@ _MISSING_EXTRA = (
 
 def _require_testing_extra(fixture: str) -> None:
     try:
-        import gmail_send.testing  # noqa: F401
+        from gmail_send.testing import LocalGmail  # noqa: F401 (checks aiosmtpd, trustme)
     except ImportError as exc:
         pytest.fail(_MISSING_EXTRA.format(fixture=fixture, error=exc), pytrace=False)
 
@@ -43,8 +43,7 @@ def _require_testing_extra(fixture: str) -> None:
 @pytest.fixture
 def gmail_outbox() -> Outbox:
     """An empty in-memory outbox; `GmailSender(credentials, sink=gmail_outbox)` sends into it."""
-    _require_testing_extra("gmail_outbox")
-    from .testing.outbox import Outbox
+    from .testing.outbox import Outbox  # in memory: no [testing] extra needed
 
     return Outbox()
 

@@ -94,3 +94,24 @@ async def test_count_mismatch_and_clear() -> None:
         outbox.assert_nothing_sent()
     outbox.clear()
     outbox.assert_nothing_sent()
+
+
+def test_outbox_needs_no_testing_extra() -> None:
+    """The in-memory outbox imports without aiosmtpd; the server names the extra to install."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "sys.modules['aiosmtpd'] = None\n"
+        "from gmail_send.testing import Outbox\n"
+        "Outbox()\n"
+        "try:\n"
+        "    from gmail_send.testing import LocalGmail\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'gmail-send[testing]'" in done.stdout

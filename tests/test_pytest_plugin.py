@@ -41,7 +41,7 @@ def test_sample_suite_passes_with_the_fixtures(tmp_path: Path) -> None:
     assert "3 passed" in run.stdout
 
 
-def test_missing_testing_extra_fails_only_the_tests_that_use_it(tmp_path: Path) -> None:
+def test_missing_testing_extra_fails_only_the_tests_that_need_it(tmp_path: Path) -> None:
     (tmp_path / "pytest.ini").write_text(INI)
     # As if aiosmtpd were not installed: importing it raises ImportError.
     (tmp_path / "conftest.py").write_text("import sys\n\nsys.modules['aiosmtpd'] = None\n")
@@ -57,7 +57,7 @@ def test_missing_testing_extra_fails_only_the_tests_that_use_it(tmp_path: Path) 
     )
     run = run_pytest(tmp_path)
     output = run.stdout + run.stderr
-    assert "1 passed, 2 errors" in run.stdout, output
+    assert "2 passed, 1 error" in run.stdout, output
     assert "pip install 'gmail-send[testing]'" in output
     assert "Traceback" not in output
 

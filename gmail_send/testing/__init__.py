@@ -7,29 +7,64 @@
         ...  # send to gmail.host:gmail.port with tls_context=gmail.client_tls_context()
         assert gmail.messages[-1].rcpt_tos == ("you@example.com",)
 
-Needs the optional extra: `pip install 'gmail-send[testing]'` (aiosmtpd, trustme). The core
-package never imports this one. `python -m gmail_send.testing` runs a server by hand.
+Needs the optional extra: `pip install 'gmail-send[testing]'` (aiosmtpd, trustme), except the
+in-memory `Outbox`. The core package never imports this one. `python -m gmail_send.testing`
+runs a server by hand.
 """
 
-try:
-    import aiosmtpd  # noqa: F401
-    import trustme  # noqa: F401
-except ImportError as _missing:  # pragma: no cover - depends on the installation
-    raise ImportError(
-        f"gmail_send.testing needs the [testing] extra ({_missing.name} is missing): "
-        "pip install 'gmail-send[testing]'",
-        name=_missing.name,
-    ) from _missing
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from .accounts import LocalAccount, TokenValidator, TokenVerdict
-from .background import LocalGmailThread
-from .faults import DropStage, InjectStage, ReplyLike, format_reply
-from .outbox import Outbox, SentMessage
-from .records import AuthAttempt, ReceivedMessage, SessionRecord
-from .server import DEFAULT_CLOSE_REPLY, LocalGmail
-from .state import GMAIL_SIZE_LIMIT, Security
-from .tls import TestCertificates
-from .token_endpoint import LocalTokenEndpoint
+if TYPE_CHECKING:
+    from .accounts import LocalAccount, TokenValidator, TokenVerdict
+    from .background import LocalGmailThread
+    from .faults import DropStage, InjectStage, ReplyLike, format_reply
+    from .outbox import Outbox, SentMessage
+    from .records import AuthAttempt, ReceivedMessage, SessionRecord
+    from .server import DEFAULT_CLOSE_REPLY, LocalGmail
+    from .state import GMAIL_SIZE_LIMIT, Security
+    from .tls import TestCertificates
+    from .token_endpoint import LocalTokenEndpoint
+
+# Names are loaded on first use, so the in-memory Outbox works without the [testing] extra;
+# everything else needs aiosmtpd and trustme and says how to install them.
+_WHERE = {
+    "LocalAccount": "accounts", "TokenValidator": "accounts", "TokenVerdict": "accounts",
+    "LocalGmailThread": "background",
+    "DropStage": "faults", "InjectStage": "faults", "ReplyLike": "faults",
+    "format_reply": "faults",
+    "Outbox": "outbox", "SentMessage": "outbox",
+    "AuthAttempt": "records", "ReceivedMessage": "records", "SessionRecord": "records",
+    "DEFAULT_CLOSE_REPLY": "server", "LocalGmail": "server",
+    "GMAIL_SIZE_LIMIT": "state", "Security": "state",
+    "TestCertificates": "tls",
+    "LocalTokenEndpoint": "token_endpoint",
+}
+_WITHOUT_EXTRA = {"outbox"}
+
+
+def _require_extra() -> None:
+    try:
+        import aiosmtpd  # noqa: F401
+        import trustme  # noqa: F401
+    except ImportError as missing:
+        raise ImportError(
+            f"gmail_send.testing needs the [testing] extra ({missing.name} is missing): "
+            "pip install 'gmail-send[testing]'",
+            name=missing.name,
+        ) from missing
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if module not in _WITHOUT_EXTRA:
+        _require_extra()
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_CLOSE_REPLY",
