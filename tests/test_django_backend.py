@@ -152,3 +152,14 @@ def test_oauth2_from_the_environment_refreshes_once(
         assert endpoint.refresh_count == 1
     assert [m.session_user for m in local.messages] == [local.account] * 3
     assert [a.mechanism for a in local.server.auth_attempts] == ["XOAUTH2"] * 3
+
+
+def test_djangos_own_email_host_user_and_password(local: LocalGmailThread) -> None:
+    connection_only = {k: v for k, v in local.settings().items() if k != "credentials"}
+    with override_settings(
+        GMAIL_SEND=connection_only,
+        EMAIL_HOST_USER=local.account,
+        EMAIL_HOST_PASSWORD=local.app_password,
+    ):
+        assert mail.send_mail("s", "body", None, ["you@example.com"]) == 1
+    assert local.server.sessions[0].auth_mechanism == "LOGIN"

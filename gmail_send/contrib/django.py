@@ -16,6 +16,9 @@ Gmail. Configuration, first found wins:
    again only when they change, so every connection shares one set of credentials and its
    cached OAuth2 access token).
 
+Credentials still missing after that come from Django's own `EMAIL_HOST_USER` and
+`EMAIL_HOST_PASSWORD` as an app password, so an existing Gmail set-up keeps working.
+
 Django's messages are legacy MIME objects; `send_message` takes them as they are. Each
 `open()`/`close()` pair is one SMTP session (Django opens one per `send_mail`, or one for
 a `send_messages` batch). Needs the `[django]` extra.
@@ -70,6 +73,17 @@ def _settings_from_env() -> Settings:
         return _env_cache[1]
 
 
+def _django_app_password() -> AppPassword | None:
+    """Django's own EMAIL_HOST_USER / EMAIL_HOST_PASSWORD, the usual Gmail app-password set-up,
+    used when nothing else names credentials (its EMAIL_HOST / EMAIL_PORT are not: they default
+    to localhost:25, never Gmail)."""
+    user = getattr(settings, "EMAIL_HOST_USER", "")
+    password = getattr(settings, "EMAIL_HOST_PASSWORD", "")
+    if user and password:
+        return AppPassword(user, password)
+    return None
+
+
 class EmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]  # Django is untyped
     """`EMAIL_BACKEND = "gmail_send.contrib.django.EmailBackend"`; see the module docstring."""
 
@@ -95,8 +109,17 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]  # Dj
 
     def _options(self) -> dict[str, Any]:
         configured: Mapping[str, Any] | None = getattr(settings, "GMAIL_SEND", None)
+        django_password = _django_app_password()
         if configured is None:
-            configured = {} if "credentials" in self._overrides else _settings_from_env()
+            if "credentials" in self._overrides:
+                configured = {}
+            else:
+                try:
+                    configured = _settings_from_env()
+                except ConfigurationError:
+                    if django_password is None:
+                        raise
+                    configured = {}
         unknown = set(configured) - _SENDER_OPTIONS
         if unknown:
             raise ConfigurationError(
@@ -105,6 +128,8 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]  # Dj
             )
         options = dict(configured)
         options.update(self._overrides)
+        if "credentials" not in options and django_password is not None:
+            options["credentials"] = django_password
         return options
 
     def open(self) -> bool:
