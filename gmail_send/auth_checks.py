@@ -45,7 +45,12 @@ async def check_credentials(credentials: Credentials | None) -> CheckResult:
     if isinstance(credentials, Fallback):
         oauth = await _check_token(credentials.oauth, title)
         password = _check_password(credentials.app_password, title)
-        status: Status = "passed" if oauth.passed and password.passed else "failed"
+        statuses = {oauth.status, password.status}
+        status: Status = (
+            "failed" if "failed" in statuses
+            else "skipped" if statuses == {"skipped"}
+            else "passed"
+        )
         return CheckResult(
             "credentials", title, status,
             f"OAuth2: {oauth.finding}; app password fallback: {password.finding}",

@@ -2,9 +2,10 @@
 
 Commands: `send` (cli_send), `doctor` (cli_doctor over diagnostics), `demo` and `auth`.
 Every command is a thin shell over a library function. Settings come from the flags, then the
-`GMAIL_SEND_*` variables of `config.from_env()`; a secret is taken from the command line only
-when the user passes it explicitly (--app-password) and is never printed. Third-party loggers
-that could print secrets at DEBUG are kept at WARNING.
+`GMAIL_SEND_*` variables of `config.from_env()`; a credential flag (--token-file,
+--app-password) replaces every credential variable of the environment. A secret is taken from
+the command line only when the user passes it explicitly (--app-password) and is never
+printed. Third-party loggers that could print secrets at DEBUG are kept at WARNING.
 """
 
 from __future__ import annotations
@@ -20,6 +21,30 @@ from typing import Any
 __all__ = ["main"]
 
 _NOISY_LOGGERS = ("requests_oauthlib", "oauthlib", "urllib3", "google_auth_oauthlib", "mail.log")
+
+
+def _port(text: str) -> int:
+    """argparse type of a TCP port: a whole number from 1 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is from 1 to 65535, not {port}")
+    return port
+
+
+def _nameserver(text: str) -> str:
+    """argparse type of --nameserver: IP, IPv4:PORT or [IPv6]:PORT (checked, kept as given)."""
+    from .dns_checks import parse_nameserver
+
+    try:
+        parse_nameserver(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{exc}; give IP, IPV4:PORT or [IPV6]:PORT, e.g. 8.8.8.8 or 127.0.0.1:5353"
+        ) from None
+    return text
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -65,7 +90,7 @@ def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
         "settings", "each overrides the GMAIL_SEND_* variable of the same name"
     )
     group.add_argument("--host", help="SMTP host (default smtp.gmail.com)")
-    group.add_argument("--port", type=int, help="SMTP port (default 587, or 465 with tls)")
+    group.add_argument("--port", type=_port, help="SMTP port (default 587, or 465 with tls)")
     group.add_argument("--security", choices=("starttls", "tls", "none"),
                        help="starttls (default), tls (implicit TLS) or none (relay by IP)")
     group.add_argument("--ca-file", metavar="PEM",
@@ -84,6 +109,24 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     names = ("host", "port", "security", "ca_file", "timeout", "user", "token_file",
              "app_password")
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+_CREDENTIAL_FLAGS = ("token_file", "app_password")
+_CREDENTIAL_VARIABLES = tuple(
+    "GMAIL_SEND_" + name
+    for name in ("TOKEN_FILE", "TOKEN_JSON", "REFRESH_TOKEN", "CLIENT_ID", "CLIENT_SECRET",
+                 "ACCESS_TOKEN", "SERVICE_ACCOUNT_FILE", "SERVICE_ACCOUNT_JSON", "APP_PASSWORD",
+                 "RELAY_BY_IP")
+)
+
+
+def _settings_environ(args: argparse.Namespace, environ: Mapping[str, str]) -> Mapping[str, str]:
+    """The environment `from_env()` reads: without the credential variables when a credential
+    flag is given, so that the flag replaces them instead of being combined with them (an
+    OAuth2 -> app password fallback, or a conflict nobody asked for)."""
+    if all(getattr(args, name) is None for name in _CREDENTIAL_FLAGS):
+        return environ
+    return {k: v for k, v in environ.items() if k not in _CREDENTIAL_VARIABLES}
 
 
 def _add_send(commands: Any) -> None:
@@ -129,11 +172,11 @@ def _add_doctor(commands: Any) -> None:
                         "records to check")
     doctor.add_argument("--dkim-selector", default="google",
                         help="the DKIM selector (default: google, Workspace's default)")
-    doctor.add_argument("--nameserver", metavar="IP[:PORT]",
+    doctor.add_argument("--nameserver", metavar="IP[:PORT]", type=_nameserver,
                         help="ask this DNS server for the domain's records")
     doctor.add_argument("--send-test", metavar="ADDRESS",
                         help="send a real test message to ADDRESS")
-    doctor.add_argument("--other-port", type=int, metavar="PORT",
+    doctor.add_argument("--other-port", type=_port, metavar="PORT",
                         help="the alternative port to probe (default 465 for 587, else 587)")
     doctor.add_argument("--json", action="store_true", help="print a machine-readable report")
     _add_connection_flags(doctor)
@@ -155,7 +198,7 @@ def _run_send(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         return ExitCode.USAGE
     try:
         try:
-            settings = from_env(environ, **_overrides(args))
+            settings = from_env(_settings_environ(args, environ), **_overrides(args))
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
     except ConfigurationError as exc:
@@ -178,7 +221,9 @@ def _run_doctor(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from .cli_doctor import run_doctor_command
 
     try:
-        return run_doctor_command(args, _overrides(args), environ, out=print)
+        return run_doctor_command(
+            args, _overrides(args), _settings_environ(args, environ), out=print
+        )
     except KeyboardInterrupt:
         print("gmail-send doctor: interrupted", file=sys.stderr)
         return 130

@@ -50,7 +50,9 @@ def _target_without_settings(
     if security_name in ("tls", "none"):
         security = "tls" if security_name == "tls" else "none"
     port_text = get("PORT")
-    port = int(port_text) if port_text and port_text.isdigit() else default_port(security)
+    port = default_port(security)
+    if port_text and port_text.isascii() and port_text.isdigit() and 1 <= int(port_text) <= 65535:
+        port = int(port_text)
     context = None
     ca_file = get("CA_FILE")
     if ca_file:

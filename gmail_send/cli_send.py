@@ -111,6 +111,14 @@ def _body(args: argparse.Namespace, stdin: TextIO) -> tuple[str | None, str | No
     return text, html
 
 
+def _check_attachments(paths: Sequence[str]) -> None:
+    """Open each attachment once before anything is sent, so that a missing file is one
+    bad-input error (OSError), not a failure of every message of a recipients file."""
+    for path in paths:
+        with Path(path).open("rb"):
+            pass
+
+
 def run_send(
     args: argparse.Namespace,
     settings: Mapping[str, Any],
@@ -130,6 +138,7 @@ def run_send(
             )
             if not recipients:
                 raise MessageError(f"{args.to_file} holds no recipient")
+        _check_attachments(args.attach)
     except GmailSendError as exc:
         err(f"gmail-send send: {_describe(exc)}")
         return exit_code_for(exc)
@@ -205,6 +214,8 @@ async def _send_each(
                 out(f"{where}: FAILED: {exc.message}")
                 if exc.hint:
                     out(f"  hint: {exc.hint}")
+                if isinstance(exc, UnknownOutcomeError):
+                    out(f"  Message-ID: {exc.message_id}")
                 if _fatal(exc):
                     out(f"stopping: the {total - number} remaining message(s) would fail "
                         "the same way")

@@ -5,8 +5,8 @@ Gmail (and every receiver) sends mail from a custom domain to spam, or refuses i
 needs: SPF that includes `_spf.google.com`, a DKIM key at `<selector>._domainkey` (Google
 Workspace's default selector is `google`), and a DMARC policy at `_dmarc`.
 
-Queries use dnspython (the `[doctor]` extra). `nameserver` ("ip" or "ip:port") points them at a
-given server instead of the system's resolvers.
+Queries use dnspython (the `[doctor]` extra). `nameserver` ("ip", "ipv4:port" or "[ipv6]:port",
+see `parse_nameserver`) points them at a given server instead of the system's resolvers.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .diagnostics import CheckResult, skipped
 
-__all__ = ["TxtAnswer", "check_domain", "query_txt"]
+__all__ = ["TxtAnswer", "check_domain", "parse_nameserver", "query_txt"]
 
 SPF_INCLUDE = "_spf.google.com"
 _WORKSPACE_DKIM = (
@@ -40,12 +40,40 @@ class TxtAnswer:
     nxdomain: bool = False
 
 
-def _nameserver(nameserver: str) -> tuple[str, int]:
-    host, _, port = nameserver.rpartition(":") if nameserver.count(":") == 1 else (
-        nameserver, "", "")
-    if not host:
-        return nameserver, 53
-    return host, int(port)
+def parse_nameserver(text: str) -> tuple[str, int]:
+    """`(ip, port)` of a DNS server written as an IPv4 or IPv6 address (port 53),
+    `ipv4:port` or `[ipv6]:port`; ValueError for anything else."""
+    value = text.strip()
+    port_text: str | None = None
+    if value.startswith("["):
+        host, bracket, rest = value[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError(f"not an address of a DNS server: {text!r}")
+        port_text = rest[1:] if rest else None
+        if _ip_version(host) != 6:
+            raise ValueError(f"not an IPv6 address in brackets: {text!r}")
+    elif value.count(":") == 1:
+        host, _, port_text = value.partition(":")
+        if _ip_version(host) != 4:
+            raise ValueError(f"not an IPv4 address: {text!r} (write IPv6 as [ADDRESS]:PORT)")
+    else:
+        host = value
+        if _ip_version(host) is None:
+            raise ValueError(f"not an IP address: {text!r}")
+    if port_text is None:
+        return host, 53
+    if not (port_text.isascii() and port_text.isdigit()) or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"the port of {text!r} is not a number from 1 to 65535")
+    return host, int(port_text)
+
+
+def _ip_version(host: str) -> int | None:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).version
+    except ValueError:
+        return None
 
 
 async def query_txt(
@@ -59,7 +87,7 @@ async def query_txt(
     if nameserver is None:
         resolver = dns.asyncresolver.Resolver()
     else:
-        host, port = _nameserver(nameserver)
+        host, port = parse_nameserver(nameserver)
         resolver = dns.asyncresolver.Resolver(configure=False)
         resolver.nameservers = [host]
         resolver.port = port
@@ -99,6 +127,17 @@ async def check_domain(
             skipped("dmarc", f"DMARC of {domain}", reason),
         ]
     spf = await query_txt(domain, nameserver=nameserver, timeout=timeout)
+    dkim_title = f"DKIM of {domain} (selector {dkim_selector})"
+    if spf.nxdomain or spf.error is not None:
+        # The other names live under the domain: asking would only repeat the answer (or
+        # the wait) and report records as missing when the domain itself is.
+        why = "the domain does not exist in DNS" if spf.nxdomain else "the SPF lookup failed"
+        reason = f"skipped: {why} (see the SPF check)"
+        return [
+            _spf_result(domain, spf),
+            skipped("dkim", dkim_title, reason),
+            skipped("dmarc", f"DMARC of {domain}", reason),
+        ]
     dkim_name = f"{dkim_selector}._domainkey.{domain}"
     dkim = await query_txt(dkim_name, nameserver=nameserver, timeout=timeout)
     dmarc = await query_txt(f"_dmarc.{domain}", nameserver=nameserver, timeout=timeout)

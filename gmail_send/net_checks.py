@@ -76,6 +76,8 @@ async def _probe_port(host: str, port: int, timeout: float) -> str:
         return "refused"
     except OSError as exc:
         return exc.strerror or str(exc)
+    except (OverflowError, ValueError) as exc:  # a port outside 0-65535
+        return f"not a usable port: {exc}"
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()

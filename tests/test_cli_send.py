@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from gmail_send.cli_send import ExitCode, read_recipients
-from gmail_send.testing import LocalGmail, TestCertificates
+from gmail_send.testing import LocalGmail, LocalTokenEndpoint, TestCertificates
+from gmail_send.xoauth2 import build_xoauth2
 
 from .cli_helpers import app_password_env, run_main, server_flags
 from .conftest import ACCOUNT, APP_PASSWORD
@@ -65,6 +66,35 @@ async def test_send_as_subprocess_reads_stdin(gmail: LocalGmail, ca_file: Path) 
     assert out.decode().strip() == parsed["Message-ID"]
     body = parsed.get_body(("plain",))
     assert body is not None and "ご注文の本文" in body.get_content()
+
+
+async def test_verbose_oauth2_subprocess_logs_no_third_party_debug_and_no_secret(
+    gmail: LocalGmail, ca_file: Path, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GMAIL_SEND_")}
+    async with LocalTokenEndpoint(gmail=gmail, signed_in_user=ACCOUNT) as endpoint:
+        token_file = tmp_path / "token.json"
+        info = endpoint.issue_token_file(token_file, ACCOUNT)
+        env["GMAIL_SEND_TOKEN_FILE"] = str(token_file)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gmail_send", "-v", "send", *server_flags(gmail, ca_file),
+            "--to", "you@example.com", "--subject", "verbose", "--text", "t",
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out_bytes, err_bytes = await asyncio.wait_for(process.communicate(), 120)
+        issued = [token.access_token for token in endpoint.book.issued]
+    out, err = out_bytes.decode(), err_bytes.decode()
+    assert process.returncode == 0, err
+    assert out.strip() == gmail.messages[0].parsed()["Message-ID"]
+    debug = [line for line in err.splitlines() if line.startswith("DEBUG ")]
+    assert debug, "-v logs gmail_send at DEBUG"
+    assert all(line.split()[1].startswith("gmail_send") for line in debug), debug
+    assert issued, "the token was refreshed through the local endpoint"
+    secrets = [*issued, info["refresh_token"], info["client_secret"]]
+    secrets += [build_xoauth2(ACCOUNT, token) for token in issued]
+    for secret in secrets:
+        assert secret not in out and secret not in err
+    assert "auth=Bearer" not in err
 
 
 @pytest.mark.parametrize(
@@ -219,6 +249,56 @@ async def test_unreadable_attachment_is_bad_input(
     )
     assert run.code == ExitCode.BAD_INPUT
     assert "missing.pdf" in run.err
+
+
+@pytest.mark.parametrize("missing", ["--attach", "--text-file", "--html-file"])
+async def test_recipients_file_with_a_missing_input_file_sends_nothing(
+    gmail: LocalGmail, ca_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    missing: str,
+) -> None:
+    recipients = tmp_path / "recipients.txt"
+    recipients.write_text("a@example.com\nb@example.com\nc@example.com\n", encoding="utf-8")
+    body = ["--text", "t"] if missing != "--text-file" else []
+    run = await run_main(
+        capsys, "send", *server_flags(gmail, ca_file), "--to-file", str(recipients),
+        "--subject", "s", *body, missing, str(tmp_path / "missing.file"),
+        env=app_password_env(),
+    )
+    assert run.code == ExitCode.BAD_INPUT
+    assert run.out == ""  # no per-line failures, no summary
+    assert run.err.count("missing.file") == 1
+    assert "Traceback" not in run.err
+    assert gmail.sessions == []  # checked before connecting
+
+
+async def test_recipients_file_prints_the_message_id_of_an_unknown_outcome(
+    gmail: LocalGmail, ca_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipients = tmp_path / "recipients.txt"
+    recipients.write_text("a@example.com\nb@example.com\n", encoding="utf-8")
+    gmail.drop_connection("data_end_stored")
+    run = await run_main(
+        capsys, "send", *server_flags(gmail, ca_file), "--to-file", str(recipients),
+        "--subject", "s", "--text", "t", env=app_password_env(),
+    )
+    assert run.code == ExitCode.UNKNOWN_OUTCOME, run.out + run.err
+    first = gmail.messages[0].parsed()["Message-ID"]
+    assert run.out.splitlines()[0].startswith("[1/2] a@example.com: FAILED: ")
+    assert f"  Message-ID: {first}" in run.out.splitlines()
+
+
+async def test_credential_flag_replaces_the_environment_credentials(
+    gmail: LocalGmail, ca_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {"GMAIL_SEND_USER": ACCOUNT, "GMAIL_SEND_ACCESS_TOKEN": "ya29.stale-env-token",
+           "GMAIL_SEND_RELAY_BY_IP": "1"}
+    run = await run_main(
+        capsys, "send", *server_flags(gmail, ca_file), "--app-password", APP_PASSWORD,
+        "--to", "you@example.com", "--subject", "s", "--text", "t", env=env,
+    )
+    assert run.code == ExitCode.OK, run.err
+    assert [(a.mechanism, a.success) for a in gmail.auth_attempts] == [("LOGIN", True)]
+    assert APP_PASSWORD not in run.out + run.err
 
 
 def test_read_recipients_skips_blanks_and_comments() -> None:

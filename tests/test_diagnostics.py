@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gmail_send.auth_checks import app_password_problem
-from gmail_send.credentials import AppPassword, Fallback
+from gmail_send.credentials import AppPassword, Fallback, OAuth2Token
 from gmail_send.diagnostics import CheckResult, Target, run_doctor
 from gmail_send.oauth2 import OAuth2Credentials
 from gmail_send.testing import LocalGmail, LocalTokenEndpoint
@@ -62,6 +62,19 @@ async def test_fallback_signing_in_with_the_app_password_is_reported(
     assert "the app password fallback worked, OAuth2 did not" in auth.finding
     assert auth.details["auth_method"] == "login"
     assert not report.ok
+
+
+async def test_fallback_with_a_fixed_token_that_works_passes(gmail: LocalGmail) -> None:
+    gmail.add_access_token(ACCOUNT, "ya29.fixed-access-token")
+    credentials = Fallback(
+        OAuth2Token(ACCOUNT, "ya29.fixed-access-token"), AppPassword(ACCOUNT, APP_PASSWORD)
+    )
+    report = await run_doctor(target(gmail), credentials)
+    token = report.check("credentials")
+    assert token.status == "passed", token.finding  # a skipped token check is no failure
+    assert "a fixed access token" in token.finding
+    assert report.check("authentication").details["auth_method"] == "xoauth2"
+    assert report.ok
 
 
 async def test_missing_starttls_is_a_tls_failure(start_gmail: Callable[..., Any]) -> None:

@@ -16,6 +16,9 @@ from typing import Any
 
 import pytest
 
+from gmail_send.diagnostics import Target
+from gmail_send.dns_checks import parse_nameserver
+from gmail_send.net_checks import check_ports
 from gmail_send.testing import LocalGmail, LocalTokenEndpoint, TestCertificates
 
 from .cli_helpers import (
@@ -199,6 +202,21 @@ async def test_oauth2_token_file_passes(
     assert info["refresh_token"] not in run.out
 
 
+async def test_token_file_flag_replaces_an_app_password_in_the_environment(
+    gmail: LocalGmail, ca_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with LocalTokenEndpoint(gmail=gmail, signed_in_user=ACCOUNT) as endpoint:
+        token_file = tmp_path / "token.json"
+        endpoint.issue_token_file(token_file, ACCOUNT)
+        run = await run_main(capsys, "doctor", *server_flags(gmail, ca_file), "--token-file",
+                             str(token_file), env=app_password_env())
+    assert run.code == 0, run.out
+    token = block(run.out, "token refresh")
+    assert "issued a new access token" in token
+    assert "app password fallback" not in token  # the flag's token alone, no fallback from the env
+    assert [a.mechanism for a in gmail.auth_attempts] == ["XOAUTH2"]
+
+
 async def test_token_without_mail_scope(
     gmail: LocalGmail, ca_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -282,6 +300,10 @@ async def test_unknown_domain_is_not_reported_as_missing_records(
             "--nameserver", dns_server.nameserver, env=app_password_env(),
         )
     assert "exampel.com does not exist in DNS (NXDOMAIN)" in block(run.out, "SPF")
+    dkim, dmarc = block(run.out, "DKIM"), block(run.out, "DMARC")
+    assert dkim.startswith("SKIPPED") and "does not exist in DNS" in dkim
+    assert dmarc.startswith("SKIPPED") and "does not exist in DNS" in dmarc
+    assert dns_server.queries == ["exampel.com."]  # nothing more asked under a missing domain
 
 
 async def test_unreachable_nameserver_is_a_lookup_failure(
@@ -297,6 +319,9 @@ async def test_unreachable_nameserver_is_a_lookup_failure(
     spf = block(run.out, "SPF")
     assert spf.startswith("FAILED") and "could not look up TXT example.com" in spf
     assert "has no SPF record" not in run.out
+    for title in ("DKIM", "DMARC"):
+        assert block(run.out, title).startswith("SKIPPED")
+        assert "the SPF lookup failed" in block(run.out, title)
 
 
 async def test_json_report(
@@ -355,3 +380,80 @@ async def test_workspace_relay_by_ip_address(
     assert "no credentials (relay by IP address)" in block(run.out, "configuration")
     assert block(run.out, "TLS and certificate").startswith("SKIPPED")
     assert "without signing in" in block(run.out, "authentication")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("8.8.8.8", ("8.8.8.8", 53)),
+        ("127.0.0.1:5353", ("127.0.0.1", 5353)),
+        ("::1", ("::1", 53)),
+        ("2001:4860:4860::8888", ("2001:4860:4860::8888", 53)),
+        ("[::1]", ("::1", 53)),
+        ("[::1]:5353", ("::1", 5353)),
+    ],
+)
+def test_parse_nameserver(text: str, expected: tuple[str, int]) -> None:
+    assert parse_nameserver(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "127.0.0.1:abc", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:70000", "dns.google",
+     "dns.google:53", "[::1]:x", "[::1", "[127.0.0.1]:53", "::1:53:", "1.2.3.4:-1"],
+)
+def test_parse_nameserver_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="not"):
+        parse_nameserver(text)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--nameserver", "127.0.0.1:abc"],
+        ["--nameserver", "dns.google"],
+        ["--port", "99999"],
+        ["--port", "0"],
+        ["--port", "smtp"],
+        ["--other-port", "70000"],
+    ],
+)
+async def test_bad_nameserver_or_port_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], flags: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        await run_main(capsys, "doctor", *flags, env=app_password_env())
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flags[0]}" in err
+    assert "Traceback" not in err
+
+
+async def test_plain_nameserver_address_is_accepted(
+    gmail: LocalGmail, ca_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "127.0.0.1" alone means port 53 (where nothing may answer): a finding, no crash.
+    run = await run_main(
+        capsys, "doctor", *server_flags(gmail, ca_file), "--timeout", "1", "--domain",
+        "example.com", "--nameserver", "127.0.0.1", env=app_password_env(),
+    )
+    assert "Traceback" not in run.err
+    assert block(run.out, "SPF").startswith(("FAILED", "PASSED"))
+
+
+async def test_out_of_range_port_in_the_environment_is_no_crash(
+    gmail: LocalGmail, ca_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {**app_password_env(), "GMAIL_SEND_PORT": "99999", "GMAIL_SEND_HOST": gmail.host}
+    run = await run_main(capsys, "doctor", "--timeout", "2", env=env)
+    assert run.code == 1
+    assert "GMAIL_SEND_PORT is out of range: 99999" in block(run.out, "configuration")
+    assert run.out.splitlines()[0] == f"gmail-send doctor: {gmail.host}:587 (starttls)"
+    assert "Traceback" not in run.err
+
+
+async def test_port_probe_of_an_impossible_port_is_a_finding() -> None:
+    target = Target("127.0.0.1", 99999, "starttls", None, 2.0)
+    result = await check_ports(target, other_port=70000)
+    assert result.failed
+    assert "not a usable port" in result.finding
