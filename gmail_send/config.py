@@ -117,7 +117,7 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
     else:
         credentials = oauth or password
 
-    relay_by_ip = (reader.get("RELAY_BY_IP") or "").lower() in ("1", "true", "yes")
+    relay_by_ip = _flag(reader, "RELAY_BY_IP", problems)
     if relay_by_ip and credentials is not None:
         problems.append(
             "GMAIL_SEND_RELAY_BY_IP is set together with credentials: choose one "
@@ -131,9 +131,16 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
     if credentials is None and not relay_by_ip and not problems:
         problems.append(
             "no credentials: set GMAIL_SEND_TOKEN_FILE (from `gmail-send auth`) or "
-            "GMAIL_SEND_TOKEN_JSON, or GMAIL_SEND_USER with GMAIL_SEND_APP_PASSWORD, or "
-            "GMAIL_SEND_SERVICE_ACCOUNT_FILE with GMAIL_SEND_SUBJECT; for a relay that "
-            "trusts your IP address, GMAIL_SEND_RELAY_BY_IP=1"
+            "GMAIL_SEND_TOKEN_JSON, or GMAIL_SEND_REFRESH_TOKEN with GMAIL_SEND_CLIENT_ID, "
+            "GMAIL_SEND_CLIENT_SECRET and GMAIL_SEND_USER, or GMAIL_SEND_USER with "
+            "GMAIL_SEND_APP_PASSWORD, or GMAIL_SEND_SERVICE_ACCOUNT_FILE with "
+            "GMAIL_SEND_SUBJECT; for a relay that trusts your IP address, "
+            "GMAIL_SEND_RELAY_BY_IP=1"
+        )
+    if port is not None and (port, security) in ((465, "starttls"), (587, "tls")):
+        problems.append(
+            f"GMAIL_SEND_PORT={port} does not fit GMAIL_SEND_SECURITY={security}: Gmail speaks "
+            "STARTTLS on 587 and implicit TLS on 465"
         )
     if credentials is not None and security == "none":
         problems.append(
@@ -195,6 +202,7 @@ def _oauth_source(
     reader: _Reader, user: str | None, problems: list[str]
 ) -> tuple[TokenSource | None, Path | None]:
     given = [name for name in _OAUTH_CHOICES if reader.get(name) is not None]
+    _unused(reader, given, problems)
     if len(given) > 1:
         problems.append(
             "more than one OAuth2 source is set ("
@@ -260,6 +268,36 @@ def _oauth_source(
     except ConfigurationError as exc:
         problems.append(str(exc))
     return None, None
+
+
+def _unused(reader: _Reader, given: list[str], problems: list[str]) -> None:
+    """Variables that only make sense with a source that is not set: a mistake to name."""
+    if not {"REFRESH_TOKEN", "TOKEN_JSON", "TOKEN_FILE"} & set(given):
+        for name in ("CLIENT_ID", "CLIENT_SECRET"):
+            if reader.get(name) is not None:
+                problems.append(
+                    f"GMAIL_SEND_{name} is set but used only with GMAIL_SEND_REFRESH_TOKEN or "
+                    "GMAIL_SEND_TOKEN_JSON: set one of those, or unset it"
+                )
+    if not {"SERVICE_ACCOUNT_FILE", "SERVICE_ACCOUNT_JSON"} & set(given) and reader.get(
+        "SUBJECT"
+    ):
+        problems.append(
+            "GMAIL_SEND_SUBJECT is set but used only with a service account "
+            "(GMAIL_SEND_SERVICE_ACCOUNT_FILE or _JSON): set one, or use GMAIL_SEND_USER"
+        )
+
+
+def _flag(reader: _Reader, name: str, problems: list[str]) -> bool:
+    value = (reader.get(name) or "").lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    problems.append(
+        f"{ENV_PREFIX}{name} must be 1 or 0 (true/false, yes/no, on/off), not {value!r}"
+    )
+    return False
 
 
 def _json(text: str, name: str, problems: list[str]) -> dict[str, Any] | None:

@@ -102,6 +102,23 @@ def test_connection_settings_and_overrides(certificates: TestCertificates, tmp_p
     assert from_env(env, port=2465, security="starttls").port == 2465
 
 
+def test_service_account_json(certificates: TestCertificates) -> None:
+    with LocalTokenEndpoint(certificates=certificates) as endpoint:
+        key = endpoint.add_service_account(subjects=["user@example.com"])
+    settings = from_env({"GMAIL_SEND_SERVICE_ACCOUNT_JSON": json.dumps(key),
+                         "GMAIL_SEND_USER": "user@example.com"})
+    assert isinstance(settings.credentials, ServiceAccount)
+    assert settings.account == "user@example.com"
+    assert dict(settings.describe())["service_account_json"].endswith("(set)")
+
+
+def test_relay_by_ip_over_starttls() -> None:
+    settings = from_env({"GMAIL_SEND_HOST": "smtp-relay.gmail.com",
+                         "GMAIL_SEND_RELAY_BY_IP": "on"})
+    assert settings.credentials is None
+    assert (settings.port, settings.security) == (587, "starttls")
+
+
 def test_relay_by_ip() -> None:
     settings = from_env({"GMAIL_SEND_HOST": "smtp-relay.gmail.com",
                          "GMAIL_SEND_RELAY_BY_IP": "1", "GMAIL_SEND_SECURITY": "none"})
@@ -139,6 +156,14 @@ def test_describe_names_sources_without_secrets() -> None:
          ["GMAIL_SEND_PORT must be a number", "GMAIL_SEND_SECURITY must be"]),
         ({"GMAIL_SEND_USER": ACCOUNT, "GMAIL_SEND_APP_PASSWORD": APP_PASSWORD,
           "GMAIL_SEND_CA_FILE": "/nonexistent/ca.pem"}, ["GMAIL_SEND_CA_FILE"]),
+        ({"GMAIL_SEND_USER": ACCOUNT, "GMAIL_SEND_APP_PASSWORD": APP_PASSWORD,
+          "GMAIL_SEND_CLIENT_ID": "cid"}, ["GMAIL_SEND_CLIENT_ID is set but used only"]),
+        ({"GMAIL_SEND_USER": ACCOUNT, "GMAIL_SEND_APP_PASSWORD": APP_PASSWORD,
+          "GMAIL_SEND_SUBJECT": "x@example.com"}, ["GMAIL_SEND_SUBJECT is set but"]),
+        ({"GMAIL_SEND_HOST": "smtp-relay.gmail.com", "GMAIL_SEND_RELAY_BY_IP": "maybe"},
+         ["GMAIL_SEND_RELAY_BY_IP must be 1 or 0"]),
+        ({"GMAIL_SEND_USER": ACCOUNT, "GMAIL_SEND_APP_PASSWORD": APP_PASSWORD,
+          "GMAIL_SEND_PORT": "465"}, ["does not fit GMAIL_SEND_SECURITY=starttls"]),
     ],
 )
 def test_incomplete_or_contradictory(env: dict[str, str], expected: list[str]) -> None:

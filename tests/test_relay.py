@@ -7,17 +7,28 @@ from typing import Any
 
 import pytest
 
-from gmail_send import AppPassword, ConfigurationError, PermanentError
-from gmail_send.relay import WORKSPACE_RELAY_HOST, workspace_relay
+from gmail_send import AppPassword, ConfigurationError, OAuth2Token, PermanentError
+from gmail_send.relay import RELAY_DAILY_LIMIT, WORKSPACE_RELAY_HOST, workspace_relay
 from gmail_send.replies import GMAIL_REPLIES
 from gmail_send.testing import LocalGmail
 
-from .conftest import ACCOUNT, APP_PASSWORD
+from .conftest import ACCESS_TOKEN, ACCOUNT, APP_PASSWORD
 
 
 def test_preset_points_at_the_relay() -> None:
-    sender = workspace_relay(AppPassword(ACCOUNT, APP_PASSWORD))
+    sender = workspace_relay(AppPassword(ACCOUNT, APP_PASSWORD), max_connections=5)
     assert (sender.host, sender.port, sender.security) == (WORKSPACE_RELAY_HOST, 587, "starttls")
+    assert sender.daily_limit == RELAY_DAILY_LIMIT == 10_000
+
+
+async def test_relay_with_xoauth2(start_gmail: Callable[..., Any]) -> None:
+    relay: LocalGmail = await start_gmail(security="starttls")
+    async with workspace_relay(
+        OAuth2Token(ACCOUNT, ACCESS_TOKEN), host=relay.host, port=relay.port,
+        tls_context=relay.client_tls_context(),
+    ) as sender:
+        result = await sender.send(to="you@example.com", subject="relay", text="x")
+    assert result.auth_method == "xoauth2"
 
 
 async def test_relay_by_ip_over_tls_sends_no_auth(start_gmail: Callable[..., Any]) -> None:
