@@ -38,6 +38,7 @@ from gmail_send.limits import AccountQuotas  # noqa: E402
 ACCOUNT = "bench@gmail.com"
 PASSWORD = "abcdefghijklmnop"  # noqa: S105 - the local test server's app password
 DOC = ROOT / "docs" / "performance.md"
+KEEP_MARKER = "<!-- kept when run.py rewrites the page -->"
 
 
 def serve(pipe: Any, one_way: float) -> None:
@@ -228,6 +229,10 @@ the per-message figures.
 Re-run with `python benchmarks/run.py`; `--rtt-ms`, `--messages`, `--sequential-messages`
 and `--baseline-messages` change the set-up, `--no-write` leaves this page alone.
 """
+    # Sections below the marker (other runs, e.g. at another RTT) are kept as they are.
+    old = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
+    if KEEP_MARKER in old:
+        text += "\n" + old[old.index(KEEP_MARKER):]
     DOC.write_text(text, encoding="utf-8")
     print(f"wrote {DOC}")
 

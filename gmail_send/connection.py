@@ -100,6 +100,7 @@ class SMTPConnection:
             local_hostname=local_hostname,
         )
         self.auth_method: AuthMethod | None = None
+        self._greeted = False
         self.messages_sent = 0
         self.use_pipelining = True
         """Send the envelope pipelined when the server offers PIPELINING (set before sending)."""
@@ -146,10 +147,16 @@ class SMTPConnection:
                 "refusing to send credentials over an unencrypted connection",
                 hint="use security='starttls' (port 587) or 'tls' (port 465)",
             )
+        self._greeted = False
         try:
             await self._connect()
             if credentials is not None:
                 self.auth_method = await self._authenticate(credentials, force_refresh)
+        except GmailConnectionError as exc:
+            self.close()
+            if self._greeted and not isinstance(exc, TLSError):
+                exc.after_greeting = True  # the server was reached: a drop, not unreachable
+            raise
         except BaseException:
             self.close()
             raise
@@ -162,6 +169,7 @@ class SMTPConnection:
         where = f"{self.host}:{self.port}"
         try:
             await self._smtp.connect()
+            self._greeted = True
             await self._ehlo()
             if self.security == "starttls":
                 if not self._smtp.supports_extension("starttls"):

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from .connection import Progress, SMTPConnection
 from .errors import (
@@ -96,7 +97,15 @@ async def deliver(
         try:
             context.quotas.reserve(account, context.daily_limit)
         except QuotaExceededError as exc:
-            emit(context.on_event, QuotaReached(account, "daily_limit", exc.retry_after))
+            paused = context.quotas.blocked_for(account) is not None
+            source: Literal["daily_limit", "server"] = "server" if paused else "daily_limit"
+            log.warning(
+                "not sending: %s",
+                "Gmail paused this account" if paused else "the daily limit is reached",
+                extra={"event": QuotaReached.name, "source": source,
+                       "retry_after": exc.retry_after},
+            )
+            emit(context.on_event, QuotaReached(account, source, exc.retry_after))
             raise
     run = _Run(outgoing, list(outgoing.recipients))
     try:
@@ -121,7 +130,7 @@ async def deliver(
     log.info(
         "message sent",
         extra={
-            "event": "sent",
+            "event": MessageSent.name,
             "message_id": result.message_id,
             "attempt": run.attempts,
             "connection_id": run.connection_id,
@@ -157,11 +166,11 @@ def _after_deadline(context: DeliveryContext, run: _Run, deadline: float | None)
         _settle(context, run, sent=True)
         reason = f"the deadline of {deadline} s passed after the body went out"
         _report_unknown(context, run, reason)
-        raise UnknownOutcomeError(
+        raise _with_accepted(run, UnknownOutcomeError(
             f"{reason}; Gmail may or may not have accepted it",
             message_id=run.outgoing.message_id,
             hint="check the recipient's mailbox for this Message-ID before resending",
-        ) from None
+        )) from None
     if run.accepted:
         return run.result()  # settled by the caller
     _settle(context, run, sent=run.maybe_sent)
@@ -176,7 +185,7 @@ def _report_unknown(context: DeliveryContext, run: _Run, reason: str) -> None:
         "outcome unknown: %s",
         reason,
         extra={
-            "event": "outcome_unknown",
+            "event": OutcomeUnknown.name,
             "message_id": run.outgoing.message_id,
             "attempt": run.attempts,
             "connection_id": run.progress.connection_id,
@@ -212,9 +221,14 @@ async def _attempts(
             result = await connection.send(outgoing, progress=run.progress)
         except GmailSendError as exc:
             error = exc
-        finally:
+        except BaseException:
             if connection is not None:
                 context.pool.release(connection)
+            raise
+        if connection is not None:
+            # After a failure that will be retried, the retry (and the next message) gets a
+            # fresh session, never the one that just failed; a permanent refusal leaves it usable.
+            context.pool.release(connection, reusable=not _retried(policy, error))
         connection_id = connection.id if connection is not None else None
         _log_attempt(run, connection_id, error)
         if result is not None:
@@ -222,6 +236,7 @@ async def _attempts(
             run.final_reply, run.auth_method = result.reply, result.auth_method
             run.connection_id = connection_id
             run.accepted += result.accepted
+            _note_partial_quota(context, run, result.refused)
             if not _split_refused(run, result.refused):
                 return run.result()
         elif isinstance(error, RecipientsRefusedError):
@@ -232,7 +247,13 @@ async def _attempts(
         else:
             assert error is not None
             _note_failure(context, run, error)
-            unreachable = opening and isinstance(error, GmailConnectionError)
+            if isinstance(error, UnknownOutcomeError) and not policy.should_retry(error):
+                raise _with_accepted(run, error)
+            # A server that cannot be reached (DNS, refused, timeout, TLS) is reported at once;
+            # a session that broke after the greeting is retried: nothing can have been sent.
+            unreachable = (
+                opening and isinstance(error, GmailConnectionError) and not error.after_greeting
+            )
             if unreachable or not policy.should_retry(error):
                 if run.accepted:
                     return run.result()
@@ -251,6 +272,8 @@ async def _attempts(
         delay = policy.delay(retries)
         out_of_time = deadline_at is not None and time.monotonic() + delay >= deadline_at
         if retries > policy.retries or out_of_time:
+            if isinstance(error, UnknownOutcomeError):
+                raise _with_accepted(run, error)
             if run.accepted:
                 return run.result()
             if error is None:  # pragma: no cover - a result always has an accepted recipient
@@ -270,11 +293,47 @@ async def _attempts(
         log.info(
             "retrying in %.2f s",
             delay,
-            extra={"event": "retry", "message_id": run.outgoing.message_id,
+            extra={"event": SendRetried.name, "message_id": run.outgoing.message_id,
                    "attempt": run.attempts, "connection_id": connection_id,
                    "recipients": len(run.pending)},
         )
         await asyncio.sleep(delay)
+
+
+def _retried(policy: RetryPolicy, error: GmailSendError | None) -> bool:
+    """Whether `error` ends an attempt that a retry may follow (transient replies, drops)."""
+    if error is None:
+        return False
+    if isinstance(error, RecipientsRefusedError):
+        return any(reply_is_transient(reply) for reply in error.refused.values())
+    return policy.should_retry(error)
+
+
+def _with_accepted(run: _Run, error: UnknownOutcomeError) -> UnknownOutcomeError:
+    """`error`, listing the recipients an earlier transaction of this send delivered to."""
+    order = {a: n for n, a in enumerate(run.outgoing.recipients)}
+    error.accepted = tuple(sorted(run.accepted, key=order.__getitem__))
+    return error
+
+
+def _note_partial_quota(
+    context: DeliveryContext, run: _Run, refused: Mapping[str, SMTPReply]
+) -> None:
+    """A 550 5.4.5 for some recipients (others accepted) still means the account is stopped."""
+    account = context.account
+    if account is None or not any(r.enhanced_code == "5.4.5" for r in refused.values()):
+        return
+    _pause_account(context, account, run)
+
+
+def _pause_account(context: DeliveryContext, account: str, run: _Run) -> None:
+    context.quotas.block(account, context.quota_pause)
+    log.warning(
+        "Gmail reports the daily sending limit reached; pausing this account",
+        extra={"event": QuotaReached.name, "source": "server",
+               "message_id": run.outgoing.message_id, "retry_after": context.quota_pause},
+    )
+    emit(context.on_event, QuotaReached(account, "server", context.quota_pause))
 
 
 def _split_refused(run: _Run, refused: Mapping[str, SMTPReply]) -> bool:
@@ -298,14 +357,8 @@ def _note_failure(context: DeliveryContext, run: _Run, error: GmailSendError) ->
         and error.enhanced_code == "5.4.5"
         and account is not None
     ):
-        context.quotas.block(account, context.quota_pause)
         error.retry_after = context.quota_pause
-        log.warning(
-            "Gmail reports the daily sending limit reached; pausing this account",
-            extra={"event": "quota_reached", "message_id": run.outgoing.message_id,
-                   "retry_after": context.quota_pause},
-        )
-        emit(context.on_event, QuotaReached(account, "server", context.quota_pause))
+        _pause_account(context, account, run)
 
 
 def _session_ended(error: GmailSendError) -> bool:

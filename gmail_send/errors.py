@@ -21,7 +21,7 @@ GmailSendError                          .hint: str | None
 │   ├── RecipientsRefusedError          .refused: every recipient refused
 │   ├── QuotaExceededError              .retry_after: float | None (daily sending limit)
 │   └── PermanentError                  other 5xx
-├── UnknownOutcomeError                 .message_id: connection lost after the body was sent
+├── UnknownOutcomeError                 .message_id, .accepted: lost after the body was sent
 └── DeadlineExceededError (also TimeoutError)  send()'s deadline passed before Gmail accepted it
 ```
 
@@ -124,7 +124,13 @@ class ConfigurationError(GmailSendError):
 
 
 class GmailConnectionError(GmailSendError, ConnectionError):
-    """The server could not be reached, or the connection broke before the message was sent."""
+    """The server could not be reached, or the connection broke before the message was sent.
+
+    `after_greeting` is true when the server had answered (220) and the connection broke while
+    the session was being set up (EHLO, STARTTLS, sign-in): a send may try again then.
+    """
+
+    after_greeting: bool = False
 
 
 class TLSError(GmailConnectionError):
@@ -228,12 +234,22 @@ class UnknownOutcomeError(GmailSendError):
     """The connection broke after the message body was sent and before Gmail's answer.
 
     The message may or may not have been accepted; resending risks a duplicate. `message_id`
-    identifies it so the recipient's copy can be looked for.
+    identifies it so the recipient's copy can be looked for. `accepted` lists the recipients
+    an earlier transaction of the same send already delivered to (when a retry for recipients
+    refused for the moment is the one whose outcome is unknown); it is empty otherwise.
     """
 
-    def __init__(self, message: str, *, message_id: str, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        message_id: str,
+        hint: str | None = None,
+        accepted: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(message, hint=hint)
         self.message_id = message_id
+        self.accepted = accepted
 
 
 class DeadlineExceededError(GmailSendError, TimeoutError):

@@ -5,7 +5,8 @@ accounts, 2,000 for Workspace) for up to a day. `AccountQuotas` counts the messa
 sent per account over the last 24 hours and refuses, with `QuotaExceededError`, the message that
 would pass the limit; when Gmail itself answers `550 5.4.5`, the account is blocked so every
 further send raises at once instead of hammering Gmail, until `retry_after` has passed or
-`reset()` is called. `RateLimiter` spaces messages to at most `rate` per second.
+`reset()` is called (which keeps the 24-hour count unless asked with `count=True`).
+`RateLimiter` spaces messages to at most `rate` per second.
 
 By default every `GmailSender` of the process shares `PROCESS_QUOTAS`, so two senders for the
 same account count together.
@@ -142,9 +143,16 @@ class AccountQuotas:
         left = until - self._clock()
         return left if left > 0 else None
 
-    def reset(self, account: str) -> None:
-        """Forget the block and the 24-hour count of `account`."""
-        self._accounts.pop(account.lower(), None)
+    def reset(self, account: str, *, count: bool = False) -> None:
+        """Lift Gmail's pause of `account`; with `count=True` also forget its 24-hour count.
+
+        The count is kept by default: it is what keeps the account under its daily limit, and
+        forgetting it lets the process send a whole day's limit again at once.
+        """
+        if count:
+            self._accounts.pop(account.lower(), None)
+        else:
+            self._entry(account).blocked_until = None
 
     def clear(self) -> None:
         """Forget every account (e.g. between tests that share `PROCESS_QUOTAS`)."""

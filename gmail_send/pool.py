@@ -1,7 +1,8 @@
 """A bounded set of signed-in SMTP sessions that concurrent sends share.
 
-At most `max_connections` sessions exist at once; a send borrows one (`acquire`), runs its
-transaction and gives it back (`release`). A session is reused for up to
+At most `max_connections` sessions exist at once, counting those being opened, idle, in use
+and still saying QUIT; a send borrows one (`acquire`), runs its transaction and gives it back
+(`release`). A session is reused for up to
 `max_messages_per_connection` messages, closed politely after `idle_timeout` seconds unused,
 and replaced when the server has closed it meanwhile (Gmail ends idle sessions, and sessions
 whose OAuth token expired). A session that failed half-way or whose send was cancelled is
@@ -52,7 +53,9 @@ class ConnectionPool:
         self.max_messages_per_connection = max_messages_per_connection
         self.idle_timeout = idle_timeout
         self._keep = keep
-        self._slots = asyncio.Semaphore(max_connections)
+        self._live = 0
+        """Sessions being opened, in use, idle or closing: never above max_connections."""
+        self._changed = asyncio.Event()
         self._idle: list[SMTPConnection] = []
         self._timers: dict[SMTPConnection, asyncio.TimerHandle] = {}
         self._in_use: set[SMTPConnection] = set()
@@ -74,16 +77,26 @@ class ConnectionPool:
 
     async def acquire(self) -> SMTPConnection:
         """A usable session: an idle one if any is still good, else a new one (may wait)."""
-        await self._slots.acquire()
-        try:
+        while True:
             connection = self._take_idle()
-            if connection is None:
-                connection = await self._opener()
-        except BaseException:
-            self._slots.release()
-            raise
+            if connection is not None:
+                break
+            if self._live < self.max_connections:
+                self._live += 1
+                try:
+                    connection = await self._opener()
+                except BaseException:
+                    self._free_slot()
+                    raise
+                break
+            await self._changed.wait()  # a session was given back or has finished closing
         self._in_use.add(connection)
         return connection
+
+    def _free_slot(self) -> None:
+        self._live -= 1
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     def _take_idle(self) -> SMTPConnection | None:
         while self._idle:
@@ -117,14 +130,16 @@ class ConnectionPool:
         if connection not in self._in_use:
             return
         self._in_use.discard(connection)
-        self._slots.release()
         if not reusable or not connection.is_connected:
             connection.close()
+            self._free_slot()
             return
         if self._worn_out(connection):
             self._quit_later(connection)
             return
         self._idle.append(connection)
+        self._changed.set()
+        self._changed = asyncio.Event()
         if self.idle_timeout is not None:
             loop = asyncio.get_running_loop()
             self._timers[connection] = loop.call_later(
@@ -142,12 +157,20 @@ class ConnectionPool:
             self._quit_later(connection)
 
     def _quit_later(self, connection: SMTPConnection) -> None:
+        """Close politely in the background; the slot is free only once QUIT is done."""
         if not connection.is_connected:
             connection.close()
+            self._free_slot()
             return
         task = asyncio.get_running_loop().create_task(connection.quit())
         self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        task.add_done_callback(self._quit_done)
+
+    def _quit_done(self, task: asyncio.Task[None]) -> None:
+        self._closing.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved, so a failed QUIT is not reported as unhandled
+        self._free_slot()
 
     async def aclose(self) -> None:
         """QUIT every idle session (sessions in use are closed when given back)."""

@@ -2,15 +2,17 @@
 
 A message is retried automatically only where Gmail cannot have accepted it:
 
-- the connection broke before the message body went out (a connection that cannot be opened
-  is reported at once: DNS, refused port, TLS failure, a drop during sign-in);
+- the connection broke before the message body went out, including a drop after the server's
+  greeting while the session was being set up (EHLO, STARTTLS, sign-in); a server that cannot
+  be reached is reported at once: DNS failure, refused port, connect timeout, TLS failure;
 - a transient reply: 421, 450, 451 (and other 4xx marked retryable; never 452 4.5.3, which
   needs the message split);
 - recipients refused with such a transient reply, while others took the message: only those
   recipients are tried again.
 
 Never retried: 5xx replies, authentication failures (sign-in has its own rule: one forced token
-refresh), `454 4.7.0 Too many login attempts` (retrying soon makes it worse), the daily limit,
+refresh), `454 4.7.0 Too many login attempts` (retrying soon makes it worse; the sender then
+attempts no new session for `login_throttle_pause` seconds), the daily limit,
 bad input, and `UnknownOutcomeError` (the body went out and no answer came) unless the caller
 opted in with `retry_unknown_outcome=True`.
 """

@@ -13,6 +13,7 @@ import email.message
 import logging
 import os
 import ssl
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -22,7 +23,7 @@ from .compose import Attachment, OutgoingMessage, compose_message, prepare_messa
 from .connection import DEFAULT_TIMEOUT, Security, SMTPConnection, default_port
 from .credentials import AppPassword, Credentials, Fallback, TokenSource
 from .delivery import DeliveryContext, deliver
-from .errors import ConfigurationError
+from .errors import ConfigurationError, LoginThrottledError, SMTPReply
 from .events import EventHook, TokenRefreshed, emit
 from .limits import PROCESS_QUOTAS, AccountQuotas, RateLimiter, default_daily_limit
 from .pool import ConnectionPool
@@ -77,6 +78,7 @@ class GmailSender:
         quota_pause: float = 3600.0,
         quotas: AccountQuotas | None = None,
         on_event: EventHook | None = None,
+        login_throttle_pause: float = 300.0,
     ) -> None:
         if security not in _SECURITIES:
             raise ConfigurationError(
@@ -121,6 +123,12 @@ class GmailSender:
             )
         if not quota_pause > 0:
             raise ConfigurationError(f"quota_pause must be positive seconds, not {quota_pause!r}")
+        if not login_throttle_pause >= 0:
+            raise ConfigurationError(
+                f"login_throttle_pause must be >= 0 seconds, not {login_throttle_pause!r}"
+            )
+        self.login_throttle_pause = float(login_throttle_pause)
+        self._login_blocked_until: float | None = None
         self.daily_limit: int | None = daily_limit
         self.deadline = deadline
         self.on_event = on_event
@@ -265,12 +273,43 @@ class GmailSender:
                 self._idle.set()
 
     async def _open_connection(self) -> SMTPConnection:
-        return await open_session(self._settings, self._signin_credentials)
+        """A new signed-in session, unless Gmail said 454 4.7.0 within `login_throttle_pause`.
 
-    def reset_quota(self) -> None:
-        """Let this account send again: forget Gmail's 550 5.4.5 pause and the 24-hour count."""
+        While that hold-off lasts no new session is attempted (sessions already open keep
+        working): every further login would count against the account and prolong the block.
+        """
+        blocked_until = self._login_blocked_until
+        if blocked_until is not None:
+            left = blocked_until - time.monotonic()
+            if left > 0:
+                raise LoginThrottledError(
+                    f"Gmail refused a login as too many (454 4.7.0); not signing in again for "
+                    f"another {left:.0f} s",
+                    reply=SMTPReply(454, "4.7.0", "Too many login attempts"),
+                    retryable=False,
+                    hint="wait; every login attempt now prolongs Gmail's block",
+                )
+            self._login_blocked_until = None
+        try:
+            return await open_session(self._settings, self._signin_credentials)
+        except LoginThrottledError:
+            if self.login_throttle_pause > 0:
+                self._login_blocked_until = time.monotonic() + self.login_throttle_pause
+                log.warning(
+                    "Gmail refused a login as too many; no new session for %.0f s",
+                    self.login_throttle_pause,
+                    extra={"event": "login_throttled", "retry_after": self.login_throttle_pause},
+                )
+            raise
+
+    def reset_quota(self, *, count: bool = False) -> None:
+        """Let this account send again: lift the pause that Gmail's 550 5.4.5 started.
+
+        The rolling 24-hour count stays (so `daily_limit` still holds) unless `count=True`,
+        which forgets it too (e.g. after the account's limit was raised).
+        """
         if self.account is not None:
-            self._delivery.quotas.reset(self.account)
+            self._delivery.quotas.reset(self.account, count=count)
 
     async def aclose(self) -> None:
         """Refuse new sends, let the sends in flight finish, then QUIT every session."""

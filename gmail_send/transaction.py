@@ -36,6 +36,7 @@ __all__ = [
     "mail_options",
     "send_pipelined",
     "send_plain",
+    "unreadable",
 ]
 
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
@@ -98,11 +99,13 @@ async def send_plain(
         progress.body_sent = True
         protocol.write(_dot_stuffed(outgoing.data))
         response = await protocol.read_response(timeout=connection.smtp.timeout)
-    except aiosmtplib.SMTPResponseException as exc:
-        await connection.reset()
-        raise connection.reply_error(SMTPResponse(exc.code, exc.message), stage) from None
     except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
         raise broken(connection, exc, outgoing, progress) from None
+    except aiosmtplib.SMTPResponseException as exc:
+        if progress.body_sent:  # no readable final reply: the message may be stored
+            raise unreadable(connection, exc, outgoing, progress) from None
+        await connection.reset()
+        raise connection.reply_error(SMTPResponse(exc.code, exc.message), stage) from None
     if response.code == 421:
         connection.close()
     if response.code != 250:
@@ -162,8 +165,7 @@ async def send_pipelined(
     except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
         raise broken(connection, exc, outgoing, progress) from None
     except aiosmtplib.SMTPResponseException as exc:  # a malformed reply
-        connection.close()
-        raise GmailConnectionError(f"the server sent a malformed reply: {exc}") from None
+        raise unreadable(connection, exc, outgoing, progress) from None
     if response.code == 421:
         connection.close()
     if response.code != 250:
@@ -187,6 +189,28 @@ def broken(
         f"the connection broke before the message was sent: {exc}",
         hint="nothing was delivered; sending again is safe",
     )
+
+def unreadable(
+    connection: SMTPConnection, exc: BaseException, outgoing: OutgoingMessage, progress: Progress
+) -> GmailSendError:
+    """The server sent a reply that cannot be read (malformed, too long): the session is closed.
+
+    Before the body this is a broken connection (nothing can have been accepted); after it the
+    message may have been stored, so the outcome is unknown and no automatic retry may follow.
+    """
+    connection.close()
+    if progress.body_sent:
+        return UnknownOutcomeError(
+            f"the server's reply to the message body could not be read ({exc}); "
+            "Gmail may or may not have accepted it",
+            message_id=outgoing.message_id,
+            hint="check the recipient's mailbox for this Message-ID before resending",
+        )
+    return GmailConnectionError(
+        f"the server sent a malformed reply before the message was sent: {exc}",
+        hint="nothing was delivered; sending again is safe",
+    )
+
 
 def mail_options(connection: SMTPConnection, outgoing: OutgoingMessage) -> tuple[list[str], str]:
     options: list[str] = []

@@ -57,13 +57,15 @@ async def test_quota_events(gmail: LocalGmail) -> None:
         await sender.send(to="a@example.com", subject="1", text="x")
         with pytest.raises(QuotaExceededError):
             await sender.send(to="a@example.com", subject="2", text="x")
-        sender.reset_quota()
+        sender.reset_quota(count=True)
         gmail.inject("mail", (550, "5.4.5 Daily user sending limit exceeded."))
         with pytest.raises(QuotaExceededError):
             await sender.send(to="a@example.com", subject="3", text="x")
+        with pytest.raises(QuotaExceededError):  # refused by the pause Gmail's reply started
+            await sender.send(to="a@example.com", subject="4", text="x")
     quota = [e for e in events if isinstance(e, QuotaReached)]
     assert [(e.source, e.account) for e in quota] == [
-        ("daily_limit", ACCOUNT), ("server", ACCOUNT)
+        ("daily_limit", ACCOUNT), ("server", ACCOUNT), ("server", ACCOUNT)
     ]
 
 
@@ -104,7 +106,8 @@ async def test_structured_log_records_without_secrets(
         result = await sender.send(to="a@example.com", subject="x", text="x")
     records = [r for r in caplog.records if r.name.startswith("gmail_send")]
     by_event = {getattr(r, "event", None): r for r in records}
-    retry = by_event["retry"]
+    retry = by_event[SendRetried.name]
+    assert SendRetried.name == "retried"
     assert retry.message_id == result.message_id  # type: ignore[attr-defined]
     assert retry.attempt == 1  # type: ignore[attr-defined]
     assert retry.connection_id is not None  # type: ignore[attr-defined]

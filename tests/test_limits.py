@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
 import pytest
 
 from gmail_send import AppPassword, GmailSender, QuotaExceededError
+from gmail_send.events import QuotaReached
 from gmail_send.limits import DAY, AccountQuotas, RateLimiter, default_daily_limit
 from gmail_send.testing import LocalGmail
 
@@ -136,3 +138,51 @@ async def test_rate_limiter_hands_out_slots_in_order() -> None:
     for _ in range(3):
         await limiter.wait()
     assert limiter._next == pytest.approx(clock.now + 3 / 1000.0)
+
+
+async def test_reset_quota_keeps_the_daily_count_unless_asked(gmail: LocalGmail) -> None:
+    async with sender_for(gmail, daily_limit=2) as sender:
+        await sender.send(to="a@example.com", subject="1", text="x")
+        gmail.inject("mail", (550, "5.4.5 Daily user sending limit exceeded."))
+        with pytest.raises(QuotaExceededError):
+            await sender.send(to="a@example.com", subject="2", text="x")
+        sender.reset_quota()  # lifts Gmail's pause; message 1 still counts
+        await sender.send(to="a@example.com", subject="3", text="x")
+        with pytest.raises(QuotaExceededError, match="daily_limit is 2"):
+            await sender.send(to="a@example.com", subject="4", text="x")
+        sender.reset_quota(count=True)
+        await sender.send(to="a@example.com", subject="5", text="x")
+    assert [m.parsed()["Subject"] for m in gmail.messages] == ["1", "3", "5"]
+
+
+async def test_daily_limit_among_partial_refusals_pauses_the_account(
+    gmail: LocalGmail, caplog: pytest.LogCaptureFixture
+) -> None:
+    gmail.inject("rcpt", (550, "5.4.5 Daily user sending limit exceeded."),
+                 recipient="b@example.com")
+    events: list[object] = []
+    async with sender_for(gmail, quota_pause=600.0, on_event=events.append) as sender:
+        result = await sender.send(to=["a@example.com", "b@example.com"], subject="1", text="x")
+        assert result.accepted == ("a@example.com",)
+        with caplog.at_level(logging.WARNING, logger="gmail_send"), \
+                pytest.raises(QuotaExceededError):
+            await sender.send(to="a@example.com", subject="2", text="x")
+    assert [m.parsed()["Subject"] for m in gmail.messages] == ["1"]
+    quota_events = [e for e in events if isinstance(e, QuotaReached)]
+    assert [e.source for e in quota_events] == ["server", "server"]
+    records = [r for r in caplog.records if getattr(r, "event", None) == QuotaReached.name]
+    assert [r.source for r in records] == ["server", "server"]  # type: ignore[attr-defined]
+
+
+async def test_client_side_daily_limit_is_logged(
+    gmail: LocalGmail, caplog: pytest.LogCaptureFixture
+) -> None:
+    events: list[object] = []
+    async with sender_for(gmail, daily_limit=1, on_event=events.append) as sender:
+        await sender.send(to="a@example.com", subject="1", text="x")
+        with caplog.at_level(logging.WARNING, logger="gmail_send"), \
+                pytest.raises(QuotaExceededError):
+            await sender.send(to="a@example.com", subject="2", text="x")
+    [record] = [r for r in caplog.records if getattr(r, "event", None) == "quota_reached"]
+    assert record.source == "daily_limit"  # type: ignore[attr-defined]
+    assert [e.source for e in events if isinstance(e, QuotaReached)] == ["daily_limit"]

@@ -36,14 +36,16 @@ async def test_concurrent_sends_share_a_bounded_pool(
     start_gmail: Callable[..., Any], pipelining: bool
 ) -> None:
     server: LocalGmail = await start_gmail(pipelining=pipelining)
-    async with sender_for(server, max_connections=3) as sender:
+    # Sessions wear out during the run: each is replaced while others are busy, and a worn-out
+    # session saying QUIT still counts against max_connections until it is closed.
+    async with sender_for(server, max_connections=2, max_messages_per_connection=3) as sender:
         results = await asyncio.gather(
-            *(sender.send(to="you@example.com", subject=f"m{n:02}", text="x") for n in range(40))
+            *(sender.send(to="you@example.com", subject=f"m{n:02}", text="x") for n in range(90))
         )
-    assert subjects(server) == [f"m{n:02}" for n in range(40)]
-    assert len({r.message_id for r in results}) == 40
-    assert server.max_concurrent_sessions <= 3
-    assert 1 <= len(server.sessions) <= 3
+    assert subjects(server) == [f"m{n:02}" for n in range(90)]
+    assert len({r.message_id for r in results}) == 90
+    assert server.max_concurrent_sessions <= 2  # max_connections
+    assert 30 <= len(server.sessions) <= 90
     assert len(server.auth_attempts) == len(server.sessions)
     assert server.open_sessions == 0 or all(
         s.commands[-1] == "QUIT" for s in server.sessions if not s.open
@@ -115,3 +117,78 @@ def test_pool_options_are_checked() -> None:
         GmailSender(AppPassword(ACCOUNT, APP_PASSWORD), rate_limit=0)
     with pytest.raises(ConfigurationError):
         GmailSender(AppPassword(ACCOUNT, APP_PASSWORD), deadline=0)
+
+
+class _SlowQuitServer:
+    """A bare SMTP server (no TLS, no auth) that answers QUIT only once `quit_gate` is set."""
+
+    def __init__(self) -> None:
+        self.quit_gate = asyncio.Event()
+        self.quit_seen = asyncio.Event()
+        self.sessions = 0
+        self.live = 0
+        self.max_live = 0
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.sessions += 1
+        self.live += 1
+        self.max_live = max(self.max_live, self.live)
+        writer.write(b"220 local ESMTP\r\n")
+        in_body = False
+        try:
+            for _ in range(10_000):
+                line = await reader.readline()
+                if not line:
+                    break
+                if in_body:
+                    if line == b".\r\n":
+                        in_body = False
+                        writer.write(b"250 2.0.0 OK stored\r\n")
+                elif line[:4].upper() == b"EHLO":
+                    writer.write(b"250-local\r\n250 SIZE 1000000\r\n")
+                elif line[:4].upper() == b"DATA":
+                    writer.write(b"354 go ahead\r\n")
+                    in_body = True
+                elif line[:4].upper() == b"QUIT":
+                    self.quit_seen.set()
+                    await self.quit_gate.wait()
+                    writer.write(b"221 bye\r\n")
+                    await writer.drain()
+                    break
+                else:
+                    writer.write(b"250 2.0.0 OK\r\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self.live -= 1
+            writer.close()
+
+
+@pytest.mark.parametrize("ending", ["worn_out", "idle_expiry"])
+async def test_a_session_saying_quit_still_holds_its_slot(ending: str) -> None:
+    server = _SlowQuitServer()
+    listener = await asyncio.start_server(server.serve, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    options: dict[str, Any] = (
+        {"max_messages_per_connection": 1} if ending == "worn_out" else {"idle_timeout": 0.05}
+    )
+    try:
+        async with GmailSender(None, host="127.0.0.1", port=port, security="none", timeout=10,
+                               quotas=AccountQuotas(), max_connections=1, **options) as sender:
+            await sender.send(from_="app@example.com", to="a@example.com", subject="1", text="x")
+            await asyncio.wait_for(server.quit_seen.wait(), 10)
+            # The session is now waiting for its 221; a second send must wait for it.
+            second = asyncio.create_task(sender.send(
+                from_="app@example.com", to="a@example.com", subject="2", text="x"))
+            for _ in range(20):
+                await asyncio.sleep(0.01)
+            assert server.sessions == 1
+            server.quit_gate.set()
+            await asyncio.wait_for(second, 10)
+            assert server.sessions == 2
+    finally:
+        server.quit_gate.set()
+        listener.close()
+        await listener.wait_closed()
+    assert server.max_live == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from gmail_send import (
     AppPassword,
+    GmailConnectionError,
     GmailSender,
     LoginThrottledError,
     PermanentError,
@@ -16,6 +18,7 @@ from gmail_send import (
     TemporaryError,
     UnknownOutcomeError,
 )
+from gmail_send.events import SendRetried
 from gmail_send.limits import AccountQuotas
 from gmail_send.retry import RetryPolicy
 from gmail_send.testing import LocalGmail
@@ -202,3 +205,146 @@ def test_what_is_retried() -> None:
     assert RetryPolicy(retry_unknown_outcome=True).should_retry(
         UnknownOutcomeError("x", message_id="<a@b>")
     )
+
+
+class _GarblingServer:
+    """A bare SMTP server (no TLS, no auth) that stores each body and answers it with `bad`."""
+
+    def __init__(self, bad: bytes, *, pipelining: bool) -> None:
+        self.bad = bad
+        self.pipelining = pipelining
+        self.stored: list[bytes] = []
+        self.sessions = 0
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.sessions += 1
+        writer.write(b"220 local ESMTP\r\n")
+        body: list[bytes] | None = None
+        try:
+            for _ in range(10_000):
+                line = await reader.readline()
+                if not line:
+                    break
+                if body is not None:
+                    if line == b".\r\n":
+                        self.stored.append(b"".join(body))
+                        body = None
+                        writer.write(self.bad)
+                    else:
+                        body.append(line)
+                elif line[:4].upper() == b"EHLO":
+                    extra = b"250-PIPELINING\r\n" if self.pipelining else b""
+                    writer.write(b"250-local\r\n" + extra + b"250 SIZE 1000000\r\n")
+                elif line[:4].upper() == b"DATA":
+                    writer.write(b"354 go ahead\r\n")
+                    body = []
+                elif line[:4].upper() == b"QUIT":
+                    writer.write(b"221 bye\r\n")
+                    break
+                else:
+                    writer.write(b"250 2.0.0 OK\r\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+
+@pytest.mark.parametrize("pipelining", [False, True], ids=["plain", "pipelined"])
+@pytest.mark.parametrize(
+    "bad", [b"XYZ garbage\r\n", b"250-" + b"a" * 40_000 + b"\r\n"], ids=["malformed", "too-long"]
+)
+async def test_unreadable_final_reply_is_an_unknown_outcome_never_resent(
+    pipelining: bool, bad: bytes
+) -> None:
+    garbling = _GarblingServer(bad, pipelining=pipelining)
+    listener = await asyncio.start_server(garbling.serve, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        async with GmailSender(None, host="127.0.0.1", port=port, security="none", timeout=5,
+                               backoff=0.01, quotas=AccountQuotas()) as sender:
+            with pytest.raises(UnknownOutcomeError) as caught:
+                await sender.send(from_="app@example.com", to="a@example.com",
+                                  subject="x", text="x", message_id="<garbled@example.com>")
+    finally:
+        listener.close()
+        await listener.wait_closed()
+    assert caught.value.message_id == "<garbled@example.com>"
+    assert len(garbling.stored) == 1
+    assert garbling.sessions == 1
+
+
+async def test_unknown_outcome_of_a_recipient_retry_is_raised_not_reported_refused(
+    server: LocalGmail,
+) -> None:
+    server.inject("rcpt", (450, "4.2.1 receiving mail too quickly"), recipient="b@example.com")
+
+    def drop_the_retry(event: object) -> None:
+        if isinstance(event, SendRetried):
+            server.drop_connection("data_end_stored")
+
+    async with sender_for(server, on_event=drop_the_retry) as sender:
+        with pytest.raises(UnknownOutcomeError) as caught:
+            await sender.send(to=["a@example.com", "b@example.com"], subject="x", text="x",
+                              message_id="<split@gmail.com>")
+    assert caught.value.accepted == ("a@example.com",)
+    assert caught.value.message_id == "<split@gmail.com>"
+    assert [m.rcpt_tos for m in server.messages] == [("a@example.com",), ("b@example.com",)]
+
+
+async def test_a_transient_reply_is_retried_on_a_fresh_session(server: LocalGmail) -> None:
+    server.inject("mail", (451, "4.3.0 Mail server temporarily rejected message."))
+    async with sender_for(server) as sender:
+        await sender.send(to="a@example.com", subject="x", text="x")
+    assert len(server.messages) == 1
+    assert len(server.sessions) == 2
+    assert [sum(c.startswith("MAIL") for c in s.commands) for s in server.sessions] == [1, 1]
+
+
+@pytest.mark.parametrize("stage", ["ehlo", "auth"])
+async def test_a_drop_after_the_greeting_is_retried(server: LocalGmail, stage: Any) -> None:
+    server.drop_connection(stage)
+    async with sender_for(server) as sender:
+        result = await sender.send(to="a@example.com", subject="x", text="x")
+    [received] = server.messages
+    assert received.parsed()["Message-ID"] == result.message_id
+    assert len(server.sessions) == 2
+
+
+async def test_a_refused_port_is_not_retried(unused_tcp_port: int) -> None:
+    async with GmailSender(AppPassword(ACCOUNT, APP_PASSWORD), host="127.0.0.1",
+                           port=unused_tcp_port, backoff=0.01, quotas=AccountQuotas()) as sender:
+        with pytest.raises(GmailConnectionError) as caught:
+            await sender.send(to="a@example.com", subject="x", text="x")
+    assert not caught.value.after_greeting
+
+
+async def test_too_many_logins_holds_off_new_sessions_but_open_ones_keep_working(
+    server: LocalGmail,
+) -> None:
+    async with sender_for(server, max_connections=2, login_throttle_pause=300.0) as sender:
+        await sender.send(to="a@example.com", subject="1", text="x")  # leaves one idle session
+        server.inject("auth", (454, "4.7.0 Too many login attempts, please try again later."))
+        outcomes = await asyncio.gather(
+            *(sender.send(to="a@example.com", subject=s, text="x") for s in ("2", "3")),
+            return_exceptions=True,
+        )
+        assert sorted(type(o).__name__ for o in outcomes) == ["LoginThrottledError", "SendResult"]
+        assert len(server.auth_attempts) == 2
+        await sender.send(to="a@example.com", subject="4", text="x")  # the open session
+        outcomes = await asyncio.gather(
+            *(sender.send(to="a@example.com", subject=s, text="x") for s in ("5", "6")),
+            return_exceptions=True,
+        )
+        assert sorted(type(o).__name__ for o in outcomes) == ["LoginThrottledError", "SendResult"]
+        assert len(server.auth_attempts) == 2  # no new login was attempted during the hold-off
+    assert len(server.messages) == 4
+
+
+async def test_login_throttle_pause_zero_does_not_hold_off(server: LocalGmail) -> None:
+    server.inject("auth", (454, "4.7.0 Too many login attempts, please try again later."))
+    async with sender_for(server, login_throttle_pause=0) as sender:
+        with pytest.raises(LoginThrottledError):
+            await sender.send(to="a@example.com", subject="1", text="x")
+        await sender.send(to="a@example.com", subject="2", text="x")
+    assert len(server.auth_attempts) == 2
