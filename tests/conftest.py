@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from gmail_send.limits import PROCESS_QUOTAS
+from gmail_send import AppPassword, GmailSender
+from gmail_send.limits import PROCESS_QUOTAS, AccountQuotas
 from gmail_send.testing import LocalAccount, LocalGmail, TestCertificates
 
 ACCOUNT = "me@gmail.com"
@@ -63,3 +64,16 @@ async def gmail(start_gmail: Callable[..., Any]) -> LocalGmail:
     """A STARTTLS server like smtp.gmail.com:587."""
     server: LocalGmail = await start_gmail(security="starttls")
     return server
+
+
+def sender_for(server: LocalGmail, **options: Any) -> GmailSender:
+    """A sender for `server` with the app password, its own daily count and quick backoff."""
+    options.setdefault("quotas", AccountQuotas())
+    options.setdefault("backoff", 0.01)
+    return GmailSender(
+        AppPassword(ACCOUNT, APP_PASSWORD),
+        host=server.host,
+        port=server.port,
+        tls_context=server.client_tls_context(),
+        **options,
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
 import pytest
 
@@ -14,19 +13,7 @@ from gmail_send.events import QuotaReached
 from gmail_send.limits import DAY, AccountQuotas, RateLimiter, default_daily_limit
 from gmail_send.testing import LocalGmail
 
-from .conftest import ACCOUNT, APP_PASSWORD
-
-
-def sender_for(server: LocalGmail, **options: Any) -> GmailSender:
-    options.setdefault("quotas", AccountQuotas())
-    options.setdefault("backoff", 0.01)
-    return GmailSender(
-        AppPassword(ACCOUNT, APP_PASSWORD),
-        host=server.host,
-        port=server.port,
-        tls_context=server.client_tls_context(),
-        **options,
-    )
+from .conftest import ACCOUNT, APP_PASSWORD, sender_for
 
 
 class Clock:

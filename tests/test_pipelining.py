@@ -10,9 +10,8 @@ import aiosmtplib
 import pytest
 from aiosmtplib.protocol import SMTPProtocol
 
-from gmail_send import AppPassword, GmailSender, QuotaExceededError, RecipientsRefusedError
+from gmail_send import AppPassword, QuotaExceededError, RecipientsRefusedError
 from gmail_send.errors import UnknownOutcomeError
-from gmail_send.limits import AccountQuotas
 from gmail_send.pipelining import (
     SUPPORTED_AIOSMTPLIB_MAJOR,
     PipeliningProtocol,
@@ -22,22 +21,10 @@ from gmail_send.pipelining import (
 from gmail_send.signin import ConnectionSettings, open_session
 from gmail_send.testing import LocalGmail
 
-from .conftest import ACCOUNT, APP_PASSWORD
+from .conftest import ACCOUNT, APP_PASSWORD, sender_for
 
 RECIPIENTS = [f"r{n}@example.com" for n in range(5)]
 DATE = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-
-
-def sender_for(server: LocalGmail, **options: Any) -> GmailSender:
-    options.setdefault("quotas", AccountQuotas())
-    options.setdefault("backoff", 0.01)
-    return GmailSender(
-        AppPassword(ACCOUNT, APP_PASSWORD),
-        host=server.host,
-        port=server.port,
-        tls_context=server.client_tls_context(),
-        **options,
-    )
 
 
 def settings_for(server: LocalGmail) -> ConnectionSettings:

@@ -12,19 +12,7 @@ from gmail_send import AppPassword, ConfigurationError, GmailSender
 from gmail_send.limits import AccountQuotas
 from gmail_send.testing import LocalGmail
 
-from .conftest import ACCOUNT, APP_PASSWORD
-
-
-def sender_for(server: LocalGmail, **options: Any) -> GmailSender:
-    options.setdefault("quotas", AccountQuotas())
-    options.setdefault("backoff", 0.01)
-    return GmailSender(
-        AppPassword(ACCOUNT, APP_PASSWORD),
-        host=server.host,
-        port=server.port,
-        tls_context=server.client_tls_context(),
-        **options,
-    )
+from .conftest import ACCOUNT, APP_PASSWORD, sender_for
 
 
 def subjects(server: LocalGmail) -> list[str]:

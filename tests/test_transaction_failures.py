@@ -5,33 +5,21 @@ from __future__ import annotations
 import pytest
 
 from gmail_send import (
-    AppPassword,
-    GmailSender,
     PermanentError,
     QuotaExceededError,
     RecipientsRefusedError,
     UnknownOutcomeError,
 )
-from gmail_send.limits import AccountQuotas
 from gmail_send.replies import find_rule, parse_reply
 from gmail_send.testing import LocalGmail
 
-from .conftest import ACCOUNT, APP_PASSWORD
+from .conftest import sender_for
 
 
 def rule(code: int, text: str):  # type: ignore[no-untyped-def]
     found = find_rule(parse_reply(code, text))
     assert found is not None
     return found
-
-
-def sender_for(gmail: LocalGmail) -> GmailSender:
-    # Its own quota book: a 550 5.4.5 pauses the account, which must not leak into other tests.
-    return GmailSender(
-        AppPassword(ACCOUNT, APP_PASSWORD),
-        host=gmail.host, port=gmail.port, tls_context=gmail.client_tls_context(),
-        quotas=AccountQuotas(),
-    )
 
 
 async def test_some_recipients_refused_are_reported(gmail: LocalGmail) -> None:
