@@ -20,7 +20,13 @@ from types import TracebackType
 from typing import Literal
 
 from .compose import Attachment, OutgoingMessage, compose_message, prepare_message
-from .connection import DEFAULT_TIMEOUT, Security, SMTPConnection, default_port
+from .connection import (
+    DEFAULT_TIMEOUT,
+    Security,
+    SMTPConnection,
+    default_port,
+    verified_context,
+)
 from .credentials import AppPassword, Credentials, Fallback, TokenSource
 from .delivery import DeliveryContext, deliver
 from .errors import ConfigurationError, LoginThrottledError, SMTPReply
@@ -104,6 +110,10 @@ class GmailSender:
         self.port = port if port is not None else default_port(security)
         self.security: Security = security
         self.timeout = timeout
+        if security != "none":
+            # Checked here so a context without certificate checks is refused before any send,
+            # and built once (loading the system's CAs) for every session of this sender.
+            tls_context = verified_context(tls_context)
         self._settings = ConnectionSettings(
             host=host,
             port=self.port,
@@ -160,11 +170,6 @@ class GmailSender:
         self._idle = asyncio.Event()
         self._idle.set()
         self._closed = False
-        # Built now so a context without certificate checks is refused before any send.
-        if security != "none":
-            SMTPConnection(
-                host=host, port=self.port, security=security, tls_context=tls_context
-            )
 
     def __repr__(self) -> str:
         return (
@@ -344,9 +349,7 @@ class _ObservedTokens:
 
 def _observed(credentials: Credentials | None, hook: EventHook | None) -> Credentials | None:
     if hook is None or not isinstance(credentials, TokenSource):
-        return credentials
-    if isinstance(credentials, (AppPassword, Fallback)):
-        return credentials
+        return credentials  # app passwords and Fallback are no TokenSource: nothing to observe
     return _ObservedTokens(credentials, hook)
 
 

@@ -17,7 +17,7 @@ import ssl
 from dataclasses import dataclass
 
 from .connection import DEFAULT_TIMEOUT, Security, SMTPConnection
-from .credentials import AppPassword, Credentials, Fallback, SingleCredentials, TokenSource
+from .credentials import Credentials, Fallback, SingleCredentials, TokenSource
 from .errors import AuthenticationError, TokenError
 
 __all__ = ["ConnectionSettings", "open_session", "session_still_wanted"]
@@ -109,7 +109,6 @@ def _token_rejected(credentials: SingleCredentials | None, exc: AuthenticationEr
     """Gmail said no to a token (not: the source could not make one, or a password)."""
     return (
         isinstance(credentials, TokenSource)
-        and not isinstance(credentials, AppPassword)
         and not isinstance(exc, TokenError)
         and exc.code == 535
     )
