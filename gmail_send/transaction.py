@@ -106,11 +106,7 @@ async def send_plain(
             raise unreadable(connection, exc, outgoing, progress) from None
         await connection.reset()
         raise connection.reply_error(SMTPResponse(exc.code, exc.message), stage) from None
-    if response.code == 421:
-        connection.close()
-    if response.code != 250:
-        await connection.reset()
-        raise connection.reply_error(response, "data")
+    await _require_accepted(connection, response)
     return refused, response
 
 
@@ -166,12 +162,17 @@ async def send_pipelined(
         raise broken(connection, exc, outgoing, progress) from None
     except aiosmtplib.SMTPResponseException as exc:  # a malformed reply
         raise unreadable(connection, exc, outgoing, progress) from None
+    await _require_accepted(connection, response)
+    return refused, response
+
+async def _require_accepted(connection: SMTPConnection, response: SMTPResponse) -> None:
+    """Gmail's final answer to the body: 250, or the typed error (421 also ends the session)."""
     if response.code == 421:
         connection.close()
     if response.code != 250:
         await connection.reset()
         raise connection.reply_error(response, "data")
-    return refused, response
+
 
 def broken(
     connection: SMTPConnection, exc: BaseException, outgoing: OutgoingMessage, progress: Progress
