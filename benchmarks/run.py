@@ -32,8 +32,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import aiosmtplib  # noqa: E402
 
-from gmail_send import AppPassword, GmailSender  # noqa: E402
-from gmail_send.limits import AccountQuotas  # noqa: E402
+from gmail_send import (  # noqa: E402
+    AccountQuotas,
+    AppPassword,
+    GmailSender,
+)
 
 ACCOUNT = "bench@gmail.com"
 PASSWORD = "abcdefghijklmnop"  # noqa: S105 - the local test server's app password

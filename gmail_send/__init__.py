@@ -6,9 +6,12 @@
         result = await gmail.send(to="you@example.com", subject="Hello", text="Hi")
 """
 
-from .compose import Attachment, OutgoingMessage
-from .config import Settings, from_env
-from .credentials import (
+from ._limits import AccountQuotas
+from ._relay import workspace_relay
+from ._result import SendResult
+from ._retry import RetryPolicy
+from ._sender import GmailSender, send
+from .auth._credentials import (
     AppPassword,
     Credentials,
     Fallback,
@@ -16,6 +19,9 @@ from .credentials import (
     TokenFunction,
     TokenSource,
 )
+from .auth._oauth2 import OAuth2Credentials
+from .auth._service_account import ServiceAccount
+from .config import Settings, from_env
 from .errors import (
     AuthenticationError,
     BlockedAttachmentError,
@@ -49,13 +55,7 @@ from .events import (
     SendRetried,
     TokenRefreshed,
 )
-from .limits import AccountQuotas
-from .oauth2 import OAuth2Credentials
-from .relay import workspace_relay
-from .result import SendResult
-from .retry import RetryPolicy
-from .sender import GmailSender, send
-from .service_account import ServiceAccount
+from .message._compose import Attachment, OutgoingMessage
 from .sync import SyncGmailSender, send_sync
 
 __version__ = "0.1.0"

@@ -1,5 +1,5 @@
 """`python -m gmail_send ...` runs the gmail-send command."""
 
-from .cli import main
+from .cli._main import main
 
 raise SystemExit(main())

@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .connection import DEFAULT_TIMEOUT, Security, default_port
-from .credentials import AppPassword, Credentials, Fallback, OAuth2Token, TokenSource
+from .auth._credentials import AppPassword, Credentials, Fallback, OAuth2Token, TokenSource
+from .auth._oauth2 import OAuth2Credentials
+from .auth._service_account import ServiceAccount
+from .auth._token_file import GOOGLE_TOKEN_URI
 from .errors import ConfigurationError
-from .oauth2 import OAuth2Credentials
-from .sender import GMAIL_HOST
-from .service_account import ServiceAccount
-from .token_file import GOOGLE_TOKEN_URI
+from .smtp._connection import DEFAULT_TIMEOUT, GMAIL_HOST, Security, default_port
 
 __all__ = ["ENV_PREFIX", "ENV_VARIABLES", "Settings", "from_env"]
 

@@ -20,13 +20,13 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
-from .compose import Attachment
-from .connection import DEFAULT_TIMEOUT, Security
-from .credentials import Credentials
+from ._result import SendResult
+from ._sender import GmailSender, send
+from ._sink import MessageSink
+from .auth._credentials import Credentials
 from .errors import ConfigurationError
-from .result import SendResult
-from .sender import GMAIL_HOST, GmailSender, send
-from .sink import MessageSink
+from .message._compose import Attachment
+from .smtp._connection import DEFAULT_TIMEOUT, GMAIL_HOST, Security
 
 __all__ = ["SyncGmailSender", "send_sync"]
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gmail_send import AppPassword, GmailSender
-from gmail_send.limits import PROCESS_QUOTAS, AccountQuotas
+from gmail_send._limits import PROCESS_QUOTAS, AccountQuotas
 from gmail_send.testing import LocalAccount, LocalGmail, TestCertificates
 
 ACCOUNT = "me@gmail.com"

@@ -6,14 +6,14 @@ from email.utils import formataddr
 
 import pytest
 
-from gmail_send.addresses import (
+from gmail_send.errors import HeaderInjectionError, InvalidAddressError
+from gmail_send.message._addresses import (
     Mailbox,
     dedupe_addresses,
     parse_address_list,
     parse_addresses,
     parse_mailbox,
 )
-from gmail_send.errors import HeaderInjectionError, InvalidAddressError
 
 
 @pytest.mark.parametrize(

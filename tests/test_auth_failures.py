@@ -13,7 +13,7 @@ from gmail_send import (
     TokenFunction,
     send,
 )
-from gmail_send.replies import find_rule, parse_reply
+from gmail_send.smtp._replies import find_rule, parse_reply
 from gmail_send.testing import LocalGmail
 
 from .conftest import ACCESS_TOKEN, ACCOUNT, NORMAL_PASSWORD

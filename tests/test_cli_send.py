@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from gmail_send.cli_send import ExitCode, read_recipients
+from gmail_send.auth._xoauth2 import build_xoauth2
+from gmail_send.cli._send import ExitCode, read_recipients
 from gmail_send.testing import LocalGmail, LocalTokenEndpoint, TestCertificates
-from gmail_send.xoauth2 import build_xoauth2
 
 from .cli_helpers import app_password_env, run_main, server_flags
 from .conftest import ACCOUNT, APP_PASSWORD

@@ -11,19 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from gmail_send.compose import (
-    MAX_MESSAGE_SIZE,
-    MAX_RECIPIENTS,
-    Attachment,
-    OutgoingMessage,
-    compose_message,
-)
 from gmail_send.errors import (
     InvalidAddressError,
     MessageError,
     MessageTooLargeError,
     NoRecipientsError,
     TooManyRecipientsError,
+)
+from gmail_send.message import (
+    MAX_MESSAGE_SIZE,
+    MAX_RECIPIENTS,
+    Attachment,
+    OutgoingMessage,
+    compose_message,
 )
 
 from .compose_helpers import (

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from gmail_send.compose import Attachment, OutgoingMessage, compose_message
 from gmail_send.errors import MessageError
+from gmail_send.message import Attachment, OutgoingMessage, compose_message
 
 from .compose_helpers import (
     assert_wire_format,

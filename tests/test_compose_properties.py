@@ -9,9 +9,9 @@ from typing import Literal
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from gmail_send.attachments import blocked_extension
-from gmail_send.compose import Attachment, compose_message
 from gmail_send.errors import HeaderInjectionError
+from gmail_send.message import Attachment, compose_message
+from gmail_send.message._attachments import blocked_extension
 
 from .compose_helpers import assert_wire_format, display_names, parse, text_of
 

@@ -22,11 +22,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from gmail_send.consent import CONSENT_SCOPES, load_client_config, run_consent_flow
+from gmail_send.auth import MAIL_SCOPE
+from gmail_send.auth._consent import CONSENT_SCOPES, load_client_config, run_consent_flow
 from gmail_send.errors import AuthenticationError, ConfigurationError, TokenError
-from gmail_send.testing import TestCertificates
-from gmail_send.testing.token_endpoint import LocalTokenEndpoint
-from gmail_send.xoauth2 import MAIL_SCOPE
+from gmail_send.testing import LocalTokenEndpoint, TestCertificates
 
 
 @pytest.fixture
@@ -365,9 +364,9 @@ def test_endpoint_checks_pkce_and_the_client(endpoint: LocalTokenEndpoint) -> No
 # A process like `gmail-send auth --no-browser`: stdin is read with read_pasted_line.
 CLI_LIKE = """
 import os, sys, threading, tempfile, requests
-from gmail_send.consent import read_pasted_line, run_consent_flow
+from gmail_send.auth import read_pasted_line, run_consent_flow
 from gmail_send.testing import TestCertificates
-from gmail_send.testing.token_endpoint import LocalTokenEndpoint
+from gmail_send.testing import LocalTokenEndpoint
 
 certificates = TestCertificates()
 folder = tempfile.mkdtemp()

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from gmail_send.auth_checks import app_password_problem
-from gmail_send.credentials import AppPassword, Fallback, OAuth2Token
-from gmail_send.diagnostics import CheckResult, Target, run_doctor
-from gmail_send.oauth2 import OAuth2Credentials
+from gmail_send.auth import AppPassword, Fallback, OAuth2Credentials, OAuth2Token
+from gmail_send.doctor import CheckResult, Target, run_doctor
+from gmail_send.doctor._auth_checks import app_password_problem
 from gmail_send.testing import LocalGmail, LocalTokenEndpoint
 
 from .conftest import ACCOUNT, APP_PASSWORD

@@ -13,8 +13,7 @@ from django.core import mail
 from django.test import override_settings
 
 from gmail_send import AppPassword, AuthenticationError, ConfigurationError
-from gmail_send.testing import LocalGmailThread, Outbox, TestCertificates
-from gmail_send.testing.token_endpoint import LocalTokenEndpoint
+from gmail_send.testing import LocalGmailThread, LocalTokenEndpoint, Outbox, TestCertificates
 
 BACKEND = "gmail_send.contrib.django.EmailBackend"
 

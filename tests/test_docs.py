@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gmail_send.replies import markdown_table
+from gmail_send.smtp._replies import markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,7 +15,7 @@ def test_reply_table_in_docs_is_current() -> None:
     table = page[page.index(start) + len(start) : page.index("<!-- reply-table:end -->")]
     assert table == markdown_table(), (
         "docs/errors.md is out of date: replace the block between the reply-table markers "
-        "with the output of gmail_send.replies.markdown_table()"
+        "with the output of gmail_send.smtp._replies.markdown_table()"
     )
 
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from gmail_send.diagnostics import Target
-from gmail_send.dns_checks import parse_nameserver
-from gmail_send.net_checks import check_ports
+from gmail_send.doctor import Target
+from gmail_send.doctor._dns_checks import parse_nameserver
+from gmail_send.doctor._net_checks import check_ports
 from gmail_send.testing import LocalGmail, LocalTokenEndpoint, TestCertificates
 
 from .cli_helpers import (

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from gmail_send import AppPassword, GmailSender, QuotaExceededError
-from gmail_send.credentials import TokenFunction
+from gmail_send import AccountQuotas, AppPassword, GmailSender, QuotaExceededError
+from gmail_send.auth import TokenFunction
 from gmail_send.events import (
     MessageSent,
     QuotaReached,
@@ -16,7 +16,6 @@ from gmail_send.events import (
     SendRetried,
     TokenRefreshed,
 )
-from gmail_send.limits import AccountQuotas
 from gmail_send.testing import LocalGmail
 
 from .conftest import ACCESS_TOKEN, ACCOUNT, APP_PASSWORD

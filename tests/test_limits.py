@@ -9,8 +9,8 @@ import time
 import pytest
 
 from gmail_send import AppPassword, GmailSender, QuotaExceededError
+from gmail_send._limits import DAY, AccountQuotas, RateLimiter, default_daily_limit
 from gmail_send.events import QuotaReached
-from gmail_send.limits import DAY, AccountQuotas, RateLimiter, default_daily_limit
 from gmail_send.testing import LocalGmail
 
 from .conftest import ACCOUNT, APP_PASSWORD, sender_for

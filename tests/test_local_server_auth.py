@@ -15,13 +15,13 @@ from collections.abc import AsyncIterator
 import aiosmtplib
 import pytest
 
+from gmail_send.auth._xoauth2 import MAIL_SCOPE, build_xoauth2, parse_xoauth2_challenge
 from gmail_send.testing import (
     LocalAccount,
     LocalGmail,
     TestCertificates,
     TokenVerdict,
 )
-from gmail_send.xoauth2 import MAIL_SCOPE, build_xoauth2, parse_xoauth2_challenge
 
 APP_PASSWORD = "abcd efgh ijkl mnop"
 NORMAL_PASSWORD = "normal-pass-1234"

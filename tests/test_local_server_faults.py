@@ -12,7 +12,7 @@ import aiosmtplib
 import pytest
 
 from gmail_send.errors import SMTPReply
-from gmail_send.replies import GMAIL_REPLIES, ReplyRule, find_rule
+from gmail_send.smtp._replies import GMAIL_REPLIES, ReplyRule, find_rule
 from gmail_send.testing import LocalAccount, LocalGmail, TestCertificates, format_reply
 
 APP_PASSWORD = "abcdefghijklmnop"

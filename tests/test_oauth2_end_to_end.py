@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from gmail_send import AuthenticationError, OAuth2Token, TokenError, send
-from gmail_send.oauth2 import OAuth2Credentials
-from gmail_send.testing import LocalGmail
-from gmail_send.testing.token_endpoint import LocalTokenEndpoint
+from gmail_send.auth import OAuth2Credentials
+from gmail_send.testing import LocalGmail, LocalTokenEndpoint
 
 from .conftest import ACCESS_TOKEN, ACCOUNT
 

@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 
+from gmail_send.auth import MAIL_SCOPE, OAuth2Credentials
 from gmail_send.errors import ConfigurationError, TokenError
-from gmail_send.oauth2 import OAuth2Credentials
-from gmail_send.testing.token_endpoint import LocalTokenEndpoint
-from gmail_send.xoauth2 import MAIL_SCOPE
+from gmail_send.testing import LocalTokenEndpoint
 
 GMAIL_SEND_SCOPE = "https://www.googleapis.com/auth/gmail.send"
 

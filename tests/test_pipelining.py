@@ -12,13 +12,13 @@ from aiosmtplib.protocol import SMTPProtocol
 
 from gmail_send import AppPassword, QuotaExceededError, RecipientsRefusedError
 from gmail_send.errors import UnknownOutcomeError
-from gmail_send.pipelining import (
+from gmail_send.smtp._pipelining import (
     SUPPORTED_AIOSMTPLIB_MAJOR,
     PipeliningProtocol,
     attach,
     incompatibilities,
 )
-from gmail_send.signin import ConnectionSettings, open_session
+from gmail_send.smtp._signin import ConnectionSettings, open_session
 from gmail_send.testing import LocalGmail
 
 from .conftest import ACCOUNT, APP_PASSWORD, sender_for
@@ -37,7 +37,7 @@ def settings_for(server: LocalGmail) -> ConnectionSettings:
 def test_aiosmtplib_internals_are_what_the_extension_expects() -> None:
     problems = incompatibilities()
     assert problems == [], (
-        "aiosmtplib changed under gmail_send.pipelining; pipelining falls back to plain "
+        "aiosmtplib changed under gmail_send.smtp._pipelining; pipelining falls back to plain "
         f"commands until the module is updated: {problems}"
     )
     assert int(aiosmtplib.__version__.split(".")[0]) == SUPPORTED_AIOSMTPLIB_MAJOR
@@ -67,7 +67,7 @@ async def test_envelope_goes_out_pipelined(start_gmail: Callable[..., Any]) -> N
     server: LocalGmail = await start_gmail(pipelining=True)
     connection = await open_session(settings_for(server), AppPassword(ACCOUNT, APP_PASSWORD))
     try:
-        from gmail_send.compose import compose_message
+        from gmail_send.message import compose_message
 
         outgoing = compose_message(account=ACCOUNT, to=RECIPIENTS, subject="p", text="x")
         result = await connection.send(outgoing)

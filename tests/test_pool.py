@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from gmail_send import AppPassword, ConfigurationError, GmailSender
-from gmail_send.limits import AccountQuotas
+from gmail_send import AccountQuotas, AppPassword, ConfigurationError, GmailSender
 from gmail_send.testing import LocalGmail
 
 from .conftest import ACCOUNT, APP_PASSWORD, sender_for

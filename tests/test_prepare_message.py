@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from gmail_send.compose import OutgoingMessage, prepare_message
 from gmail_send.errors import (
     BlockedAttachmentError,
     HeaderInjectionError,
@@ -26,6 +25,7 @@ from gmail_send.errors import (
     NoRecipientsError,
     TooManyRecipientsError,
 )
+from gmail_send.message import OutgoingMessage, prepare_message
 
 from .compose_helpers import assert_wire_format, header_section, parse, raw_header, text_of
 

@@ -21,7 +21,7 @@ def run_pytest(
     options = ["-p", "no:cacheprovider", "-q"]
     if not autoload:
         environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-        options += ["-p", "gmail_send.pytest_plugin", "-p", "pytest_asyncio.plugin"]
+        options += ["-p", "gmail_send.testing._pytest_plugin", "-p", "pytest_asyncio.plugin"]
     return subprocess.run(
         [sys.executable, "-m", "pytest", *options],
         cwd=directory,
@@ -70,7 +70,7 @@ def test_plugin_loads_through_a_pytest11_entry_point(tmp_path: Path) -> None:
         "Metadata-Version: 2.1\nName: gmail-send-entry-point\nVersion: 0\n"
     )
     (metadata / "entry_points.txt").write_text(
-        "[pytest11]\ngmail_send = gmail_send.pytest_plugin\n"
+        "[pytest11]\ngmail_send = gmail_send.testing._pytest_plugin\n"
     )
     tests = tmp_path / "tests"
     tests.mkdir()

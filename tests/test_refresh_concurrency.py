@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from gmail_send.auth import OAuth2Credentials
 from gmail_send.errors import TokenError
-from gmail_send.oauth2 import OAuth2Credentials
-from gmail_send.testing.token_endpoint import LocalTokenEndpoint
+from gmail_send.testing import LocalTokenEndpoint
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from gmail_send import AppPassword, ConfigurationError, OAuth2Token, PermanentError
-from gmail_send.relay import RELAY_DAILY_LIMIT, WORKSPACE_RELAY_HOST, workspace_relay
-from gmail_send.replies import GMAIL_REPLIES
+from gmail_send._relay import RELAY_DAILY_LIMIT, WORKSPACE_RELAY_HOST, workspace_relay
+from gmail_send.smtp import GMAIL_REPLIES
 from gmail_send.testing import LocalGmail
 
 from .conftest import ACCESS_TOKEN, ACCOUNT, APP_PASSWORD

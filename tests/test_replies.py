@@ -13,7 +13,7 @@ from gmail_send.errors import (
     SMTPReply,
     TemporaryError,
 )
-from gmail_send.replies import GMAIL_REPLIES, error_for_reply, find_rule, parse_reply
+from gmail_send.smtp._replies import GMAIL_REPLIES, error_for_reply, find_rule, parse_reply
 
 
 def test_parse_reply_splits_enhanced_code() -> None:
@@ -34,7 +34,7 @@ def test_multiline_reply_keeps_first_code() -> None:
 
 @pytest.mark.parametrize("rule", GMAIL_REPLIES, ids=lambda r: f"{r.code}-{r.enhanced_code}")
 def test_every_rule_round_trips_through_its_own_text(rule: object) -> None:
-    from gmail_send.replies import ReplyRule
+    from gmail_send.smtp import ReplyRule
 
     assert isinstance(rule, ReplyRule)
     reply = parse_reply(rule.code, f"{rule.enhanced_code} {rule.text}")

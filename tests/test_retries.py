@@ -9,18 +9,18 @@ from typing import Any
 import pytest
 
 from gmail_send import (
+    AccountQuotas,
     AppPassword,
     GmailConnectionError,
     GmailSender,
     LoginThrottledError,
     PermanentError,
     RecipientsRefusedError,
+    RetryPolicy,
     TemporaryError,
     UnknownOutcomeError,
 )
 from gmail_send.events import SendRetried
-from gmail_send.limits import AccountQuotas
-from gmail_send.retry import RetryPolicy
 from gmail_send.testing import LocalGmail
 
 from .conftest import ACCOUNT, APP_PASSWORD, sender_for

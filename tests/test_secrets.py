@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from gmail_send import AppPassword, GmailSender, GmailSendError, OAuth2Token
+from gmail_send.auth._xoauth2 import build_xoauth2
 from gmail_send.testing import LocalGmail
-from gmail_send.xoauth2 import build_xoauth2
 
 from .conftest import ACCESS_TOKEN, ACCOUNT, APP_PASSWORD
 

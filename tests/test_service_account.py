@@ -15,10 +15,9 @@ import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from gmail_send.auth import MAIL_SCOPE, ServiceAccount
 from gmail_send.errors import ConfigurationError, TokenError
-from gmail_send.service_account import ServiceAccount
-from gmail_send.testing.token_endpoint import LocalTokenEndpoint
-from gmail_send.xoauth2 import MAIL_SCOPE
+from gmail_send.testing import LocalTokenEndpoint
 
 BOSS = "boss@example.com"
 

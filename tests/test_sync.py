@@ -18,10 +18,9 @@ from gmail_send import (
     SendResult,
     send,
 )
-from gmail_send.oauth2 import OAuth2Credentials
+from gmail_send.auth import OAuth2Credentials
 from gmail_send.sync import SyncGmailSender, send_sync
-from gmail_send.testing import LocalGmailThread, Outbox, TestCertificates
-from gmail_send.testing.token_endpoint import LocalTokenEndpoint
+from gmail_send.testing import LocalGmailThread, LocalTokenEndpoint, Outbox, TestCertificates
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from gmail_send.auth import OAuth2Credentials
+from gmail_send.auth._token_file import parse_expiry, read_token_file, write_token_file
 from gmail_send.errors import ConfigurationError
-from gmail_send.oauth2 import OAuth2Credentials
-from gmail_send.token_file import parse_expiry, read_token_file, write_token_file
 
 INFO = {
     "token": "ya29.cached-access-token",
@@ -150,7 +150,7 @@ def test_stale_temp_files_are_removed(tmp_path: Path) -> None:
 # The writer is killed (os._exit, as by SIGKILL or a power cut) just before the named call.
 CRASH_SCRIPT = """
 import os, sys
-from gmail_send.token_file import write_token_file
+from gmail_send.auth._token_file import write_token_file
 target = getattr(os, sys.argv[2])
 def crash(frame, event, arg):
     if event == "c_call" and arg is target:

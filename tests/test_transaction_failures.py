@@ -10,7 +10,7 @@ from gmail_send import (
     RecipientsRefusedError,
     UnknownOutcomeError,
 )
-from gmail_send.replies import find_rule, parse_reply
+from gmail_send.smtp._replies import find_rule, parse_reply
 from gmail_send.testing import LocalGmail
 
 from .conftest import sender_for

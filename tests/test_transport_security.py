@@ -87,7 +87,7 @@ async def test_closed_port_names_the_alternative() -> None:
 
 async def test_greeting_refused_is_temporary(gmail: LocalGmail) -> None:
     from gmail_send import TemporaryError
-    from gmail_send.replies import GMAIL_REPLIES
+    from gmail_send.smtp import GMAIL_REPLIES
 
     rule = next(r for r in GMAIL_REPLIES if r.code == 421 and r.match is None)
     gmail.inject("connect", rule)

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from gmail_send.compose import BLOCKED_EXTENSIONS, Attachment, compose_message
 from gmail_send.errors import (
     BlockedAttachmentError,
     HeaderInjectionError,
     InvalidAddressError,
     MessageError,
 )
+from gmail_send.message import BLOCKED_EXTENSIONS, Attachment, compose_message
 
 ACCOUNT = "me@gmail.com"
 GOOD: dict[str, Any] = {"account": ACCOUNT, "to": "you@example.com", "subject": "s", "text": "t"}

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gmail_send.xoauth2 import MAIL_SCOPE, build_xoauth2, parse_xoauth2_challenge
+from gmail_send.auth._xoauth2 import MAIL_SCOPE, build_xoauth2, parse_xoauth2_challenge
 
 
 def test_matches_googles_documented_example() -> None:

@@ -44,10 +44,10 @@ except ImportError as _missing:  # pragma: no cover - depends on the installatio
         name=_missing.name,
     ) from _missing
 
+from .._sender import GmailSender
+from ..auth._credentials import AppPassword
 from ..config import ENV_PREFIX, Settings, from_env
-from ..credentials import AppPassword
 from ..errors import ConfigurationError, GmailSendError
-from ..sender import GmailSender
 from ..sync import SyncGmailSender
 
 __all__ = ["EmailBackend"]

@@ -16,31 +16,31 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .accounts import LocalAccount, TokenValidator, TokenVerdict
-    from .background import LocalGmailThread
-    from .faults import DropStage, InjectStage, ReplyLike, format_reply
-    from .outbox import Outbox, SentMessage
-    from .records import AuthAttempt, ReceivedMessage, SessionRecord
-    from .server import DEFAULT_CLOSE_REPLY, LocalGmail
-    from .state import GMAIL_SIZE_LIMIT, Security
-    from .tls import TestCertificates
-    from .token_endpoint import LocalTokenEndpoint
+    from ._accounts import LocalAccount, TokenValidator, TokenVerdict
+    from ._background import LocalGmailThread
+    from ._faults import DropStage, InjectStage, ReplyLike, format_reply
+    from ._outbox import Outbox, SentMessage
+    from ._records import AuthAttempt, ReceivedMessage, SessionRecord
+    from ._server import DEFAULT_CLOSE_REPLY, LocalGmail
+    from ._state import GMAIL_SIZE_LIMIT, Security
+    from ._tls import TestCertificates
+    from ._token_endpoint import LocalTokenEndpoint
 
 # Names are loaded on first use, so the in-memory Outbox works without the [testing] extra;
 # everything else needs aiosmtpd and trustme and says how to install them.
 _WHERE = {
-    "LocalAccount": "accounts", "TokenValidator": "accounts", "TokenVerdict": "accounts",
-    "LocalGmailThread": "background",
-    "DropStage": "faults", "InjectStage": "faults", "ReplyLike": "faults",
-    "format_reply": "faults",
-    "Outbox": "outbox", "SentMessage": "outbox",
-    "AuthAttempt": "records", "ReceivedMessage": "records", "SessionRecord": "records",
-    "DEFAULT_CLOSE_REPLY": "server", "LocalGmail": "server",
-    "GMAIL_SIZE_LIMIT": "state", "Security": "state",
-    "TestCertificates": "tls",
-    "LocalTokenEndpoint": "token_endpoint",
+    "LocalAccount": "_accounts", "TokenValidator": "_accounts", "TokenVerdict": "_accounts",
+    "LocalGmailThread": "_background",
+    "DropStage": "_faults", "InjectStage": "_faults", "ReplyLike": "_faults",
+    "format_reply": "_faults",
+    "Outbox": "_outbox", "SentMessage": "_outbox",
+    "AuthAttempt": "_records", "ReceivedMessage": "_records", "SessionRecord": "_records",
+    "DEFAULT_CLOSE_REPLY": "_server", "LocalGmail": "_server",
+    "GMAIL_SIZE_LIMIT": "_state", "Security": "_state",
+    "TestCertificates": "_tls",
+    "LocalTokenEndpoint": "_token_endpoint",
 }
-_WITHOUT_EXTRA = {"outbox"}
+_WITHOUT_EXTRA = {"_outbox"}
 
 
 def _require_extra() -> None:

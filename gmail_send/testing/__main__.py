@@ -15,8 +15,8 @@ import tempfile
 import time
 from collections.abc import Sequence
 
-from .accounts import LocalAccount
-from .server import LocalGmail
+from ._accounts import LocalAccount
+from ._server import LocalGmail
 
 __all__ = ["main", "serve"]
 

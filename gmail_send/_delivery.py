@@ -1,0 +1,387 @@
+"""Delivering one composed message over the pool: attempts, safe retries, deadline, quota.
+
+`deliver()` is what `GmailSender.send_outgoing` runs for the network. Each attempt borrows a
+pooled session and runs one transaction; `RetryPolicy` decides what may be tried again. The
+Message-ID and bytes never change between attempts. A retry after some recipients were refused
+for the moment goes to those recipients only. The deadline bounds everything, backoff included;
+when it passes (or the send is cancelled) after the body went out, the outcome is unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ._limits import AccountQuotas, RateLimiter
+from ._result import AuthMethod, SendResult
+from ._retry import RetryPolicy, reply_is_transient
+from .errors import (
+    DeadlineExceededError,
+    GmailConnectionError,
+    GmailSendError,
+    QuotaExceededError,
+    RecipientsRefusedError,
+    SMTPReply,
+    SMTPReplyError,
+    TemporaryError,
+    TLSError,
+    UnknownOutcomeError,
+)
+from .events import EventHook, MessageSent, OutcomeUnknown, QuotaReached, SendRetried, emit
+from .message._outgoing import OutgoingMessage
+from .smtp._connection import Progress, SMTPConnection
+from .smtp._pool import ConnectionPool
+
+__all__ = ["DeliveryContext", "deliver"]
+
+log = logging.getLogger("gmail_send.sender")
+
+
+@dataclass
+class DeliveryContext:
+    """The parts of a sender that a delivery uses."""
+
+    pool: ConnectionPool
+    policy: RetryPolicy
+    quotas: AccountQuotas
+    account: str | None
+    daily_limit: int | None
+    quota_pause: float
+    rate: RateLimiter | None = None
+    on_event: EventHook | None = None
+    pipelining: bool = True
+
+
+@dataclass
+class _Run:
+    """What one delivery has achieved so far (read when a deadline or cancellation ends it)."""
+
+    outgoing: OutgoingMessage
+    pending: list[str]
+    accepted: list[str] = field(default_factory=list)
+    refused: dict[str, SMTPReply] = field(default_factory=dict)
+    last_reply: dict[str, SMTPReply] = field(default_factory=dict)
+    progress: Progress = field(default_factory=Progress)
+    maybe_sent: bool = False
+    attempts: int = 0
+    final_reply: SMTPReply | None = None
+    auth_method: AuthMethod | None = None
+    connection_id: int | None = None
+
+    def result(self) -> SendResult:
+        for address in self.pending:
+            self.refused.setdefault(
+                address, self.last_reply.get(address, SMTPReply(451, "4.3.0", "not retried"))
+            )
+        order = {a: n for n, a in enumerate(self.outgoing.recipients)}
+        return SendResult(
+            message_id=self.outgoing.message_id,
+            accepted=tuple(sorted(self.accepted, key=order.__getitem__)),
+            refused=dict(self.refused),
+            reply=self.final_reply or SMTPReply(250, "2.0.0", "OK"),
+            auth_method=self.auth_method,
+        )
+
+
+async def deliver(
+    context: DeliveryContext, outgoing: OutgoingMessage, *, deadline: float | None
+) -> SendResult:
+    """Send `outgoing`, retrying where safe, within `deadline` seconds (None: no bound)."""
+    account = context.account
+    if account is not None:
+        try:
+            context.quotas.reserve(account, context.daily_limit)
+        except QuotaExceededError as exc:
+            paused = context.quotas.blocked_for(account) is not None
+            source: Literal["daily_limit", "server"] = "server" if paused else "daily_limit"
+            log.warning(
+                "not sending: %s",
+                "Gmail paused this account" if paused else "the daily limit is reached",
+                extra={"event": QuotaReached.name, "source": source,
+                       "retry_after": exc.retry_after},
+            )
+            emit(context.on_event, QuotaReached(account, source, exc.retry_after))
+            raise
+    run = _Run(outgoing, list(outgoing.recipients))
+    try:
+        if deadline is None:
+            result = await _attempts(context, run, None)
+        else:
+            result = await asyncio.wait_for(
+                _attempts(context, run, time.monotonic() + deadline), deadline
+            )
+    except GmailSendError as exc:
+        _settle(context, run, sent=run.maybe_sent or isinstance(exc, UnknownOutcomeError))
+        raise
+    except asyncio.TimeoutError:
+        result = _after_deadline(context, run, deadline)
+    except BaseException:  # cancelled
+        body_out = run.progress.body_sent
+        _settle(context, run, sent=run.maybe_sent or body_out)
+        if body_out:
+            _report_unknown(context, run, "the send was cancelled after the body went out")
+        raise
+    _settle(context, run, sent=True)
+    log.info(
+        "message sent",
+        extra={
+            "event": MessageSent.name,
+            "message_id": result.message_id,
+            "attempt": run.attempts,
+            "connection_id": run.connection_id,
+            "accepted": len(result.accepted),
+            "refused": len(result.refused),
+        },
+    )
+    emit(
+        context.on_event,
+        MessageSent(
+            account,
+            message_id=result.message_id,
+            attempts=run.attempts,
+            connection_id=run.connection_id,
+            accepted=len(result.accepted),
+            refused=len(result.refused),
+        ),
+    )
+    return result
+
+
+def _settle(context: DeliveryContext, run: _Run, *, sent: bool) -> None:
+    if context.account is None:
+        return
+    if sent or run.accepted:
+        context.quotas.commit(context.account)
+    else:
+        context.quotas.release(context.account)
+
+
+def _after_deadline(context: DeliveryContext, run: _Run, deadline: float | None) -> SendResult:
+    if run.progress.body_sent:
+        _settle(context, run, sent=True)
+        reason = f"the deadline of {deadline} s passed after the body went out"
+        _report_unknown(context, run, reason)
+        raise _with_accepted(run, UnknownOutcomeError(
+            f"{reason}; Gmail may or may not have accepted it",
+            message_id=run.outgoing.message_id,
+            hint="check the recipient's mailbox for this Message-ID before resending",
+        )) from None
+    if run.accepted:
+        return run.result()  # settled by the caller
+    _settle(context, run, sent=run.maybe_sent)
+    raise DeadlineExceededError(
+        f"the message was not sent within the deadline of {deadline} s",
+        hint="nothing was delivered; sending again is safe",
+    ) from None
+
+
+def _report_unknown(context: DeliveryContext, run: _Run, reason: str) -> None:
+    log.warning(
+        "outcome unknown: %s",
+        reason,
+        extra={
+            "event": OutcomeUnknown.name,
+            "message_id": run.outgoing.message_id,
+            "attempt": run.attempts,
+            "connection_id": run.progress.connection_id,
+        },
+    )
+    emit(context.on_event, OutcomeUnknown(context.account, run.outgoing.message_id, reason))
+
+
+async def _attempts(
+    context: DeliveryContext, run: _Run, deadline_at: float | None
+) -> SendResult:
+    policy = context.policy
+    retries = 0
+    free_reconnect = True
+    while True:
+        run.attempts += 1
+        outgoing = run.outgoing
+        if len(run.pending) != len(outgoing.recipients):
+            outgoing = dataclasses.replace(outgoing, recipients=tuple(run.pending))
+        if context.rate is not None:
+            await context.rate.wait()
+        run.progress = Progress()
+        connection: SMTPConnection | None = None
+        result: SendResult | None = None
+        error: GmailSendError | None = None
+        try:
+            opening = True
+            connection = await context.pool.acquire()
+            opening = False
+            reused = connection.messages_sent > 0
+            if not reused:
+                connection.use_pipelining = context.pipelining
+            result = await connection.send(outgoing, progress=run.progress)
+        except GmailSendError as exc:
+            error = exc
+        except BaseException:
+            if connection is not None:
+                context.pool.release(connection)
+            raise
+        if connection is not None:
+            # After a failure that will be retried, the retry (and the next message) gets a
+            # fresh session, never the one that just failed; a permanent refusal leaves it usable.
+            context.pool.release(connection, reusable=not _retried(policy, error))
+        connection_id = connection.id if connection is not None else None
+        _log_attempt(run, connection_id, error)
+        if result is not None:
+            run.maybe_sent = True
+            run.final_reply, run.auth_method = result.reply, result.auth_method
+            run.connection_id = connection_id
+            run.accepted += result.accepted
+            _note_partial_quota(context, run, result.refused)
+            if not _split_refused(run, result.refused):
+                return run.result()
+        elif isinstance(error, RecipientsRefusedError):
+            if not _split_refused(run, error.refused):
+                if run.accepted:
+                    return run.result()
+                raise error
+        else:
+            assert error is not None
+            _note_failure(context, run, error)
+            if isinstance(error, UnknownOutcomeError) and not policy.should_retry(error):
+                raise _with_accepted(run, error)
+            # A server that cannot be reached (DNS, refused, timeout, TLS) is reported at once;
+            # a session that broke after the greeting is retried: nothing can have been sent.
+            unreachable = (
+                opening and isinstance(error, GmailConnectionError) and not error.after_greeting
+            )
+            if unreachable or not policy.should_retry(error):
+                if run.accepted:
+                    return run.result()
+                raise error
+            if connection is not None and reused and free_reconnect and _session_ended(error):
+                # A kept session had been closed by Gmail before this message could be
+                # accepted: replace it at once, without using up a retry.
+                free_reconnect = False
+                log.debug(
+                    "kept session was closed; reconnecting",
+                    extra={"event": "reconnect", "message_id": run.outgoing.message_id,
+                           "attempt": run.attempts, "connection_id": connection_id},
+                )
+                continue
+        retries += 1
+        delay = policy.delay(retries)
+        out_of_time = deadline_at is not None and time.monotonic() + delay >= deadline_at
+        if retries > policy.retries or out_of_time:
+            if isinstance(error, UnknownOutcomeError):
+                raise _with_accepted(run, error)
+            if run.accepted:
+                return run.result()
+            if error is None:  # pragma: no cover - a result always has an accepted recipient
+                raise RuntimeError("no recipient accepted and no error")
+            raise error
+        emit(
+            context.on_event,
+            SendRetried(
+                context.account,
+                message_id=run.outgoing.message_id,
+                attempt=run.attempts,
+                delay=delay,
+                error=error or _temporary(run),
+                recipients=len(run.pending),
+            ),
+        )
+        log.info(
+            "retrying in %.2f s",
+            delay,
+            extra={"event": SendRetried.name, "message_id": run.outgoing.message_id,
+                   "attempt": run.attempts, "connection_id": connection_id,
+                   "recipients": len(run.pending)},
+        )
+        await asyncio.sleep(delay)
+
+
+def _retried(policy: RetryPolicy, error: GmailSendError | None) -> bool:
+    """Whether `error` ends an attempt that a retry may follow (transient replies, drops)."""
+    if error is None:
+        return False
+    if isinstance(error, RecipientsRefusedError):
+        return any(reply_is_transient(reply) for reply in error.refused.values())
+    return policy.should_retry(error)
+
+
+def _with_accepted(run: _Run, error: UnknownOutcomeError) -> UnknownOutcomeError:
+    """`error`, listing the recipients an earlier transaction of this send delivered to."""
+    order = {a: n for n, a in enumerate(run.outgoing.recipients)}
+    error.accepted = tuple(sorted(run.accepted, key=order.__getitem__))
+    return error
+
+
+def _note_partial_quota(
+    context: DeliveryContext, run: _Run, refused: Mapping[str, SMTPReply]
+) -> None:
+    """A 550 5.4.5 for some recipients (others accepted) still means the account is stopped."""
+    account = context.account
+    if account is None or not any(r.enhanced_code == "5.4.5" for r in refused.values()):
+        return
+    _pause_account(context, account, run)
+
+
+def _pause_account(context: DeliveryContext, account: str, run: _Run) -> None:
+    context.quotas.block(account, context.quota_pause)
+    log.warning(
+        "Gmail reports the daily sending limit reached; pausing this account",
+        extra={"event": QuotaReached.name, "source": "server",
+               "message_id": run.outgoing.message_id, "retry_after": context.quota_pause},
+    )
+    emit(context.on_event, QuotaReached(account, "server", context.quota_pause))
+
+
+def _split_refused(run: _Run, refused: Mapping[str, SMTPReply]) -> bool:
+    """Keep permanent refusals; set `pending` to the transient ones. True if any is pending."""
+    transient = {a: r for a, r in refused.items() if reply_is_transient(r)}
+    run.refused.update({a: r for a, r in refused.items() if a not in transient})
+    run.last_reply.update(transient)
+    run.pending = [a for a in run.outgoing.recipients if a in transient]
+    return bool(run.pending)
+
+
+def _note_failure(context: DeliveryContext, run: _Run, error: GmailSendError) -> None:
+    if isinstance(error, SMTPReplyError):
+        run.last_reply.update(dict.fromkeys(run.pending, error.reply))
+    if isinstance(error, UnknownOutcomeError):
+        run.maybe_sent = True
+        _report_unknown(context, run, "the connection broke after the body went out")
+    account = context.account
+    if (
+        isinstance(error, QuotaExceededError)
+        and error.enhanced_code == "5.4.5"
+        and account is not None
+    ):
+        error.retry_after = context.quota_pause
+        _pause_account(context, account, run)
+
+
+def _session_ended(error: GmailSendError) -> bool:
+    if isinstance(error, TemporaryError):
+        return error.code == 421
+    return isinstance(error, GmailConnectionError) and not isinstance(error, TLSError)
+
+
+def _temporary(run: _Run) -> GmailSendError:
+    first = next(iter(run.last_reply.values()), SMTPReply(451, "4.3.0", "temporary"))
+    return TemporaryError(f"recipients refused for now: {', '.join(run.pending)}", reply=first)
+
+
+def _log_attempt(run: _Run, connection_id: int | None, error: GmailSendError | None) -> None:
+    log.debug(
+        "attempt %s %s",
+        run.attempts,
+        "failed" if error else "done",
+        extra={
+            "event": "attempt_failed" if error else "attempt_done",
+            "message_id": run.outgoing.message_id,
+            "attempt": run.attempts,
+            "connection_id": connection_id,
+            "error": type(error).__name__ if error else None,
+        },
+    )

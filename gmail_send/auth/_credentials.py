@@ -1,0 +1,211 @@
+"""Who signs in and with what: the `TokenSource` protocol, fixed tokens and app passwords.
+
+The sender only ever asks a `TokenSource` for a token (`get_token`), so a fixed token, a
+refreshing OAuth2 credential or an application's own function are interchangeable. Secrets are
+kept out of reprs: they show `***`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol, runtime_checkable
+
+from ..errors import AuthenticationError, ConfigurationError
+
+__all__ = [
+    "AppPassword",
+    "Credentials",
+    "Fallback",
+    "OAuth2Token",
+    "SingleCredentials",
+    "TokenFunction",
+    "TokenSource",
+]
+
+log = logging.getLogger("gmail_send.auth")
+
+_APP_PASSWORD_GROUPS = re.compile(r"[A-Za-z]{4}(?: +[A-Za-z]{4}){3}")
+
+
+@runtime_checkable
+class TokenSource(Protocol):
+    """Anything that can hand out an OAuth2 access token for one mailbox.
+
+    `force_refresh=True` asks for a new token even if the cached one looks valid: the sender
+    passes it once after Gmail rejected a token.
+    """
+
+    @property
+    def user(self) -> str:
+        """The mailbox address the token is for (the XOAUTH2 `user=`)."""
+        ...
+
+    async def get_token(self, *, force_refresh: bool = False) -> str:
+        """Return a current access token."""
+        ...
+
+
+class OAuth2Token:
+    """A fixed access token, e.g. one the application obtained itself. It is never refreshed."""
+
+    __slots__ = ("_token", "_user")
+
+    def __init__(self, user: str, access_token: str) -> None:
+        if not access_token:
+            raise ValueError("OAuth2Token needs a non-empty access token")
+        self._user = user
+        self._token = access_token
+
+    @property
+    def user(self) -> str:
+        return self._user
+
+    async def get_token(self, *, force_refresh: bool = False) -> str:
+        """Return the token; a forced refresh cannot do better than the same token."""
+        return self._token
+
+    def __repr__(self) -> str:
+        return f"OAuth2Token(user={self._user!r}, access_token='***')"
+
+
+class AppPassword:
+    """An app password (16 letters from Google's account page) for AUTH LOGIN / PLAIN.
+
+    Google shows app passwords as four groups of four letters; the spaces between the groups
+    are removed. Any other password is kept as given (a normal account password may hold
+    spaces, and Gmail's answer to it, 534 5.7.9, is what tells the user to make an app password).
+    """
+
+    __slots__ = ("_password", "_user")
+
+    def __init__(self, user: str, password: str) -> None:
+        cleaned = password.strip()
+        if _APP_PASSWORD_GROUPS.fullmatch(cleaned):
+            cleaned = cleaned.replace(" ", "")
+        if not cleaned:
+            raise ValueError("AppPassword needs a non-empty password")
+        self._user = user
+        self._password = cleaned
+
+    @property
+    def user(self) -> str:
+        return self._user
+
+    @property
+    def password(self) -> str:
+        """The password with spaces removed. Handle with care: it is a secret."""
+        return self._password
+
+    def __repr__(self) -> str:
+        return f"AppPassword(user={self._user!r}, password='***')"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AppPassword):
+            return NotImplemented
+        return (self._user, self._password) == (other._user, other._password)
+
+    def __hash__(self) -> int:
+        return hash((AppPassword, self._user, self._password))
+
+
+class TokenFunction:
+    """A `TokenSource` around the application's own async function `fn(force_refresh) -> token`."""
+
+    __slots__ = ("_fn", "_user")
+
+    def __init__(self, user: str, fn: Callable[[bool], Awaitable[str]]) -> None:
+        self._user = user
+        self._fn = fn
+
+    @property
+    def user(self) -> str:
+        return self._user
+
+    async def get_token(self, *, force_refresh: bool = False) -> str:
+        return await self._fn(force_refresh)
+
+    def __repr__(self) -> str:
+        return f"TokenFunction(user={self._user!r})"
+
+
+class Fallback:
+    """OAuth2 first, an app password when the OAuth2 side is broken.
+
+    A transactional mailer keeps sending while a refresh token has expired or the token
+    endpoint is down; a repaired OAuth2 set-up takes over again without a restart.
+    """
+
+    def __init__(
+        self,
+        oauth: TokenSource,
+        app_password: AppPassword,
+        *,
+        retry_oauth_after: float = 300.0,
+    ) -> None:
+        if not isinstance(app_password, AppPassword):
+            raise ConfigurationError("Fallback's second argument must be an AppPassword")
+        if oauth.user.lower() != app_password.user.lower():
+            raise ConfigurationError(
+                f"Fallback mixes two accounts ({oauth.user} and {app_password.user})",
+                hint="the token source and the app password must belong to the same mailbox",
+            )
+        self.oauth = oauth
+        self.app_password = app_password
+        self.retry_oauth_after = retry_oauth_after
+        self._lock = threading.Lock()
+        self._oauth_failed_at: float | None = None
+        self.last_oauth_error: AuthenticationError | None = None
+
+    @property
+    def user(self) -> str:
+        return self.oauth.user
+
+    def __repr__(self) -> str:
+        return f"Fallback({self.oauth!r}, {self.app_password!r})"
+
+    @property
+    def using_fallback(self) -> bool:
+        """True while OAuth2 is resting after a failure and the app password signs in."""
+        with self._lock:
+            failed_at = self._oauth_failed_at
+        return failed_at is not None and time.monotonic() - failed_at < self.retry_oauth_after
+
+    def record_oauth_failure(self, error: AuthenticationError) -> None:
+        """OAuth2 could not sign in: rest it for `retry_oauth_after` seconds."""
+        with self._lock:
+            first = self._oauth_failed_at is None
+            self._oauth_failed_at = time.monotonic()
+            self.last_oauth_error = error
+        if first:
+            log.warning(
+                "OAuth2 sign-in failed (%s); using the app password for %s, OAuth2 is tried "
+                "again in %.0f s",
+                error.message,
+                self.user,
+                self.retry_oauth_after,
+                extra={"event": "auth_fallback", "user": self.user},
+            )
+
+    def record_oauth_success(self) -> None:
+        """OAuth2 signed in: stop using the app password."""
+        with self._lock:
+            recovered = self._oauth_failed_at is not None
+            self._oauth_failed_at = None
+            self.last_oauth_error = None
+        if recovered:
+            log.warning(
+                "OAuth2 sign-in works again for %s; the app password is no longer used",
+                self.user,
+                extra={"event": "auth_recovered", "user": self.user},
+            )
+
+
+SingleCredentials = TokenSource | AppPassword
+"""One way of signing in: what a single SMTP session authenticates with."""
+
+Credentials = TokenSource | AppPassword | Fallback
+"""What a sender signs in with; `None` in its place means a relay that trusts the IP address."""

@@ -1,0 +1,274 @@
+"""Prepare a ready `email.message.Message` for sending: a validated copy, its envelope, its bytes.
+
+The caller's object is never modified. It is deep-copied, the copy is serialized with its own
+policy (so legacy `Message`, `email.mime` and Django-style objects come out as their code meant)
+and parsed back as an `EmailMessage`; every change happens on that copy: Bcc and Resent-Bcc
+removed, Message-ID, Date and From added when missing, and bodies that are 8-bit or have lines
+over 998 octets re-encoded as base64, so `data` is 7-bit except for headers that need SMTPUTF8.
+
+The envelope follows `smtplib.send_message`: with one Resent- block (one Resent-Date) the
+Resent-Sender/Resent-From and Resent-To/Cc/Bcc headers are used, else Sender/From and
+To/Cc/Bcc; `sender=` and `recipients=` override them, and `account` is the sender of last resort.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import copy
+import email
+import email.errors
+import email.header
+import email.utils
+import io
+import re
+from collections.abc import Sequence
+from email.generator import BytesGenerator
+from email.headerregistry import BaseHeader
+from email.message import EmailMessage, Message
+from email.policy import EmailPolicy
+
+from ..errors import BlockedAttachmentError, InvalidAddressError, MessageError
+from ._addresses import Mailbox, dedupe_addresses, parse_address_list, parse_mailbox
+from ._attachments import blocked_extension, check_zip_members, is_zip
+from ._headers import MAX_LINE_OCTETS, check_field_name, check_source_header_value
+from ._outgoing import (
+    OUTPUT_POLICY,
+    OutgoingMessage,
+    check_recipients,
+    finalize,
+    format_date,
+    make_message_id,
+)
+
+__all__ = ["prepare_message"]
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _check_source_headers(message: Message) -> None:
+    """Refuse header names or values in the caller's object that would forge header lines."""
+    try:
+        parts = list(message.walk())
+    except (AttributeError, TypeError) as exc:
+        raise MessageError(f"the message's structure is not valid: {exc}") from exc
+    for part in parts:
+        for name, value in part.raw_items():
+            if not isinstance(name, str):
+                raise MessageError(f"header name {name!r} is not a string")
+            check_field_name(name)
+            if isinstance(value, BaseHeader | email.header.Header):
+                # Decoded text: a line break here can only come from an encoded word, and some
+                # Python versions write it back out raw.
+                check_source_header_value(str(value), name, folded_ok=False)
+            elif isinstance(value, str):
+                check_source_header_value(value, name, folded_ok=True)
+            else:
+                raise MessageError(f"header {name} has a value of type {type(value).__name__}")
+
+
+def _flatten_copy(message: Message) -> bytes:
+    try:
+        duplicate = copy.deepcopy(message)
+    except Exception as exc:  # any object graph may refuse to be copied
+        raise MessageError(f"the message cannot be copied: {exc}") from exc
+    policy = duplicate.policy
+    if isinstance(policy, EmailPolicy):
+        policy = policy.clone(linesep="\r\n", refold_source="none")
+    else:
+        policy = policy.clone(linesep="\r\n")
+    buffer = io.BytesIO()
+    try:
+        BytesGenerator(buffer, mangle_from_=False, policy=policy).flatten(duplicate)
+    except (
+        UnicodeError,
+        LookupError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        email.errors.MessageError,
+    ) as exc:
+        raise MessageError(
+            f"the message cannot be serialized: {exc}",
+            hint="set a charset on text parts that hold non-ASCII text",
+        ) from exc
+    return buffer.getvalue()
+
+
+def _raw_values(message: Message, name: str) -> list[str]:
+    """Unfolded values of a header, 8-bit (RFC 6532) text decoded as UTF-8 where it is."""
+    values = []
+    for key, value in message.raw_items():
+        if key.lower() == name.lower():
+            text = _UNKNOWN_8BIT.sub(_undo_unknown_8bit, _LINE_BREAK.sub("", str(value)))
+            with contextlib.suppress(UnicodeError):
+                text = text.encode("ascii", "surrogateescape").decode("utf-8")
+            values.append(text)
+    return values
+
+
+_UNKNOWN_8BIT = re.compile(r"=\?unknown-8bit\?([qQbB])\?([^?]*)\?=")
+
+
+def _undo_unknown_8bit(found: re.Match[str]) -> str:
+    """Python 3.13 hands raw 8-bit header bytes back as `unknown-8bit` encoded words: restore
+    the bytes (UTF-8 per RFC 6532, else kept as surrogates for the checks that follow)."""
+    kind, payload = found.group(1), found.group(2)
+    try:
+        if kind in "bB":
+            raw = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
+        else:
+            raw = binascii.a2b_qp(payload.encode("ascii"), header=True)
+    except (ValueError, binascii.Error):
+        return found.group(0)
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _header_mailboxes(message: Message, name: str) -> list[Mailbox]:
+    mailboxes: list[Mailbox] = []
+    for value in _raw_values(message, name):
+        mailboxes += parse_address_list(value, what=f"header {name}", allow_groups=True)
+    return mailboxes
+
+
+def _envelope_sender(message: Message, prefix: str, account: str | None) -> str:
+    for name in (f"{prefix}Sender", f"{prefix}From"):
+        if _raw_values(message, name):
+            mailboxes = _header_mailboxes(message, name)
+            if mailboxes:
+                return mailboxes[0].addr_spec
+    if account:
+        return parse_mailbox(account, what="account").addr_spec
+    raise InvalidAddressError(
+        "the message has no sender: no Sender or From header, and no account",
+        hint="add a From header or pass sender=...",
+    )
+
+
+def _resent_prefix(message: Message) -> str:
+    dates = _raw_values(message, "Resent-Date")
+    if len(dates) > 1:
+        raise MessageError(
+            "the message has more than one Resent- header block",
+            hint="pass sender= and recipients= to say who the envelope is for",
+        )
+    return "Resent-" if dates else ""
+
+
+def _filenames(part: Message) -> list[str]:
+    names: list[str] = []
+    try:
+        filename = part.get_filename()
+        name = part.get_param("name")
+    except Exception:  # the stdlib's parameter parser fails on some malformed headers
+        return names
+    if filename:
+        names.append(filename)
+    if name:
+        names.append(email.utils.collapse_rfc2231_value(name))
+    return names
+
+
+def _check_attachments(message: Message) -> None:
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        names = _filenames(part)
+        for name in names:
+            extension = blocked_extension(name)
+            if extension:
+                raise BlockedAttachmentError(
+                    f"Gmail does not accept {extension} attachments: {name!r}",
+                    hint="remove it, or upload it (e.g. to Google Drive) and send a link",
+                )
+        content_type = part.get_content_type()
+        zipped = [name for name in names if is_zip(name, content_type)]
+        if zipped or is_zip("", content_type):
+            data = part.get_payload(decode=True)
+            if isinstance(data, bytes):
+                check_zip_members(data, (zipped or names or ["(unnamed zip)"])[0])
+
+
+def _make_transport_safe(message: Message) -> None:
+    """Re-encode leaf bodies that are 8-bit or have over-long lines as base64."""
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        payload = part.get_payload()
+        if not isinstance(payload, str):
+            continue
+        longest = max(map(len, _LINE_BREAK.split(payload)), default=0)
+        if payload.isascii() and longest <= MAX_LINE_OCTETS:
+            continue
+        raw = part.get_payload(decode=True)
+        if not isinstance(raw, bytes):
+            continue
+        part.set_payload(base64.encodebytes(raw).decode("ascii"))
+        if "Content-Transfer-Encoding" in part:
+            part.replace_header("Content-Transfer-Encoding", "base64")
+        else:
+            part["Content-Transfer-Encoding"] = "base64"
+
+
+def prepare_message(
+    message: Message,
+    *,
+    account: str | None,
+    sender: str | None = None,
+    recipients: Sequence[str] | None = None,
+) -> OutgoingMessage:
+    """Validate a copy of `message` and derive its envelope; the caller's object is untouched.
+
+    `sender` and `recipients` (addresses, "Name <addr>" allowed) replace what the headers say.
+    Raises the same MessageError subclasses as `compose_message`.
+    """
+    if not isinstance(message, Message):
+        raise MessageError(
+            f"expected an email.message.Message, not {type(message).__name__}",
+            hint="use compose_message() to build a message from parts",
+        )
+    _check_source_headers(message)
+    duplicate: EmailMessage = email.message_from_bytes(_flatten_copy(message), policy=OUTPUT_POLICY)
+    prefix = _resent_prefix(duplicate)
+
+    if sender is not None:
+        envelope_sender = parse_mailbox(sender, what="sender").addr_spec
+    else:
+        envelope_sender = _envelope_sender(duplicate, prefix, account)
+    if recipients is None:
+        mailboxes = [
+            mailbox
+            for name in ("To", "Cc", "Bcc")
+            for mailbox in _header_mailboxes(duplicate, f"{prefix}{name}")
+        ]
+    elif isinstance(recipients, str):
+        mailboxes = parse_address_list(recipients, what="recipients")
+    else:
+        mailboxes = [parse_mailbox(item, what="recipients") for item in recipients]
+    envelope_recipients = dedupe_addresses(m.addr_spec for m in mailboxes)
+    check_recipients(envelope_recipients)
+    _check_attachments(duplicate)
+
+    del duplicate["Bcc"]
+    del duplicate["Resent-Bcc"]
+    if not _raw_values(duplicate, "From"):
+        duplicate.set_raw("From", envelope_sender)
+    if not _raw_values(duplicate, "Date"):
+        duplicate.set_raw("Date", format_date(None))
+    message_ids = _raw_values(duplicate, "Message-ID")
+    if message_ids:
+        message_id = message_ids[0].strip()
+    else:
+        message_id = make_message_id(envelope_sender.rpartition("@")[2])
+        duplicate.set_raw("Message-ID", message_id)
+    _make_transport_safe(duplicate)
+
+    utf8 = not envelope_sender.isascii() or not all(r.isascii() for r in envelope_recipients)
+    return finalize(
+        duplicate,
+        sender=envelope_sender,
+        recipients=envelope_recipients,
+        message_id=message_id,
+        utf8=utf8,
+    )

@@ -1,0 +1,114 @@
+"""Opening a signed-in session: the one forced token refresh, and OAuth2 -> app password fallback.
+
+Every new session (the sender's, or each of a pool's) goes through `open_session`, so the rules
+for signing in live in one place:
+
+- Gmail rejected an access token: ask the token source once for a fresh token
+  (`force_refresh=True`) and sign in again on a new connection.
+- `Fallback(oauth, app_password)`: when the OAuth2 side cannot produce a token, or Gmail still
+  rejects it after that refresh, sign in with the app password, log one warning, and try OAuth2
+  again only after `retry_oauth_after` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from dataclasses import dataclass
+
+from ..auth._credentials import Credentials, Fallback, SingleCredentials, TokenSource
+from ..errors import AuthenticationError, TokenError
+from ._connection import DEFAULT_TIMEOUT, Security, SMTPConnection
+
+__all__ = ["ConnectionSettings", "open_session", "session_still_wanted"]
+
+log = logging.getLogger("gmail_send.smtp")
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Where and how to connect; everything but the credentials."""
+
+    host: str
+    port: int
+    security: Security
+    tls_context: ssl.SSLContext | None = None
+    timeout: float | None = DEFAULT_TIMEOUT
+    local_hostname: str | None = None
+
+    def new_connection(self) -> SMTPConnection:
+        return SMTPConnection(
+            host=self.host,
+            port=self.port,
+            security=self.security,
+            tls_context=self.tls_context,
+            timeout=self.timeout,
+            local_hostname=self.local_hostname,
+        )
+
+
+async def open_session(
+    settings: ConnectionSettings, credentials: Credentials | None
+) -> SMTPConnection:
+    """A connected, secured and signed-in session, following the rules in this module's doc."""
+    if isinstance(credentials, Fallback):
+        return await _open_with_fallback(settings, credentials)
+    return await _open_single(settings, credentials)
+
+
+async def _open_single(
+    settings: ConnectionSettings, credentials: SingleCredentials | None
+) -> SMTPConnection:
+    connection = settings.new_connection()
+    try:
+        await connection.open(credentials)
+        return connection
+    except AuthenticationError as exc:
+        if not _token_rejected(credentials, exc):
+            raise
+    assert isinstance(credentials, TokenSource)
+    log.info(
+        "Gmail rejected the access token; refreshing it once",
+        extra={"event": "token_rejected", "user": credentials.user},
+    )
+    connection = settings.new_connection()
+    await connection.open(credentials, force_refresh=True)
+    return connection
+
+
+async def _open_with_fallback(settings: ConnectionSettings, fallback: Fallback) -> SMTPConnection:
+    if not fallback.using_fallback:
+        try:
+            connection = await _open_single(settings, fallback.oauth)
+        except AuthenticationError as exc:
+            fallback.record_oauth_failure(exc)
+        else:
+            fallback.record_oauth_success()
+            return connection
+    try:
+        return await _open_single(settings, fallback.app_password)
+    except AuthenticationError as exc:
+        oauth_error = fallback.last_oauth_error
+        if oauth_error is not None:
+            exc.message = f"{exc.message}; OAuth2 had failed before: {oauth_error.message}"
+        raise
+
+
+def session_still_wanted(connection: SMTPConnection, credentials: Credentials | None) -> bool:
+    """False for a session signed in with a Fallback's app password once OAuth2's rest is
+    over: retiring it lets the next session try OAuth2 again, so a repaired refresh token
+    takes over without a restart."""
+    return not (
+        isinstance(credentials, Fallback)
+        and connection.auth_method in ("login", "plain")
+        and not credentials.using_fallback
+    )
+
+
+def _token_rejected(credentials: SingleCredentials | None, exc: AuthenticationError) -> bool:
+    """Gmail said no to a token (not: the source could not make one, or a password)."""
+    return (
+        isinstance(credentials, TokenSource)
+        and not isinstance(exc, TokenError)
+        and exc.code == 535
+    )

@@ -1,0 +1,199 @@
+"""`Outbox`: an in-memory `MessageSink` for an application's own tests.
+
+Point the application's sender at it, `GmailSender(credentials, sink=outbox)`, and every
+message is composed and validated exactly as for Gmail, then kept here instead of sent, so a
+test can assert on what the application would have sent without any network:
+
+    outbox = Outbox()
+    async with GmailSender(AppPassword("me@gmail.com", "unused"), sink=outbox) as gmail:
+        await signup(gmail, "new@example.com")
+    outbox.assert_sent(to="new@example.com", subject="Welcome")
+
+`fail_next(error)` makes the next delivery raise, to test the application's error handling.
+The `gmail_outbox` fixture of the pytest plugin gives a fresh one to each test.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+from .._result import SendResult
+from ..errors import GmailSendError
+from ..message._outgoing import OutgoingMessage
+
+__all__ = ["Outbox", "SentMessage"]
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """One message the outbox took: the composed message and its envelope."""
+
+    outgoing: OutgoingMessage
+
+    @property
+    def message(self) -> EmailMessage:
+        """The composed message (no Bcc header), as Gmail would have received it."""
+        return self.outgoing.message
+
+    @property
+    def sender(self) -> str:
+        """The envelope sender."""
+        return self.outgoing.sender
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """Every envelope recipient: To, Cc and Bcc."""
+        return self.outgoing.recipients
+
+    @property
+    def message_id(self) -> str:
+        return self.outgoing.message_id
+
+    @property
+    def subject(self) -> str:
+        return str(self.message.get("Subject", ""))
+
+    def header(self, name: str) -> str | None:
+        """A header's decoded value, or None when the message has none."""
+        value = self.message.get(name)
+        return None if value is None else str(value)
+
+    @property
+    def text(self) -> str | None:
+        """The text/plain body, decoded, or None."""
+        return self._body("plain")
+
+    @property
+    def html(self) -> str | None:
+        """The text/html body, decoded, or None."""
+        return self._body("html")
+
+    @property
+    def attachments(self) -> list[str]:
+        """The file names of the attachments, in order."""
+        return [part.get_filename() or "" for part in self.message.iter_attachments()]
+
+    def _body(self, subtype: str) -> str | None:
+        part = self.message.get_body(preferencelist=(subtype,))
+        if part is None or part.get_content_subtype() != subtype:
+            return None
+        content = part.get_content()
+        return content if isinstance(content, str) else None
+
+
+class Outbox:
+    """Keeps the messages a `GmailSender` hands it; thread-safe, in order of arrival."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._messages: list[SentMessage] = []
+        self._failures: list[GmailSendError] = []
+
+    def __repr__(self) -> str:
+        return f"<Outbox messages={len(self._messages)}>"
+
+    async def deliver(self, outgoing: OutgoingMessage) -> SendResult:
+        """Keep the message and report every recipient as accepted (or raise a planned error)."""
+        with self._lock:
+            if self._failures:
+                raise self._failures.pop(0)
+            self._messages.append(SentMessage(outgoing))
+        return SendResult(message_id=outgoing.message_id, accepted=outgoing.recipients)
+
+    def fail_next(self, error: GmailSendError, *, times: int = 1) -> None:
+        """Make the next `times` deliveries raise `error` (nothing is kept for them)."""
+        if times < 1:
+            raise ValueError(f"times must be at least 1, not {times}")
+        with self._lock:
+            self._failures.extend([error] * times)
+
+    @property
+    def messages(self) -> list[SentMessage]:
+        """The messages kept so far, oldest first (a copy)."""
+        with self._lock:
+            return list(self._messages)
+
+    @property
+    def last(self) -> SentMessage:
+        """The most recent message; AssertionError when there is none."""
+        messages = self.messages
+        assert messages, "no message was sent"
+        return messages[-1]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._messages)
+
+    def __iter__(self) -> Iterator[SentMessage]:
+        return iter(self.messages)
+
+    def clear(self) -> None:
+        """Forget the messages and planned failures."""
+        with self._lock:
+            self._messages.clear()
+            self._failures.clear()
+
+    def find(
+        self,
+        *,
+        to: str | None = None,
+        subject: str | None = None,
+        contains: str | None = None,
+    ) -> list[SentMessage]:
+        """The messages that match every given filter.
+
+        `to`: an envelope recipient (case-insensitive); `subject`: a substring of the subject;
+        `contains`: a substring of the text or HTML body.
+        """
+        found = []
+        for sent in self.messages:
+            if to is not None and to.lower() not in {r.lower() for r in sent.recipients}:
+                continue
+            if subject is not None and subject not in sent.subject:
+                continue
+            if contains is not None and not any(
+                contains in body for body in (sent.text, sent.html) if body is not None
+            ):
+                continue
+            found.append(sent)
+        return found
+
+    def assert_sent(
+        self,
+        *,
+        to: str | None = None,
+        subject: str | None = None,
+        contains: str | None = None,
+        count: int | None = None,
+    ) -> SentMessage:
+        """Assert that a message matching the filters (see `find`) was sent; return the last.
+
+        With `count`, exactly that many must match. The failure message lists what was sent.
+        """
+        if count is not None and count < 1:
+            raise ValueError("count must be at least 1; use assert_nothing_sent() for none")
+        found = self.find(to=to, subject=subject, contains=contains)
+        wanted = {"to": to, "subject": subject, "contains": contains}
+        described = ", ".join(f"{k}={v!r}" for k, v in wanted.items() if v is not None)
+        if count is not None:
+            assert len(found) == count, (
+                f"expected {count} message(s) matching {described or 'anything'}, "
+                f"found {len(found)}; sent: {self._summary()}"
+            )
+        assert found, f"no message matching {described or 'anything'}; sent: {self._summary()}"
+        return found[-1]
+
+    def assert_nothing_sent(self) -> None:
+        """Assert that no message was sent."""
+        assert len(self) == 0, f"expected no message; sent: {self._summary()}"
+
+    def _summary(self) -> str:
+        messages = self.messages
+        if not messages:
+            return "nothing"
+        return "; ".join(
+            f"to {', '.join(m.recipients)} subject {m.subject!r}" for m in messages
+        )

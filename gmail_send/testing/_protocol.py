@@ -1,0 +1,382 @@
+"""One connection to the local Gmail: aiosmtpd's SMTP protocol, made to talk like Gmail.
+
+`GmailSMTP` subclasses `aiosmtpd.smtp.SMTP` (1.4.x) and changes what Gmail does differently:
+the greeting and reply texts, AUTH only under TLS (`530 5.7.0 Must issue a STARTTLS command
+first`), MAIL only after AUTH (`530 5.7.0 Authentication Required`), app-password and XOAUTH2
+logins with Gmail's verdicts, and the faults a test queued (injected replies, dropped
+connections). Replies to MAIL, RCPT and DATA and the EHLO lines come from `handler.py`.
+
+Any 421 reply is followed by closing the connection, as Gmail (and RFC 5321) do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import ssl
+import time
+from typing import Any, NoReturn
+
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from ..auth._xoauth2 import MAIL_SCOPE
+from ..smtp._replies import GMAIL_REPLIES, ReplyRule
+from ._accounts import TokenVerdict, check_password, parse_xoauth2_response
+from ._faults import format_reply, reply_code
+from ._records import AuthAttempt, SessionRecord, redact_command
+from ._state import ServerState
+
+__all__ = ["GmailSMTP", "gmail_reply"]
+
+
+def gmail_reply(code: int, enhanced: str, match: str | None = None) -> str:
+    """The wire form of a row of GMAIL_REPLIES (first row matching, refined by text)."""
+    rows: list[ReplyRule] = [
+        rule for rule in GMAIL_REPLIES if rule.code == code and rule.enhanced_code == enhanced
+    ]
+    if match is not None:
+        rows = [rule for rule in rows if match.lower() in rule.text.lower()]
+    if not rows:
+        raise LookupError(f"no reply {code} {enhanced} in gmail_send.smtp.GMAIL_REPLIES")
+    return format_reply(rows[0])
+
+
+ACCEPTED = "235 2.7.0 Accepted"
+MUST_STARTTLS = gmail_reply(530, "5.7.0", "STARTTLS")
+AUTH_REQUIRED = gmail_reply(530, "5.7.0", "Authentication Required")
+APP_PASSWORD_REQUIRED = gmail_reply(534, "5.7.9")
+BAD_CREDENTIALS = gmail_reply(535, "5.7.8")
+TOO_BIG = gmail_reply(552, "5.3.4")
+SYNTAX_ERROR = gmail_reply(555, "5.5.2")
+BAD_ADDRESS = gmail_reply(553, "5.1.3")
+IDLE_TIMEOUT = gmail_reply(451, "4.4.2")
+
+
+class GmailSMTP(SMTP):
+    """aiosmtpd's protocol with Gmail's manners; one instance per client connection.
+
+    `user` is the address the session signed in as (None before a successful AUTH).
+    """
+
+    AuthLoginUsernameChallenge = "Username:"
+    AuthLoginPasswordChallenge = "Password:"
+
+    def __init__(
+        self,
+        state: ServerState,
+        handler: Any,
+        *,
+        session_id: str,
+        starttls_context: ssl.SSLContext | None,
+    ) -> None:
+        self.state = state
+        self.session_id = session_id
+        self.record = SessionRecord(session_id, None)
+        self.user: str | None = None
+        self.original_mail_from: str | None = None
+        self._greeted = False
+        self._opened = False
+        self._in_auth = False
+        self._command: str | None = None
+        self.gone = asyncio.Event()
+        """Set once the connection is closed."""
+        config = state.config
+        super().__init__(
+            handler,
+            hostname=config.hostname,
+            ident=f"ESMTP {session_id} - gsmtp",
+            tls_context=starttls_context if config.security == "starttls" else None,
+            data_size_limit=config.size_limit,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            timeout=config.idle_timeout,
+            auth_required=False,
+            auth_require_tls=False,  # enforced here instead, so implicit TLS counts as TLS
+            authenticator=self._check_password,
+            loop=asyncio.get_running_loop(),
+        )
+
+    def __repr__(self) -> str:
+        return f"<GmailSMTP {self.session_id} peer={self.record.peer} user={self.user}>"
+
+    # -- connection lifecycle -------------------------------------------------------------
+
+    @property
+    def tls_active(self) -> bool:
+        """Whether this connection is encrypted (after STARTTLS, or implicit TLS)."""
+        transport = self.transport
+        return transport is not None and transport.get_extra_info("ssl_object") is not None
+
+    @property
+    def idle(self) -> bool:
+        """Waiting for a command, with no login exchange and no mail transaction under way."""
+        envelope = self.envelope
+        in_transaction = envelope is not None and envelope.mail_from is not None
+        return not self._in_auth and not in_transaction
+
+    @property
+    def handler_task(self) -> asyncio.Task[None] | None:
+        """The task that serves this connection's commands."""
+        return self._handler_coroutine
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.record.tls = self.tls_active
+        if not self._opened:
+            self._opened = True
+            peer = transport.get_extra_info("peername")
+            self.record.peer = (str(peer[0]), int(peer[1])) if peer else None
+            self.state.session_opened(self, self.record)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self.record.closed_at is None:
+            self.record.closed_at = time.time()
+        self.state.session_closed(self)
+        self.gone.set()
+        super().connection_lost(error)
+
+    def _timeout_cb(self) -> None:
+        transport = self.transport
+        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+            transport.write(IDLE_TIMEOUT.encode("ascii") + b"\r\n")
+        super()._timeout_cb()  # type: ignore[no-untyped-call]
+
+    def abort(self) -> None:
+        """Cut the connection at once (no goodbye, buffered data lost)."""
+        for transport in (self.transport, self._original_transport):
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()
+
+    def close_from_server(self, reply: str | None) -> bool:
+        """End the session from the server's side, saying `reply` first unless it is None."""
+        transport = self.transport
+        if not isinstance(transport, asyncio.WriteTransport) or transport.is_closing():
+            return False
+        if reply is not None:
+            transport.write(reply.encode("utf-8") + b"\r\n")
+        transport.close()
+        return True
+
+    async def drop(self) -> NoReturn:
+        """Abort the connection and end this session's task (used for planned drops)."""
+        self.record.commands.append("<connection dropped by the server>")
+        self.abort()
+        raise asyncio.CancelledError
+
+    # -- replies ----------------------------------------------------------------------------
+
+    async def push(self, status: str | bytes) -> None:
+        if isinstance(status, bytes):
+            await super().push(status)
+            return
+        if not self._greeted:
+            self._greeted = True
+            fault = self.state.faults.take("connect")
+            if fault is not None:
+                if fault.drops:
+                    await self.drop()
+                status = fault.reply or status
+        await self.send_reply(self._translate(status))
+
+    async def send_reply(self, wire: str) -> None:
+        """Send a reply; after a 421 close the connection and end the session's task."""
+        await super().push(wire)
+        if reply_code(wire) == 421:
+            transport = self.transport
+            if transport is not None:
+                transport.close()
+            raise asyncio.CancelledError
+
+    def _translate(self, status: str) -> str:
+        """aiosmtpd's fixed reply texts, reworded as Gmail's."""
+        sid = self.session_id
+        if status == "220 Ready to start TLS":
+            return "220 2.0.0 Ready to start TLS"
+        if status.startswith("354 End data"):
+            return f"354 Go ahead {sid} - gsmtp"
+        if status.startswith("552 Error:"):
+            return TOO_BIG
+        if status.startswith("503 Error: send"):
+            return f"503 5.5.1 EHLO/HELO first. {sid} - gsmtp"
+        if status == "503 Error: need MAIL command":
+            return f"503 5.5.1 MAIL first. {sid} - gsmtp"
+        if status == "503 Error: need RCPT command":
+            return f"503 5.5.1 RCPT first. {sid} - gsmtp"
+        if status == "503 Error: nested MAIL command":
+            return f"503 5.5.1 Nested MAIL command. {sid} - gsmtp"
+        if status.startswith(("501 Syntax: MAIL", "501 Syntax: RCPT", "501 Error: BODY")):
+            return SYNTAX_ERROR
+        if status.startswith("553 5.1.3 Error: malformed address"):
+            return SYNTAX_ERROR if self._command == "MAIL" else BAD_ADDRESS
+        if status.startswith("500 Error: command"):
+            return f"502 5.5.1 Unrecognized command. {sid} - gsmtp"
+        if status == "454 TLS not available":
+            return f"454 4.7.0 TLS not available. {sid} - gsmtp"
+        if status.startswith("501 5.5.2 Can't decode base64"):
+            return f"501 5.5.2 Cannot Decode response. {sid} - gsmtp"
+        return status
+
+    async def _before(
+        self, command: str, stage: str, arg: str | None, *, recipient: str | None = None
+    ) -> bool:
+        """Record the command; if a fault is due at `stage`, act it out and return True."""
+        self._command = command
+        self.record.commands.append(redact_command(command, arg))
+        fault = self.state.faults.take(stage, recipient=recipient)
+        if fault is None:
+            return False
+        if fault.reply is None:
+            await self.drop()
+        await self.send_reply(fault.reply)
+        return True
+
+    # -- commands ---------------------------------------------------------------------------
+
+    async def smtp_HELO(self, hostname: str) -> None:
+        if not await self._before("HELO", "ehlo", hostname):
+            await super().smtp_HELO(hostname)
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        if not await self._before("EHLO", "ehlo", hostname):
+            await super().smtp_EHLO(hostname)
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        if await self._before("STARTTLS", "starttls", arg):
+            return
+        if self.tls_active:
+            await self.send_reply(f"503 5.5.1 TLS already active. {self.session_id} - gsmtp")
+            return
+        await super().smtp_STARTTLS(arg)
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        self._in_auth = True
+        try:
+            if await self._before("AUTH", "auth", arg):
+                mechanism = (arg or "").split(" ", 1)[0].upper()
+                self._note_auth(mechanism, None, success=False, reason="injected")
+            elif not self.tls_active:
+                await self.send_reply(MUST_STARTTLS)
+            else:
+                attempts = len(self.state.auth_attempts)
+                await super().smtp_AUTH(arg)
+                assert self.session is not None
+                if len(self.state.auth_attempts) == attempts and not self.session.authenticated:
+                    # refused before any credential check (bad base64, unknown mechanism)
+                    mechanism = (arg or "").split(" ", 1)[0].upper()
+                    self._note_auth(mechanism, None, success=False, reason="malformed")
+        finally:
+            self._in_auth = False
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        if await self._before("MAIL", "mail", arg):
+            return
+        assert self.session is not None
+        if self.session.host_name:
+            config = self.state.config
+            if config.security == "starttls" and not self.tls_active:
+                await self.send_reply(MUST_STARTTLS)
+                return
+            if self.user is None and not config.allow_relay_by_ip:
+                await self.send_reply(AUTH_REQUIRED)
+                return
+        await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        recipient = None
+        if arg is not None:
+            rest = self._strip_command_keyword("TO:", arg)
+            if rest is not None:
+                recipient = self._getaddr(rest)[0]
+        if not await self._before("RCPT", "rcpt", arg, recipient=recipient):
+            await super().smtp_RCPT(arg)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if not await self._before("DATA", "data", arg):
+            await super().smtp_DATA(arg)
+
+    async def smtp_RSET(self, arg: str) -> None:
+        self._before_plain("RSET", arg)
+        await super().smtp_RSET(arg)
+
+    async def smtp_NOOP(self, arg: str) -> None:
+        self._before_plain("NOOP", arg)
+        await super().smtp_NOOP(arg)
+
+    async def smtp_QUIT(self, arg: str) -> None:
+        self._before_plain("QUIT", arg)
+        await super().smtp_QUIT(arg)
+
+    def _before_plain(self, command: str, arg: str | None) -> None:
+        self._command = command
+        self.record.commands.append(redact_command(command, arg))
+
+    # -- logins -----------------------------------------------------------------------------
+
+    def _note_auth(self, mechanism: str, user: str | None, *, success: bool, reason: str) -> None:
+        self.state.auth_attempts.append(AuthAttempt(mechanism, user, success))
+        self.record.auth_mechanism = mechanism
+        self.record.auth_user = user
+        self.record.auth_reason = reason
+        self.record.authenticated = self.record.authenticated or success
+
+    def _check_password(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        mechanism: str,
+        auth_data: Any,
+    ) -> AuthResult:
+        """aiosmtpd's authenticator for LOGIN and PLAIN: Gmail's app-password rules."""
+        assert isinstance(auth_data, LoginPassword)
+        login = auth_data.login.decode("utf-8", "replace")
+        password = auth_data.password.decode("utf-8", "replace")
+        verdict = check_password(self.state.accounts, login, password)
+        accepted = verdict.account is not None
+        self._note_auth(mechanism, login, success=accepted, reason=verdict.outcome)
+        if verdict.account is not None:
+            self.user = verdict.account.address
+            return AuthResult(success=True, auth_data=self.user, message=ACCEPTED)
+        refusal = APP_PASSWORD_REQUIRED if verdict.outcome == "normal-password" else BAD_CREDENTIALS
+        return AuthResult(success=False, handled=False, message=refusal)
+
+    async def auth_XOAUTH2(self, _: SMTP, args: list[str]) -> AuthResult:
+        """SASL XOAUTH2, one-line (`AUTH XOAUTH2 <b64>`) or after an empty `334 `."""
+        if len(args) == 1:
+            answer = await self.challenge_auth(b"", encode_to_b64=False)
+            if answer is MISSING:  # aiosmtpd already answered 501
+                self._note_auth("XOAUTH2", None, success=False, reason="malformed")
+                return AuthResult(success=False, handled=True)
+            assert isinstance(answer, bytes)
+            blob = answer
+        else:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except (binascii.Error, ValueError):
+                self._note_auth("XOAUTH2", None, success=False, reason="malformed")
+                await self.send_reply(self._translate("501 5.5.2 Can't decode base64"))
+                return AuthResult(success=False, handled=True)
+        parsed = parse_xoauth2_response(blob)
+        user: str | None = None
+        if parsed is None:
+            verdict = TokenVerdict.reject("400", "malformed")
+        else:
+            user, token = parsed
+            verdict = await self.state.check_token(user, token)
+        self._note_auth(
+            "XOAUTH2", user, success=verdict.accepted, reason=verdict.reason or "validator"
+        )
+        if verdict.accepted and user is not None:
+            account = self.state.account_for(user)
+            self.user = account.address if account is not None else user
+            return AuthResult(success=True, auth_data=self.user, message=ACCEPTED)
+        challenge = json.dumps(
+            {"status": verdict.status, "schemes": "Bearer", "scope": MAIL_SCOPE},
+            separators=(",", ":"),
+        )
+        await super().push(b"334 " + base64.b64encode(challenge.encode("ascii")))
+        await self._reader.readline()  # Gmail waits for the client's (empty) answer, then 535
+        await self.send_reply(BAD_CREDENTIALS)
+        return AuthResult(success=False, handled=True)
