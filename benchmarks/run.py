@@ -51,8 +51,9 @@ def serve(pipe: Any, one_way: float) -> None:
     from gmail_send.testing import LocalAccount, LocalGmail
 
     async def main() -> None:
-        server = LocalGmail(accounts=[LocalAccount(ACCOUNT, app_password=PASSWORD)],
-                            pipelining=True)
+        server = LocalGmail(
+            accounts=[LocalAccount(ACCOUNT, app_password=PASSWORD)], pipelining=True
+        )
         await server.start()
         proxy = LatencyProxy(server.port, one_way=one_way)
         await proxy.start()
@@ -87,8 +88,13 @@ class Bench:
 
     def sender(self, **options: Any) -> GmailSender:
         return GmailSender(
-            AppPassword(ACCOUNT, PASSWORD), host="127.0.0.1", port=self.port,
-            tls_context=self.context(), daily_limit=None, quotas=AccountQuotas(), **options,
+            AppPassword(ACCOUNT, PASSWORD),
+            host="127.0.0.1",
+            port=self.port,
+            tls_context=self.context(),
+            daily_limit=None,
+            quotas=AccountQuotas(),
+            **options,
         )
 
     def record(self, name: str, rcpts: int, count: int, elapsed: float, sequential: bool) -> None:
@@ -96,8 +102,11 @@ class Bench:
         rtts = per / self.rtt if sequential else None
         self.rows.append((name, rcpts, count, per * 1000, rtts, count / elapsed))
         shown = f"{rtts:5.1f} RTT" if rtts is not None else "    - RTT"
-        print(f"{name:55} rcpt={rcpts} n={count:4} {per * 1000:8.1f} ms/msg {shown} "
-              f"{count / elapsed:8.1f} msg/s", flush=True)
+        print(
+            f"{name:55} rcpt={rcpts} n={count:4} {per * 1000:8.1f} ms/msg {shown} "
+            f"{count / elapsed:8.1f} msg/s",
+            flush=True,
+        )
 
     async def timed(self, work: Callable[[], Awaitable[object]]) -> float:
         started = time.perf_counter()
@@ -109,8 +118,10 @@ class Bench:
             for n in range(count):
                 async with self.sender() as sender:
                     await sender.send_message(message(rcpts, n))
-        self.record("GmailSender, cold (new sender per message)", rcpts, count,
-                    await self.timed(run), True)
+
+        self.record(
+            "GmailSender, cold (new sender per message)", rcpts, count, await self.timed(run), True
+        )
 
     async def gmail_warm(self, rcpts: int, count: int, *, pipelining: bool) -> None:
         async with self.sender(pipelining=pipelining) as sender:
@@ -119,37 +130,65 @@ class Bench:
             async def run() -> None:
                 for n in range(count):
                     await sender.send_message(message(rcpts, n))
+
             elapsed = await self.timed(run)
         label = "PIPELINING" if pipelining else "no pipelining"
-        self.record(f"GmailSender, warm connection, sequential, {label}", rcpts, count,
-                    elapsed, True)
+        self.record(
+            f"GmailSender, warm connection, sequential, {label}", rcpts, count, elapsed, True
+        )
 
     async def gmail_concurrent(self, rcpts: int, count: int) -> None:
         async def run() -> None:
             async with self.sender() as sender:  # default pool: max_connections=3
-                await asyncio.gather(*(sender.send_message(message(rcpts, n))
-                                       for n in range(count)))
-        self.record("GmailSender, all at once (pool of 3, cold start)", rcpts, count,
-                    await self.timed(run), False)
+                await asyncio.gather(
+                    *(sender.send_message(message(rcpts, n)) for n in range(count))
+                )
+
+        self.record(
+            "GmailSender, all at once (pool of 3, cold start)",
+            rcpts,
+            count,
+            await self.timed(run),
+            False,
+        )
 
     async def aiosmtplib_one_shot(self, rcpts: int, count: int) -> None:
         async def run() -> None:
             for n in range(count):
                 await aiosmtplib.send(
-                    message(rcpts, n), hostname="127.0.0.1", port=self.port, start_tls=True,
-                    tls_context=self.context(), username=ACCOUNT, password=PASSWORD,
+                    message(rcpts, n),
+                    hostname="127.0.0.1",
+                    port=self.port,
+                    start_tls=True,
+                    tls_context=self.context(),
+                    username=ACCOUNT,
+                    password=PASSWORD,
                 )
-        self.record("aiosmtplib.send() one-shot per message, sequential", rcpts, count,
-                    await self.timed(run), True)
+
+        self.record(
+            "aiosmtplib.send() one-shot per message, sequential",
+            rcpts,
+            count,
+            await self.timed(run),
+            True,
+        )
 
     async def aiosmtplib_reused(self, rcpts: int, count: int) -> None:
-        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=self.port, start_tls=True,
-                               tls_context=self.context(), username=ACCOUNT, password=PASSWORD)
+        smtp = aiosmtplib.SMTP(
+            hostname="127.0.0.1",
+            port=self.port,
+            start_tls=True,
+            tls_context=self.context(),
+            username=ACCOUNT,
+            password=PASSWORD,
+        )
         await smtp.connect()
         try:
+
             async def run() -> None:
                 for n in range(count):
                     await smtp.send_message(message(rcpts, n))
+
             elapsed = await self.timed(run)
         finally:
             await smtp.quit()
@@ -164,6 +203,7 @@ class Bench:
                 for n in range(count):
                     smtp.send_message(message(rcpts, n))
                 return time.perf_counter() - started
+
         elapsed = await asyncio.to_thread(run)
         self.record("smtplib, one reused connection, sequential", rcpts, count, elapsed, True)
 
@@ -183,21 +223,32 @@ def table(bench: Bench, args: argparse.Namespace) -> str:
 def ratios(bench: Bench) -> list[str]:
     found: list[str] = []
     for rcpts in (1, 5):
-        one_shot = next((r for r in bench.rows if r[0].startswith("aiosmtplib.send()")
-                         and r[1] == rcpts), None)
-        pooled = next((r for r in bench.rows if r[0].startswith("GmailSender, all at once")
-                       and r[1] == rcpts), None)
+        one_shot = next(
+            (r for r in bench.rows if r[0].startswith("aiosmtplib.send()") and r[1] == rcpts), None
+        )
+        pooled = next(
+            (
+                r
+                for r in bench.rows
+                if r[0].startswith("GmailSender, all at once") and r[1] == rcpts
+            ),
+            None,
+        )
         if one_shot and pooled:
-            found.append(f"- {rcpts} recipient(s): {pooled[2]} messages handed to one "
-                         f"GmailSender at once: {pooled[3]:.1f} ms per message, against "
-                         f"{one_shot[3]:.1f} ms per message with aiosmtplib's one-shot send(): "
-                         f"**{one_shot[3] / pooled[3]:.1f}x faster**.")
+            found.append(
+                f"- {rcpts} recipient(s): {pooled[2]} messages handed to one "
+                f"GmailSender at once: {pooled[3]:.1f} ms per message, against "
+                f"{one_shot[3]:.1f} ms per message with aiosmtplib's one-shot send(): "
+                f"**{one_shot[3] / pooled[3]:.1f}x faster**."
+            )
     return found
 
 
 def write_doc(bench: Bench, args: argparse.Namespace, took: float) -> None:
-    machine = (f"{platform.platform()}, Python {platform.python_version()}, "
-               f"{os.cpu_count()} CPUs, aiosmtplib {aiosmtplib.__version__}")
+    machine = (
+        f"{platform.platform()}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, aiosmtplib {aiosmtplib.__version__}"
+    )
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = f"""# Performance
 
@@ -235,7 +286,7 @@ and `--baseline-messages` change the set-up, `--no-write` leaves this page alone
     # Sections below the marker (other runs, e.g. at another RTT) are kept as they are.
     old = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
     if KEEP_MARKER in old:
-        text += "\n" + old[old.index(KEEP_MARKER):]
+        text += "\n" + old[old.index(KEEP_MARKER) :]
     DOC.write_text(text, encoding="utf-8")
     print(f"wrote {DOC}")
 

@@ -61,20 +61,28 @@ class Examples:
                 text = re.sub(rf"(?<![\d.]){real}(?!\d)", shown, text)
             else:
                 text = text.replace(real, shown)
-        text = re.sub(r"<\d+\.\d+\.\d+@gmail\.com>", "<173912345678.4242.1234567890@gmail.com>",
-                      text)
-        text = re.sub(r"OK \d+ [0-9a-f]+\.\d+ - gsmtp", "OK 1739123456 a1b2c3d4e5f6.1 - gsmtp",
-                      text)
+        text = re.sub(
+            r"<\d+\.\d+\.\d+@gmail\.com>", "<173912345678.4242.1234567890@gmail.com>", text
+        )
+        text = re.sub(
+            r"OK \d+ [0-9a-f]+\.\d+ - gsmtp", "OK 1739123456 a1b2c3d4e5f6.1 - gsmtp", text
+        )
         text = re.sub(r"in \d+\.\d+ s", "in 0.05 s", text)
-        text = re.sub(r"valid until \d{4}-\d\d-\d\d \d\d:\d\d UTC",
-                      "valid until 2025-02-10 13:00 UTC", text)
+        text = re.sub(
+            r"valid until \d{4}-\d\d-\d\d \d\d:\d\d UTC", "valid until 2025-02-10 13:00 UTC", text
+        )
         text = re.sub(r"ESMTP [0-9a-f]{16} - gsmtp", "ESMTP 5d2a1c3b4e6f7a8b - gsmtp", text)
 
         return re.sub(r'"refresh_seconds": [\d.]+', '"refresh_seconds": 0.05', text)
 
     async def run(
-        self, name: str, shown: str, argv: list[str], env: dict[str, str],
-        *, stdin: str = "",
+        self,
+        name: str,
+        shown: str,
+        argv: list[str],
+        env: dict[str, str],
+        *,
+        stdin: str = "",
     ) -> None:
         out = io.StringIO()
 
@@ -107,8 +115,11 @@ async def collect(tmp: Path) -> dict[str, str]:
     certificates = TestCertificates()
     ca = certificates.ca_pem_path(tmp)
     account = LocalAccount(ACCOUNT, app_password=APP_PASSWORD, password="correct horse")  # noqa: S106
-    env = {"GMAIL_SEND_USER": ACCOUNT, "GMAIL_SEND_APP_PASSWORD": APP_PASSWORD,
-           "GMAIL_SEND_CA_FILE": str(ca)}
+    env = {
+        "GMAIL_SEND_USER": ACCOUNT,
+        "GMAIL_SEND_APP_PASSWORD": APP_PASSWORD,
+        "GMAIL_SEND_CA_FILE": str(ca),
+    }
     shown_env = f"GMAIL_SEND_USER={ACCOUNT} GMAIL_SEND_APP_PASSWORD='{SHOWN_PASSWORD}'"
     async with (
         LocalGmail(accounts=[account], certificates=certificates) as gmail,
@@ -129,30 +140,44 @@ async def collect(tmp: Path) -> dict[str, str]:
                 "doctor-pass",
                 f"{shown_env} GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor {shown_local} "
                 "--domain example.com --nameserver 127.0.0.1:5353 --send-test you@example.com",
-                [*_doctor(local), "--domain", "example.com", "--nameserver", ns,
-                 "--send-test", "you@example.com"], env,
+                [
+                    *_doctor(local),
+                    "--domain",
+                    "example.com",
+                    "--nameserver",
+                    ns,
+                    "--send-test",
+                    "you@example.com",
+                ],
+                env,
             )
             await ex.run(
                 "doctor-domain",
                 f"{shown_env} GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor {shown_local} "
                 "--domain example.org --nameserver 127.0.0.1:5353",
-                [*_doctor(local), "--domain", "example.org", "--nameserver", ns], env,
+                [*_doctor(local), "--domain", "example.org", "--nameserver", ns],
+                env,
             )
         await ex.run(
             "doctor-port",
             f"{shown_env} GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor --host 127.0.0.1 "
             "--port 2525 --other-port 2465",
-            ["doctor", "--host", "127.0.0.1", "--port", str(closed), "--other-port",
-             str(tls.port)], env,
+            ["doctor", "--host", "127.0.0.1", "--port", str(closed), "--other-port", str(tls.port)],
+            env,
         )
         no_ca = {k: v for k, v in env.items() if k != "GMAIL_SEND_CA_FILE"}
-        await ex.run("doctor-certificate", f"{shown_env} gmail-send doctor {shown_local}",
-                     _doctor(local), no_ca)
+        await ex.run(
+            "doctor-certificate",
+            f"{shown_env} gmail-send doctor {shown_local}",
+            _doctor(local),
+            no_ca,
+        )
         await ex.run(
             "doctor-password",
             f"GMAIL_SEND_USER={ACCOUNT} GMAIL_SEND_APP_PASSWORD='wxyz wxyz wxyz wxyz' "
             f"GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor {shown_local}",
-            _doctor(local), {**env, "GMAIL_SEND_APP_PASSWORD": "wxyzwxyzwxyzwxyz"},
+            _doctor(local),
+            {**env, "GMAIL_SEND_APP_PASSWORD": "wxyzwxyzwxyzwxyz"},
         )
         token = tmp / "token.json"
         endpoint.issue_token_file(token, scopes=("https://www.googleapis.com/auth/gmail.send",))
@@ -161,46 +186,71 @@ async def collect(tmp: Path) -> dict[str, str]:
             "doctor-scope",
             f"GMAIL_SEND_TOKEN_FILE=token.json GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor "
             f"{shown_local}",
-            _doctor(local), token_env,
+            _doctor(local),
+            token_env,
         )
         ex.replacements.append((str(token), "token.json"))
         await ex.run(
             "doctor-json",
             f"{shown_env} GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor --host 127.0.0.1 "
             "--port 2525 --other-port 2465 --json",
-            ["doctor", "--host", "127.0.0.1", "--port", str(closed), "--other-port",
-             str(tls.port), "--json"], env,
+            [
+                "doctor",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(closed),
+                "--other-port",
+                str(tls.port),
+                "--json",
+            ],
+            env,
         )
         await ex.run(
             "send",
             f"echo 'The report is attached.' | {shown_env} GMAIL_SEND_CA_FILE=ca.pem "
             f"gmail-send send {shown_local} --to you@example.com --subject 'Weekly report'",
-            ["send", *local, "--to", "you@example.com", "--subject", "Weekly report"], env,
+            ["send", *local, "--to", "you@example.com", "--subject", "Weekly report"],
+            env,
             stdin="The report is attached.\n",
         )
         recipients = tmp / "recipients.txt"
-        recipients.write_text("# newsletter\nann@example.com\nBob <gone@example.com>\n"
-                              "carol@example.com\n", encoding="utf-8")
-        gmail.inject("rcpt", (550, "5.1.1 The email account that you tried to reach does not "
-                              "exist."), recipient="gone@example.com")
+        recipients.write_text(
+            "# newsletter\nann@example.com\nBob <gone@example.com>\ncarol@example.com\n",
+            encoding="utf-8",
+        )
+        gmail.inject(
+            "rcpt",
+            (550, "5.1.1 The email account that you tried to reach does not exist."),
+            recipient="gone@example.com",
+        )
         await ex.run(
             "send-file",
             f"{shown_env} GMAIL_SEND_CA_FILE=ca.pem gmail-send send {shown_local} "
             "--to-file recipients.txt --subject News --text 'Hello!'",
-            ["send", *local, "--to-file", str(recipients), "--subject", "News",
-             "--text", "Hello!"], env,
+            ["send", *local, "--to-file", str(recipients), "--subject", "News", "--text", "Hello!"],
+            env,
         )
     await ex.run("demo", "gmail-send demo", ["demo"], {})
     ex.blocks["demo"] = _normalize_demo(ex.blocks["demo"])
     web_client = tmp / "client_secret.json"
-    web_client.write_text('{"web": {"client_id": "x", "client_secret": "y", '
-                          '"auth_uri": "https://accounts.google.com/o/oauth2/auth", '
-                          '"token_uri": "https://oauth2.googleapis.com/token"}}')
+    web_client.write_text(
+        '{"web": {"client_id": "x", "client_secret": "y", '
+        '"auth_uri": "https://accounts.google.com/o/oauth2/auth", '
+        '"token_uri": "https://oauth2.googleapis.com/token"}}'
+    )
     await ex.run(
         "auth-web-client",
         "gmail-send auth --client-secrets client_secret.json --token token.json --no-browser",
-        ["auth", "--client-secrets", str(web_client), "--token", str(tmp / "token.json"),
-         "--no-browser"], {},
+        [
+            "auth",
+            "--client-secrets",
+            str(web_client),
+            "--token",
+            str(tmp / "token.json"),
+            "--no-browser",
+        ],
+        {},
     )
     return ex.blocks
 
@@ -226,8 +276,7 @@ def render(page: str, blocks: dict[str, str]) -> str:
             raise KeyError(f"docs/cli.md names an unknown example {name!r}")
         return f"<!-- example:{name} -->\n```console\n{blocks[name]}```"
 
-    return re.sub(r"<!-- example:([\w-]+) -->\n```console\n.*?```", replace, page,
-                  flags=re.DOTALL)
+    return re.sub(r"<!-- example:([\w-]+) -->\n```console\n.*?```", replace, page, flags=re.DOTALL)
 
 
 def generate() -> str:

@@ -44,9 +44,7 @@ def unsubscribe_headers(address: str, base_url: str, mailto: str) -> dict[str, s
     }
 
 
-async def send_all(
-    rows: list[dict[str, str]], *, base_url: str, mailto: str, subject: str
-) -> int:
+async def send_all(rows: list[dict[str, str]], *, base_url: str, mailto: str, subject: str) -> int:
     failed = 0
     async with GmailSender(**from_env()) as gmail:
         for number, row in enumerate(rows, start=1):

@@ -1,9 +1,9 @@
 """Send e-mail through Gmail from async Python, with OAuth2 (XOAUTH2) or an app password.
 
-    from gmail_send import GmailSender, OAuth2Token
+from gmail_send import GmailSender, OAuth2Token
 
-    async with GmailSender(OAuth2Token("me@gmail.com", access_token)) as gmail:
-        result = await gmail.send(to="you@example.com", subject="Hello", text="Hi")
+async with GmailSender(OAuth2Token("me@gmail.com", access_token)) as gmail:
+    result = await gmail.send(to="you@example.com", subject="Hello", text="Hi")
 """
 
 from ._limits import AccountQuotas

@@ -102,8 +102,11 @@ async def deliver(
             log.warning(
                 "not sending: %s",
                 "Gmail paused this account" if paused else "the daily limit is reached",
-                extra={"event": QuotaReached.name, "source": source,
-                       "retry_after": exc.retry_after},
+                extra={
+                    "event": QuotaReached.name,
+                    "source": source,
+                    "retry_after": exc.retry_after,
+                },
             )
             emit(context.on_event, QuotaReached(account, source, exc.retry_after))
             raise
@@ -166,11 +169,14 @@ def _after_deadline(context: DeliveryContext, run: _Run, deadline: float | None)
         _settle(context, run, sent=True)
         reason = f"the deadline of {deadline} s passed after the body went out"
         _report_unknown(context, run, reason)
-        raise _with_accepted(run, UnknownOutcomeError(
-            f"{reason}; Gmail may or may not have accepted it",
-            message_id=run.outgoing.message_id,
-            hint="check the recipient's mailbox for this Message-ID before resending",
-        )) from None
+        raise _with_accepted(
+            run,
+            UnknownOutcomeError(
+                f"{reason}; Gmail may or may not have accepted it",
+                message_id=run.outgoing.message_id,
+                hint="check the recipient's mailbox for this Message-ID before resending",
+            ),
+        ) from None
     if run.accepted:
         return run.result()  # settled by the caller
     _settle(context, run, sent=run.maybe_sent)
@@ -194,9 +200,7 @@ def _report_unknown(context: DeliveryContext, run: _Run, reason: str) -> None:
     emit(context.on_event, OutcomeUnknown(context.account, run.outgoing.message_id, reason))
 
 
-async def _attempts(
-    context: DeliveryContext, run: _Run, deadline_at: float | None
-) -> SendResult:
+async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | None) -> SendResult:
     policy = context.policy
     retries = 0
     free_reconnect = True
@@ -264,8 +268,12 @@ async def _attempts(
                 free_reconnect = False
                 log.debug(
                     "kept session was closed; reconnecting",
-                    extra={"event": "reconnect", "message_id": run.outgoing.message_id,
-                           "attempt": run.attempts, "connection_id": connection_id},
+                    extra={
+                        "event": "reconnect",
+                        "message_id": run.outgoing.message_id,
+                        "attempt": run.attempts,
+                        "connection_id": connection_id,
+                    },
                 )
                 continue
         retries += 1
@@ -293,9 +301,13 @@ async def _attempts(
         log.info(
             "retrying in %.2f s",
             delay,
-            extra={"event": SendRetried.name, "message_id": run.outgoing.message_id,
-                   "attempt": run.attempts, "connection_id": connection_id,
-                   "recipients": len(run.pending)},
+            extra={
+                "event": SendRetried.name,
+                "message_id": run.outgoing.message_id,
+                "attempt": run.attempts,
+                "connection_id": connection_id,
+                "recipients": len(run.pending),
+            },
         )
         await asyncio.sleep(delay)
 
@@ -330,8 +342,12 @@ def _pause_account(context: DeliveryContext, account: str, run: _Run) -> None:
     context.quotas.block(account, context.quota_pause)
     log.warning(
         "Gmail reports the daily sending limit reached; pausing this account",
-        extra={"event": QuotaReached.name, "source": "server",
-               "message_id": run.outgoing.message_id, "retry_after": context.quota_pause},
+        extra={
+            "event": QuotaReached.name,
+            "source": "server",
+            "message_id": run.outgoing.message_id,
+            "retry_after": context.quota_pause,
+        },
     )
     emit(context.on_event, QuotaReached(account, "server", context.quota_pause))
 

@@ -377,11 +377,25 @@ async def send(
 ) -> SendResult:
     """Send one message on a session of its own. For more than one, keep a `GmailSender`."""
     async with GmailSender(
-        credentials, host=host, port=port, security=security, tls_context=tls_context,
+        credentials,
+        host=host,
+        port=port,
+        security=security,
+        tls_context=tls_context,
         timeout=timeout,
     ) as gmail:
         return await gmail.send(
-            to=to, cc=cc, bcc=bcc, reply_to=reply_to, from_=from_, subject=subject, text=text,
-            html=html, attachments=attachments, headers=headers, encoding=encoding,
-            message_id=message_id, date=date,
+            to=to,
+            cc=cc,
+            bcc=bcc,
+            reply_to=reply_to,
+            from_=from_,
+            subject=subject,
+            text=text,
+            html=html,
+            attachments=attachments,
+            headers=headers,
+            encoding=encoding,
+            message_id=message_id,
+            date=date,
         )

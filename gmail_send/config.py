@@ -48,10 +48,22 @@ ENV_VARIABLES: dict[str, str] = {
     "RELAY_BY_IP": "1 to send without signing in, to a relay that trusts this IP address.",
 }
 
-_OAUTH_CHOICES = ("TOKEN_FILE", "TOKEN_JSON", "REFRESH_TOKEN", "SERVICE_ACCOUNT_FILE",
-                  "SERVICE_ACCOUNT_JSON", "ACCESS_TOKEN")
-_SECRET_NAMES = {"TOKEN_JSON", "CLIENT_SECRET", "REFRESH_TOKEN", "ACCESS_TOKEN",
-                 "SERVICE_ACCOUNT_JSON", "APP_PASSWORD"}
+_OAUTH_CHOICES = (
+    "TOKEN_FILE",
+    "TOKEN_JSON",
+    "REFRESH_TOKEN",
+    "SERVICE_ACCOUNT_FILE",
+    "SERVICE_ACCOUNT_JSON",
+    "ACCESS_TOKEN",
+)
+_SECRET_NAMES = {
+    "TOKEN_JSON",
+    "CLIENT_SECRET",
+    "REFRESH_TOKEN",
+    "ACCESS_TOKEN",
+    "SERVICE_ACCOUNT_JSON",
+    "APP_PASSWORD",
+}
 _KEYS = ("credentials", "host", "port", "security", "tls_context", "timeout")
 
 
@@ -148,8 +160,7 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
         )
     if problems:
         raise ConfigurationError(
-            "gmail_send configuration is incomplete or contradictory:\n- "
-            + "\n- ".join(problems),
+            "gmail_send configuration is incomplete or contradictory:\n- " + "\n- ".join(problems),
             hint="see docs/configuration.md for every GMAIL_SEND_* variable",
         )
     return Settings(
@@ -230,9 +241,15 @@ def _oauth_source(
             info = {k: v for k, v in info.items() if v is not None}
             return OAuth2Credentials.from_info(info, user=user, token_uri=token_uri), None
         if "REFRESH_TOKEN" in given:
-            missing = [ENV_PREFIX + n for n, v in
-                       (("USER", user), ("CLIENT_ID", client_id),
-                        ("CLIENT_SECRET", client_secret)) if not v]
+            missing = [
+                ENV_PREFIX + n
+                for n, v in (
+                    ("USER", user),
+                    ("CLIENT_ID", client_id),
+                    ("CLIENT_SECRET", client_secret),
+                )
+                if not v
+            ]
             if missing:
                 problems.append("GMAIL_SEND_REFRESH_TOKEN also needs " + ", ".join(missing))
                 return None, None
@@ -254,8 +271,11 @@ def _oauth_source(
                 return ServiceAccount.from_file(
                     key_file, subject=subject, token_uri=token_uri
                 ), None
-            key = _json(reader.get("SERVICE_ACCOUNT_JSON") or "", "GMAIL_SEND_SERVICE_ACCOUNT_JSON",
-                        problems)
+            key = _json(
+                reader.get("SERVICE_ACCOUNT_JSON") or "",
+                "GMAIL_SEND_SERVICE_ACCOUNT_JSON",
+                problems,
+            )
             if key is None:
                 return None, None
             return ServiceAccount.from_info(key, subject=subject, token_uri=token_uri), None
@@ -278,9 +298,7 @@ def _unused(reader: _Reader, given: list[str], problems: list[str]) -> None:
                     f"GMAIL_SEND_{name} is set but used only with GMAIL_SEND_REFRESH_TOKEN or "
                     "GMAIL_SEND_TOKEN_JSON: set one of those, or unset it"
                 )
-    if not {"SERVICE_ACCOUNT_FILE", "SERVICE_ACCOUNT_JSON"} & set(given) and reader.get(
-        "SUBJECT"
-    ):
+    if not {"SERVICE_ACCOUNT_FILE", "SERVICE_ACCOUNT_JSON"} & set(given) and reader.get("SUBJECT"):
         problems.append(
             "GMAIL_SEND_SUBJECT is set but used only with a service account "
             "(GMAIL_SEND_SERVICE_ACCOUNT_FILE or _JSON): set one, or use GMAIL_SEND_USER"
@@ -318,8 +336,7 @@ def _security(value: str, problems: list[str]) -> Security:
     return "starttls"
 
 
-def _number(reader: _Reader, name: str, kind: type[int] | type[float],
-            problems: list[str]) -> Any:
+def _number(reader: _Reader, name: str, kind: type[int] | type[float], problems: list[str]) -> Any:
     raw = reader.get(name)
     if raw is None:
         return None

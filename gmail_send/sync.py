@@ -40,9 +40,7 @@ class _LoopThread:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self._serve, name="gmail_send.sync", daemon=True
-        )
+        self.thread = threading.Thread(target=self._serve, name="gmail_send.sync", daemon=True)
         self.thread.start()
 
     def _serve(self) -> None:
@@ -165,9 +163,20 @@ class SyncGmailSender:
         self._check_open()
         return _run(
             self._sender.send(
-                to=to, cc=cc, bcc=bcc, reply_to=reply_to, from_=from_, subject=subject,
-                text=text, html=html, attachments=attachments, headers=headers,
-                encoding=encoding, message_id=message_id, date=date, deadline=deadline,
+                to=to,
+                cc=cc,
+                bcc=bcc,
+                reply_to=reply_to,
+                from_=from_,
+                subject=subject,
+                text=text,
+                html=html,
+                attachments=attachments,
+                headers=headers,
+                encoding=encoding,
+                message_id=message_id,
+                date=date,
+                deadline=deadline,
             )
         )
 
@@ -228,9 +237,24 @@ def send_sync(
     """
     return _run(
         send(
-            credentials, host=host, port=port, security=security, tls_context=tls_context,
-            timeout=timeout, to=to, cc=cc, bcc=bcc, reply_to=reply_to, from_=from_,
-            subject=subject, text=text, html=html, attachments=attachments, headers=headers,
-            encoding=encoding, message_id=message_id, date=date,
+            credentials,
+            host=host,
+            port=port,
+            security=security,
+            tls_context=tls_context,
+            timeout=timeout,
+            to=to,
+            cc=cc,
+            bcc=bcc,
+            reply_to=reply_to,
+            from_=from_,
+            subject=subject,
+            text=text,
+            html=html,
+            attachments=attachments,
+            headers=headers,
+            encoding=encoding,
+            message_id=message_id,
+            date=date,
         )
     )

@@ -26,9 +26,7 @@ class Run:
     err: str
 
 
-async def run_main(
-    capsys: pytest.CaptureFixture[str], *argv: str, env: Mapping[str, str]
-) -> Run:
+async def run_main(capsys: pytest.CaptureFixture[str], *argv: str, env: Mapping[str, str]) -> Run:
     """`gmail-send argv...` with `env` as its GMAIL_SEND_* environment."""
     capsys.readouterr()
     with preserved_logging():
@@ -59,8 +57,16 @@ def preserved_logging() -> Iterator[None]:
 
 
 def server_flags(gmail: LocalGmail, ca_file: Path) -> list[str]:
-    return ["--host", gmail.host, "--port", str(gmail.port), "--security", gmail.security,
-            "--ca-file", str(ca_file)]
+    return [
+        "--host",
+        gmail.host,
+        "--port",
+        str(gmail.port),
+        "--security",
+        gmail.security,
+        "--ca-file",
+        str(ca_file),
+    ]
 
 
 def app_password_env(password: str = APP_PASSWORD) -> dict[str, str]:

@@ -27,9 +27,7 @@ class LocalDNS:
     """`with LocalDNS({"example.com": ["v=spf1 ..."]}) as dns_server: dns_server.nameserver`."""
 
     def __init__(self, records: Mapping[str, Iterable[str]]) -> None:
-        self.records = {
-            dns.name.from_text(name): list(values) for name, values in records.items()
-        }
+        self.records = {dns.name.from_text(name): list(values) for name, values in records.items()}
         self.queries: list[str] = []
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", 0))
@@ -81,7 +79,8 @@ class LocalDNS:
         elif question.rdtype == dns.rdatatype.TXT and values:
             texts = ['"' + value.replace('"', '\\"') + '"' for value in values]
             response.answer.append(
-                dns.rrset.from_text_list(question.name, 300, dns.rdataclass.IN,
-                                         dns.rdatatype.TXT, texts)
+                dns.rrset.from_text_list(
+                    question.name, 300, dns.rdataclass.IN, dns.rdatatype.TXT, texts
+                )
             )
         return response

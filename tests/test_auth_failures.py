@@ -22,8 +22,12 @@ from .conftest import ACCESS_TOKEN, ACCOUNT, NORMAL_PASSWORD
 async def _send(gmail: LocalGmail, credentials: object) -> None:
     await send(
         credentials,  # type: ignore[arg-type]
-        host=gmail.host, port=gmail.port, tls_context=gmail.client_tls_context(),
-        to="you@example.com", subject="x", text="x",
+        host=gmail.host,
+        port=gmail.port,
+        tls_context=gmail.client_tls_context(),
+        to="you@example.com",
+        subject="x",
+        text="x",
     )
 
 
@@ -72,7 +76,9 @@ async def test_rejected_token_refreshed_once_then_accepted(gmail: LocalGmail) ->
 
     async with GmailSender(
         TokenFunction(ACCOUNT, tokens),
-        host=gmail.host, port=gmail.port, tls_context=gmail.client_tls_context(),
+        host=gmail.host,
+        port=gmail.port,
+        tls_context=gmail.client_tls_context(),
     ) as sender:
         result = await sender.send(to="you@example.com", subject="x", text="x")
     assert result.auth_method == "xoauth2"

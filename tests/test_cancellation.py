@@ -104,8 +104,13 @@ async def test_deadline_after_the_body_is_unknown_outcome(
     proxy.hold_after = b"\r\n.\r\n"  # the end of the body
     async with sender_via(proxy, on_event=events.append) as sender:
         with pytest.raises(UnknownOutcomeError) as caught:
-            await sender.send(**ENVELOPE, subject="x", text="x",
-                              message_id="<deadline-1@example.com>", deadline=2.0)
+            await sender.send(
+                **ENVELOPE,
+                subject="x",
+                text="x",
+                message_id="<deadline-1@example.com>",
+                deadline=2.0,
+            )
         assert caught.value.message_id == "<deadline-1@example.com>"
         assert sender._pool.idle_connections == 0  # the half-used session was dropped
     assert [e.message_id for e in events if isinstance(e, OutcomeUnknown)] == [
@@ -125,9 +130,7 @@ async def test_deadline_before_the_body_is_a_deadline_error(
     assert relay.messages == []
 
 
-async def test_cancelled_send_discards_its_session(
-    relay: LocalGmail, proxy: HoldingProxy
-) -> None:
+async def test_cancelled_send_discards_its_session(relay: LocalGmail, proxy: HoldingProxy) -> None:
     events: list[SendEvent] = []
     async with sender_via(proxy, on_event=events.append) as sender:
         await sender.send(**ENVELOPE, subject="warm", text="x")

@@ -21,7 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gmail_send", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, env=env, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
     )
 
 
@@ -42,8 +47,14 @@ def test_help_lists_commands() -> None:
 
 
 def test_auth_missing_client_secrets(tmp_path: Path) -> None:
-    done = run_cli("auth", "--client-secrets", str(tmp_path / "nope.json"),
-                   "--token", str(tmp_path / "token.json"), "--no-browser")
+    done = run_cli(
+        "auth",
+        "--client-secrets",
+        str(tmp_path / "nope.json"),
+        "--token",
+        str(tmp_path / "token.json"),
+        "--no-browser",
+    )
     assert done.returncode == 1
     assert "nope.json" in done.stderr
     assert "Traceback" not in done.stderr
@@ -57,10 +68,23 @@ def test_auth_no_browser_paste_back(certificates: TestCertificates, tmp_path: Pa
         endpoint.write_client_secrets(secrets_file)
         token = tmp_path / "token.json"
         process = subprocess.Popen(
-            [sys.executable, "-m", "gmail_send", "auth", "--client-secrets", str(secrets_file),
-             "--token", str(token), "--no-browser"],
-            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "gmail_send",
+                "auth",
+                "--client-secrets",
+                str(secrets_file),
+                "--token",
+                str(token),
+                "--no-browser",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         lines: queue.Queue[str] = queue.Queue()
         assert process.stdout is not None and process.stdin is not None

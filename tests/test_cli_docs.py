@@ -18,9 +18,7 @@ def test_cli_page_matches_a_fresh_run() -> None:
     page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     with preserved_logging():
         fresh = module.generate()
-    assert fresh == page, (
-        "docs/cli.md is out of date: run python docs/cli_examples.py"
-    )
+    assert fresh == page, "docs/cli.md is out of date: run python docs/cli_examples.py"
 
 
 def test_cli_page_links_the_reply_table() -> None:

@@ -36,9 +36,23 @@ async def test_send_prints_message_id(
     report = tmp_path / "report.pdf"
     report.write_bytes(b"%PDF-1.4 test")
     run = await run_main(
-        capsys, "send", *server_flags(gmail, ca_file), "--to", "you@example.com",
-        "--cc", "boss@example.com", "--bcc", "audit@example.com", "--subject", "Report",
-        "--text", "Hello there", "--html-file", str(html), "--attach", str(report),
+        capsys,
+        "send",
+        *server_flags(gmail, ca_file),
+        "--to",
+        "you@example.com",
+        "--cc",
+        "boss@example.com",
+        "--bcc",
+        "audit@example.com",
+        "--subject",
+        "Report",
+        "--text",
+        "Hello there",
+        "--html-file",
+        str(html),
+        "--attach",
+        str(report),
         env=app_password_env(),
     )
     assert run.code == ExitCode.OK, run.err
@@ -55,9 +69,21 @@ async def test_send_as_subprocess_reads_stdin(gmail: LocalGmail, ca_file: Path) 
     env = {k: v for k, v in os.environ.items() if not k.startswith("GMAIL_SEND_")}
     env.update(app_password_env())
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gmail_send", "send", *server_flags(gmail, ca_file),
-        "--to", "you@example.com", "--subject", "from stdin", "--text-file", "-",
-        cwd=ROOT, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "gmail_send",
+        "send",
+        *server_flags(gmail, ca_file),
+        "--to",
+        "you@example.com",
+        "--subject",
+        "from stdin",
+        "--text-file",
+        "-",
+        cwd=ROOT,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate("ご注文の本文\n".encode()), 120)
@@ -77,9 +103,22 @@ async def test_verbose_oauth2_subprocess_logs_no_third_party_debug_and_no_secret
         info = endpoint.issue_token_file(token_file, ACCOUNT)
         env["GMAIL_SEND_TOKEN_FILE"] = str(token_file)
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gmail_send", "-v", "send", *server_flags(gmail, ca_file),
-            "--to", "you@example.com", "--subject", "verbose", "--text", "t",
-            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "gmail_send",
+            "-v",
+            "send",
+            *server_flags(gmail, ca_file),
+            "--to",
+            "you@example.com",
+            "--subject",
+            "verbose",
+            "--text",
+            "t",
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out_bytes, err_bytes = await asyncio.wait_for(process.communicate(), 120)
         issued = [token.access_token for token in endpoint.book.issued]
@@ -100,24 +139,48 @@ async def test_verbose_oauth2_subprocess_logs_no_third_party_debug_and_no_secret
 @pytest.mark.parametrize(
     ("stage", "reply", "code"),
     [
-        ("auth", (535, "5.7.8 Username and Password not accepted. BadCredentials"),
-         ExitCode.AUTH),
-        ("auth", (454, "4.7.0 Too many login attempts, please try again later."),
-         ExitCode.TEMPORARY),
-        ("rcpt", (550, "5.1.1 The email account that you tried to reach does not exist."),
-         ExitCode.PERMANENT),
-        ("data_end", (552, "5.7.0 This message was blocked because its content presents a "
-                      "potential security issue."), ExitCode.PERMANENT),
+        ("auth", (535, "5.7.8 Username and Password not accepted. BadCredentials"), ExitCode.AUTH),
+        (
+            "auth",
+            (454, "4.7.0 Too many login attempts, please try again later."),
+            ExitCode.TEMPORARY,
+        ),
+        (
+            "rcpt",
+            (550, "5.1.1 The email account that you tried to reach does not exist."),
+            ExitCode.PERMANENT,
+        ),
+        (
+            "data_end",
+            (
+                552,
+                "5.7.0 This message was blocked because its content presents a "
+                "potential security issue.",
+            ),
+            ExitCode.PERMANENT,
+        ),
     ],
 )
 async def test_exit_codes_for_server_replies(
-    gmail: LocalGmail, ca_file: Path, capsys: pytest.CaptureFixture[str],
-    stage: str, reply: tuple[int, str], code: ExitCode,
+    gmail: LocalGmail,
+    ca_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    stage: str,
+    reply: tuple[int, str],
+    code: ExitCode,
 ) -> None:
     gmail.inject(stage, reply)  # type: ignore[arg-type]
     run = await run_main(
-        capsys, "send", *server_flags(gmail, ca_file), "--to", "you@example.com",
-        "--subject", "s", "--text", "t", env=app_password_env(),
+        capsys,
+        "send",
+        *server_flags(gmail, ca_file),
+        "--to",
+        "you@example.com",
+        "--subject",
+        "s",
+        "--text",
+        "t",
+        env=app_password_env(),
     )
     assert run.code == code, run.err
     assert run.out == ""
@@ -129,8 +192,16 @@ async def test_exit_code_for_bad_input(
     gmail: LocalGmail, ca_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = await run_main(
-        capsys, "send", *server_flags(gmail, ca_file), "--to", "not an address",
-        "--subject", "s", "--text", "t", env=app_password_env(),
+        capsys,
+        "send",
+        *server_flags(gmail, ca_file),
+        "--to",
+        "not an address",
+        "--subject",
+        "s",
+        "--text",
+        "t",
+        env=app_password_env(),
     )
     assert run.code == ExitCode.BAD_INPUT
     assert gmail.sessions == []  # refused before connecting
@@ -140,8 +211,16 @@ async def test_exit_code_for_missing_configuration(
     gmail: LocalGmail, ca_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = await run_main(
-        capsys, "send", *server_flags(gmail, ca_file), "--to", "you@example.com",
-        "--subject", "s", "--text", "t", env={},
+        capsys,
+        "send",
+        *server_flags(gmail, ca_file),
+        "--to",
+        "you@example.com",
+        "--subject",
+        "s",
+        "--text",
+        "t",
+        env={},
     )
     assert run.code == ExitCode.CONFIG
     assert "GMAIL_SEND_TOKEN_FILE" in run.err
@@ -152,8 +231,16 @@ async def test_exit_code_for_unknown_outcome(
 ) -> None:
     gmail.drop_connection("data_end_stored")
     run = await run_main(
-        capsys, "send", *server_flags(gmail, ca_file), "--to", "you@example.com",
-        "--subject", "s", "--text", "t", env=app_password_env(),
+        capsys,
+        "send",
+        *server_flags(gmail, ca_file),
+        "--to",
+        "you@example.com",
+        "--subject",
+        "s",
+        "--text",
+        "t",
+        env=app_password_env(),
     )
     assert run.code == ExitCode.UNKNOWN_OUTCOME
     assert f"Message-ID: {gmail.messages[0].parsed()['Message-ID']}" in run.err
@@ -162,11 +249,24 @@ async def test_exit_code_for_unknown_outcome(
 async def test_partly_refused_recipients_exit_permanent_after_sending(
     gmail: LocalGmail, ca_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    gmail.inject("rcpt", (550, "5.1.1 The email account that you tried to reach does not "
-                          "exist."), recipient="gone@example.com")
+    gmail.inject(
+        "rcpt",
+        (550, "5.1.1 The email account that you tried to reach does not exist."),
+        recipient="gone@example.com",
+    )
     run = await run_main(
-        capsys, "send", *server_flags(gmail, ca_file), "--to", "you@example.com",
-        "--to", "gone@example.com", "--subject", "s", "--text", "t", env=app_password_env(),
+        capsys,
+        "send",
+        *server_flags(gmail, ca_file),
+        "--to",
+        "you@example.com",
+        "--to",
+        "gone@example.com",
+        "--subject",
+        "s",
+        "--text",
+        "t",
+        env=app_password_env(),
     )
     assert run.code == ExitCode.PERMANENT
     assert run.out.strip() == gmail.messages[0].parsed()["Message-ID"]
@@ -181,11 +281,22 @@ async def test_recipients_file_one_failure_does_not_stop_the_rest(
         "# customers\nann@example.com\n\nBob <gone@example.com>\ncarol@example.com\n",
         encoding="utf-8",
     )
-    gmail.inject("rcpt", (550, "5.1.1 The email account that you tried to reach does not "
-                          "exist."), recipient="gone@example.com")
+    gmail.inject(
+        "rcpt",
+        (550, "5.1.1 The email account that you tried to reach does not exist."),
+        recipient="gone@example.com",
+    )
     run = await run_main(
-        capsys, "send", *server_flags(gmail, ca_file), "--to-file", str(recipients),
-        "--subject", "News", "--text", "Hello", env=app_password_env(),
+        capsys,
+        "send",
+        *server_flags(gmail, ca_file),
+        "--to-file",
+        str(recipients),
+        "--subject",
+        "News",
+        "--text",
+        "Hello",
+        env=app_password_env(),
     )
     assert run.code == ExitCode.PERMANENT
     lines = run.out.splitlines()
@@ -203,11 +314,22 @@ async def test_recipients_file_mixed_failures_exit_1(
 ) -> None:
     recipients = tmp_path / "recipients.txt"
     recipients.write_text("bad address\ngone@example.com\nok@example.com\n", encoding="utf-8")
-    gmail.inject("rcpt", (550, "5.1.1 The email account that you tried to reach does not "
-                          "exist."), recipient="gone@example.com")
+    gmail.inject(
+        "rcpt",
+        (550, "5.1.1 The email account that you tried to reach does not exist."),
+        recipient="gone@example.com",
+    )
     run = await run_main(
-        capsys, "send", *server_flags(gmail, ca_file), "--to-file", str(recipients),
-        "--subject", "s", "--text", "t", env=app_password_env(),
+        capsys,
+        "send",
+        *server_flags(gmail, ca_file),
+        "--to-file",
+        str(recipients),
+        "--subject",
+        "s",
+        "--text",
+        "t",
+        env=app_password_env(),
     )
     assert run.code == ExitCode.FAILED
     assert run.out.splitlines()[-1] == "summary: 1 sent, 2 failed (of 3)"
@@ -219,8 +341,16 @@ async def test_recipients_file_stops_when_sign_in_fails(
     recipients = tmp_path / "recipients.txt"
     recipients.write_text("a@example.com\nb@example.com\nc@example.com\n", encoding="utf-8")
     run = await run_main(
-        capsys, "send", *server_flags(gmail, ca_file), "--to-file", str(recipients),
-        "--subject", "s", "--text", "t", env=app_password_env("wxyzwxyzwxyzwxyz"),
+        capsys,
+        "send",
+        *server_flags(gmail, ca_file),
+        "--to-file",
+        str(recipients),
+        "--subject",
+        "s",
+        "--text",
+        "t",
+        env=app_password_env("wxyzwxyzwxyzwxyz"),
     )
     assert run.code == ExitCode.AUTH
     assert "stopping: the 2 remaining message(s) would fail the same way" in run.out
@@ -234,8 +364,19 @@ async def test_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     assert "no recipient" in run.err
     listing = tmp_path / "r.txt"
     listing.write_text("a@example.com\n")
-    run = await run_main(capsys, "send", "--subject", "s", "--text", "t", "--to", "b@example.com",
-                         "--to-file", str(listing), env={})
+    run = await run_main(
+        capsys,
+        "send",
+        "--subject",
+        "s",
+        "--text",
+        "t",
+        "--to",
+        "b@example.com",
+        "--to-file",
+        str(listing),
+        env={},
+    )
     assert run.code == ExitCode.USAGE
 
 
@@ -243,8 +384,17 @@ async def test_unreadable_attachment_is_bad_input(
     gmail: LocalGmail, ca_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = await run_main(
-        capsys, "send", *server_flags(gmail, ca_file), "--to", "you@example.com",
-        "--subject", "s", "--text", "t", "--attach", str(tmp_path / "missing.pdf"),
+        capsys,
+        "send",
+        *server_flags(gmail, ca_file),
+        "--to",
+        "you@example.com",
+        "--subject",
+        "s",
+        "--text",
+        "t",
+        "--attach",
+        str(tmp_path / "missing.pdf"),
         env=app_password_env(),
     )
     assert run.code == ExitCode.BAD_INPUT
@@ -253,15 +403,26 @@ async def test_unreadable_attachment_is_bad_input(
 
 @pytest.mark.parametrize("missing", ["--attach", "--text-file", "--html-file"])
 async def test_recipients_file_with_a_missing_input_file_sends_nothing(
-    gmail: LocalGmail, ca_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    gmail: LocalGmail,
+    ca_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     missing: str,
 ) -> None:
     recipients = tmp_path / "recipients.txt"
     recipients.write_text("a@example.com\nb@example.com\nc@example.com\n", encoding="utf-8")
     body = ["--text", "t"] if missing != "--text-file" else []
     run = await run_main(
-        capsys, "send", *server_flags(gmail, ca_file), "--to-file", str(recipients),
-        "--subject", "s", *body, missing, str(tmp_path / "missing.file"),
+        capsys,
+        "send",
+        *server_flags(gmail, ca_file),
+        "--to-file",
+        str(recipients),
+        "--subject",
+        "s",
+        *body,
+        missing,
+        str(tmp_path / "missing.file"),
         env=app_password_env(),
     )
     assert run.code == ExitCode.BAD_INPUT
@@ -278,8 +439,16 @@ async def test_recipients_file_prints_the_message_id_of_an_unknown_outcome(
     recipients.write_text("a@example.com\nb@example.com\n", encoding="utf-8")
     gmail.drop_connection("data_end_stored")
     run = await run_main(
-        capsys, "send", *server_flags(gmail, ca_file), "--to-file", str(recipients),
-        "--subject", "s", "--text", "t", env=app_password_env(),
+        capsys,
+        "send",
+        *server_flags(gmail, ca_file),
+        "--to-file",
+        str(recipients),
+        "--subject",
+        "s",
+        "--text",
+        "t",
+        env=app_password_env(),
     )
     assert run.code == ExitCode.UNKNOWN_OUTCOME, run.out + run.err
     first = gmail.messages[0].parsed()["Message-ID"]
@@ -290,11 +459,24 @@ async def test_recipients_file_prints_the_message_id_of_an_unknown_outcome(
 async def test_credential_flag_replaces_the_environment_credentials(
     gmail: LocalGmail, ca_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    env = {"GMAIL_SEND_USER": ACCOUNT, "GMAIL_SEND_ACCESS_TOKEN": "ya29.stale-env-token",
-           "GMAIL_SEND_RELAY_BY_IP": "1"}
+    env = {
+        "GMAIL_SEND_USER": ACCOUNT,
+        "GMAIL_SEND_ACCESS_TOKEN": "ya29.stale-env-token",
+        "GMAIL_SEND_RELAY_BY_IP": "1",
+    }
     run = await run_main(
-        capsys, "send", *server_flags(gmail, ca_file), "--app-password", APP_PASSWORD,
-        "--to", "you@example.com", "--subject", "s", "--text", "t", env=env,
+        capsys,
+        "send",
+        *server_flags(gmail, ca_file),
+        "--app-password",
+        APP_PASSWORD,
+        "--to",
+        "you@example.com",
+        "--subject",
+        "s",
+        "--text",
+        "t",
+        env=env,
     )
     assert run.code == ExitCode.OK, run.err
     assert [(a.mechanism, a.success) for a in gmail.auth_attempts] == [("LOGIN", True)]
@@ -303,7 +485,8 @@ async def test_credential_flag_replaces_the_environment_credentials(
 
 def test_read_recipients_skips_blanks_and_comments() -> None:
     assert read_recipients(["# x", "", "  a@example.com ", "B <b@example.com>"]) == [
-        "a@example.com", "B <b@example.com>",
+        "a@example.com",
+        "B <b@example.com>",
     ]
 
 

@@ -18,8 +18,11 @@ from .conftest import ACCOUNT, APP_PASSWORD
 
 def target(gmail: LocalGmail, **changes: Any) -> Target:
     options: dict[str, Any] = {
-        "host": gmail.host, "port": gmail.port, "security": gmail.security,
-        "tls_context": gmail.client_tls_context(), "timeout": 30.0,
+        "host": gmail.host,
+        "port": gmail.port,
+        "security": gmail.security,
+        "tls_context": gmail.client_tls_context(),
+        "timeout": 30.0,
     }
     options.update(changes)
     return Target(**options)
@@ -35,7 +38,12 @@ async def test_report_is_structured_and_nothing_is_printed(
     assert capsys.readouterr() == ("", "")
     assert report.ok
     assert [c.name for c in report.checks] == [
-        "dns", "tcp", "tls", "ehlo", "credentials", "authentication",
+        "dns",
+        "tcp",
+        "tls",
+        "ehlo",
+        "credentials",
+        "authentication",
     ]
     assert list(report.checks) == seen  # reported as each check finished, in order
     assert report.check("authentication").details["auth_method"] == "login"

@@ -90,13 +90,33 @@ def test_auth_user_and_password_mean_an_app_password(
     for name, value in local.environ().items():
         if name not in ("GMAIL_SEND_USER", "GMAIL_SEND_APP_PASSWORD"):
             monkeypatch.setenv(name, value)
-    with override_settings(GMAIL_SEND={"host": local.host, "port": local.port,
-                                       "tls_context": local.server.client_tls_context()}):
+    with override_settings(
+        GMAIL_SEND={
+            "host": local.host,
+            "port": local.port,
+            "tls_context": local.server.client_tls_context(),
+        }
+    ):
         with pytest.raises(AuthenticationError):
-            mail.send_mail("x", "body", None, ["you@example.com"],
-                           auth_user=local.account, auth_password="wrong password!!")
-        assert mail.send_mail("x", "body", None, ["you@example.com"],
-                              auth_user=local.account, auth_password=local.app_password) == 1
+            mail.send_mail(
+                "x",
+                "body",
+                None,
+                ["you@example.com"],
+                auth_user=local.account,
+                auth_password="wrong password!!",
+            )
+        assert (
+            mail.send_mail(
+                "x",
+                "body",
+                None,
+                ["you@example.com"],
+                auth_user=local.account,
+                auth_password=local.app_password,
+            )
+            == 1
+        )
     assert len(local.messages) == 1
 
 

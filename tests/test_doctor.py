@@ -66,8 +66,15 @@ async def test_passing_run_with_domain_and_test_message(
 ) -> None:
     with LocalDNS(GOOD_DOMAIN) as dns_server:
         run = await run_main(
-            capsys, "doctor", *server_flags(gmail, ca_file), "--domain", "example.com",
-            "--nameserver", dns_server.nameserver, "--send-test", "you@example.com",
+            capsys,
+            "doctor",
+            *server_flags(gmail, ca_file),
+            "--domain",
+            "example.com",
+            "--nameserver",
+            dns_server.nameserver,
+            "--send-test",
+            "you@example.com",
             env=app_password_env(),
         )
     assert run.code == 0, run.out
@@ -90,16 +97,27 @@ async def test_closed_port_is_named_blocked_with_the_alternative(
     implicit_tls: LocalGmail = await start_gmail(security="tls")
     blocked = closed_port()
     run = await run_main(
-        capsys, "doctor", "--host", "127.0.0.1", "--port", str(blocked), "--ca-file",
-        str(ca_file), "--other-port", str(implicit_tls.port), env=app_password_env(),
+        capsys,
+        "doctor",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(blocked),
+        "--ca-file",
+        str(ca_file),
+        "--other-port",
+        str(implicit_tls.port),
+        env=app_password_env(),
     )
     assert run.code == 1
     tcp = block(run.out, "TCP reachability")
     assert tcp.startswith("FAILED")
     assert f"port {blocked} is blocked or closed" in tcp
     assert f"port {implicit_tls.port} is reachable" in tcp
-    assert f"fix: use port {implicit_tls.port} instead: --port {implicit_tls.port} " \
+    assert (
+        f"fix: use port {implicit_tls.port} instead: --port {implicit_tls.port} "
         "--security tls" in tcp
+    )
     assert block(run.out, "TLS").startswith("SKIPPED")
     assert block(run.out, "authentication").startswith("SKIPPED")
 
@@ -110,8 +128,18 @@ async def test_port_that_drops_connections_is_named_blocked(
     implicit_tls: LocalGmail = await start_gmail(security="tls")
     with blackholed_port() as dropped:
         run = await run_main(
-            capsys, "doctor", "--host", "127.0.0.1", "--port", str(dropped), "--timeout", "2",
-            "--ca-file", str(ca_file), "--other-port", str(implicit_tls.port),
+            capsys,
+            "doctor",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(dropped),
+            "--timeout",
+            "2",
+            "--ca-file",
+            str(ca_file),
+            "--other-port",
+            str(implicit_tls.port),
             env=app_password_env(),
         )
     tcp = block(run.out, "TCP reachability")
@@ -125,8 +153,9 @@ async def test_alternative_port_passes_end_to_end(
     start_gmail: Callable[..., Any], ca_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     implicit_tls: LocalGmail = await start_gmail(security="tls")
-    run = await run_main(capsys, "doctor", *server_flags(implicit_tls, ca_file),
-                         env=app_password_env())
+    run = await run_main(
+        capsys, "doctor", *server_flags(implicit_tls, ca_file), env=app_password_env()
+    )
     assert run.code == 0, run.out
     assert "TLSv1" in block(run.out, "TLS and certificate")
 
@@ -136,7 +165,12 @@ async def test_untrusted_certificate_suggests_interception(
 ) -> None:
     # No --ca-file: the system's CAs do not trust the test CA, like an intercepting proxy's.
     run = await run_main(
-        capsys, "doctor", "--host", gmail.host, "--port", str(gmail.port),
+        capsys,
+        "doctor",
+        "--host",
+        gmail.host,
+        "--port",
+        str(gmail.port),
         env=app_password_env(),
     )
     assert run.code == 1
@@ -152,8 +186,9 @@ async def test_untrusted_certificate_suggests_interception(
 async def test_wrong_app_password_shows_535_and_hint(
     gmail: LocalGmail, ca_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run = await run_main(capsys, "doctor", *server_flags(gmail, ca_file),
-                         env=app_password_env("wxyzwxyzwxyzwxyz"))
+    run = await run_main(
+        capsys, "doctor", *server_flags(gmail, ca_file), env=app_password_env("wxyzwxyzwxyzwxyz")
+    )
     assert run.code == 1
     assert block(run.out, "token refresh").startswith("PASSED")  # the shape is right
     auth = block(run.out, "authentication")
@@ -166,8 +201,16 @@ async def test_wrong_app_password_shows_535_and_hint(
 async def test_app_password_given_on_the_command_line_is_never_printed(
     gmail: LocalGmail, ca_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run = await run_main(capsys, "doctor", *server_flags(gmail, ca_file), "--user", ACCOUNT,
-                         "--app-password", "abcd efgh ijkl mnop", env={})
+    run = await run_main(
+        capsys,
+        "doctor",
+        *server_flags(gmail, ca_file),
+        "--user",
+        ACCOUNT,
+        "--app-password",
+        "abcd efgh ijkl mnop",
+        env={},
+    )
     assert run.code == 0, run.out
     assert "--app-password (set)" in block(run.out, "configuration")
     assert "abcd" not in run.out + run.err
@@ -176,8 +219,9 @@ async def test_app_password_given_on_the_command_line_is_never_printed(
 async def test_normal_password_shows_534_and_hint(
     gmail: LocalGmail, ca_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run = await run_main(capsys, "doctor", *server_flags(gmail, ca_file),
-                         env=app_password_env(NORMAL_PASSWORD))
+    run = await run_main(
+        capsys, "doctor", *server_flags(gmail, ca_file), env=app_password_env(NORMAL_PASSWORD)
+    )
     assert run.code == 1
     shape = block(run.out, "token refresh")
     assert shape.startswith("FAILED") and "16 lowercase letters" in shape
@@ -193,8 +237,12 @@ async def test_oauth2_token_file_passes(
     async with LocalTokenEndpoint(gmail=gmail, signed_in_user=ACCOUNT) as endpoint:
         token_file = tmp_path / "token.json"
         info = endpoint.issue_token_file(token_file)
-        run = await run_main(capsys, "doctor", *server_flags(gmail, ca_file),
-                             env={"GMAIL_SEND_TOKEN_FILE": str(token_file)})
+        run = await run_main(
+            capsys,
+            "doctor",
+            *server_flags(gmail, ca_file),
+            env={"GMAIL_SEND_TOKEN_FILE": str(token_file)},
+        )
         assert endpoint.refresh_count == 1
     assert run.code == 0, run.out
     assert "issued a new access token" in block(run.out, "token refresh")
@@ -208,8 +256,14 @@ async def test_token_file_flag_replaces_an_app_password_in_the_environment(
     async with LocalTokenEndpoint(gmail=gmail, signed_in_user=ACCOUNT) as endpoint:
         token_file = tmp_path / "token.json"
         endpoint.issue_token_file(token_file, ACCOUNT)
-        run = await run_main(capsys, "doctor", *server_flags(gmail, ca_file), "--token-file",
-                             str(token_file), env=app_password_env())
+        run = await run_main(
+            capsys,
+            "doctor",
+            *server_flags(gmail, ca_file),
+            "--token-file",
+            str(token_file),
+            env=app_password_env(),
+        )
     assert run.code == 0, run.out
     token = block(run.out, "token refresh")
     assert "issued a new access token" in token
@@ -225,8 +279,12 @@ async def test_token_without_mail_scope(
         endpoint.issue_token_file(
             token_file, scopes=("https://www.googleapis.com/auth/gmail.send",)
         )
-        run = await run_main(capsys, "doctor", *server_flags(gmail, ca_file),
-                             env={"GMAIL_SEND_TOKEN_FILE": str(token_file)})
+        run = await run_main(
+            capsys,
+            "doctor",
+            *server_flags(gmail, ca_file),
+            env={"GMAIL_SEND_TOKEN_FILE": str(token_file)},
+        )
     assert run.code == 1
     token = block(run.out, "token refresh")
     assert token.startswith("FAILED")
@@ -245,8 +303,12 @@ async def test_token_file_readable_by_others(
         token_file = tmp_path / "token.json"
         endpoint.issue_token_file(token_file)
         token_file.chmod(0o644)
-        run = await run_main(capsys, "doctor", *server_flags(gmail, ca_file),
-                             env={"GMAIL_SEND_TOKEN_FILE": str(token_file)})
+        run = await run_main(
+            capsys,
+            "doctor",
+            *server_flags(gmail, ca_file),
+            env={"GMAIL_SEND_TOKEN_FILE": str(token_file)},
+        )
     assert run.code == 1
     config = block(run.out, "configuration")
     assert "readable by other users (mode 0644)" in config
@@ -257,18 +319,25 @@ async def test_token_file_readable_by_others(
 async def test_domain_without_spf_and_dmarc(
     gmail: LocalGmail, ca_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    records = {"example.org": ["google-site-verification=abc"],
-               "google._domainkey.example.org": ["v=DKIM1; k=rsa; p=MIIB"]}
+    records = {
+        "example.org": ["google-site-verification=abc"],
+        "google._domainkey.example.org": ["v=DKIM1; k=rsa; p=MIIB"],
+    }
     with LocalDNS(records) as dns_server:
         run = await run_main(
-            capsys, "doctor", *server_flags(gmail, ca_file), "--domain", "example.org",
-            "--nameserver", dns_server.nameserver, env=app_password_env(),
+            capsys,
+            "doctor",
+            *server_flags(gmail, ca_file),
+            "--domain",
+            "example.org",
+            "--nameserver",
+            dns_server.nameserver,
+            env=app_password_env(),
         )
     assert run.code == 1
     spf = block(run.out, "SPF")
     assert "example.org has no SPF record" in spf
-    assert 'fix: publish a TXT record at example.org: "v=spf1 include:_spf.google.com ~all"' \
-        in spf
+    assert 'fix: publish a TXT record at example.org: "v=spf1 include:_spf.google.com ~all"' in spf
     assert block(run.out, "DKIM").startswith("PASSED")
     dmarc = block(run.out, "DMARC")
     assert "no DMARC record at _dmarc.example.org" in dmarc
@@ -281,8 +350,15 @@ async def test_spf_without_google_and_other_dkim_selector(
     records = {"example.net": ["v=spf1 mx -all"], "_dmarc.example.net": ["v=DMARC1; p=reject"]}
     with LocalDNS(records) as dns_server:
         run = await run_main(
-            capsys, "doctor", *server_flags(gmail, ca_file), "--domain", "example.net",
-            "--dkim-selector", "s1", "--nameserver", dns_server.nameserver,
+            capsys,
+            "doctor",
+            *server_flags(gmail, ca_file),
+            "--domain",
+            "example.net",
+            "--dkim-selector",
+            "s1",
+            "--nameserver",
+            dns_server.nameserver,
             env=app_password_env(),
         )
     assert "does not include _spf.google.com" in block(run.out, "SPF")
@@ -296,8 +372,14 @@ async def test_unknown_domain_is_not_reported_as_missing_records(
 ) -> None:
     with LocalDNS({}) as dns_server:
         run = await run_main(
-            capsys, "doctor", *server_flags(gmail, ca_file), "--domain", "exampel.com",
-            "--nameserver", dns_server.nameserver, env=app_password_env(),
+            capsys,
+            "doctor",
+            *server_flags(gmail, ca_file),
+            "--domain",
+            "exampel.com",
+            "--nameserver",
+            dns_server.nameserver,
+            env=app_password_env(),
         )
     assert "exampel.com does not exist in DNS (NXDOMAIN)" in block(run.out, "SPF")
     dkim, dmarc = block(run.out, "DKIM"), block(run.out, "DMARC")
@@ -313,8 +395,16 @@ async def test_unreachable_nameserver_is_a_lookup_failure(
         silent = dns_server.nameserver
     # Nothing answers there any more: each query times out (kept short with --timeout).
     run = await run_main(
-        capsys, "doctor", *server_flags(gmail, ca_file), "--timeout", "1", "--domain",
-        "example.com", "--nameserver", silent, env=app_password_env(),
+        capsys,
+        "doctor",
+        *server_flags(gmail, ca_file),
+        "--timeout",
+        "1",
+        "--domain",
+        "example.com",
+        "--nameserver",
+        silent,
+        env=app_password_env(),
     )
     spf = block(run.out, "SPF")
     assert spf.startswith("FAILED") and "could not look up TXT example.com" in spf
@@ -329,17 +419,31 @@ async def test_json_report(
 ) -> None:
     with LocalDNS({"example.org": []}) as dns_server:
         run = await run_main(
-            capsys, "doctor", *server_flags(gmail, ca_file), "--json", "--domain",
-            "example.org", "--nameserver", dns_server.nameserver, env=app_password_env(),
+            capsys,
+            "doctor",
+            *server_flags(gmail, ca_file),
+            "--json",
+            "--domain",
+            "example.org",
+            "--nameserver",
+            dns_server.nameserver,
+            env=app_password_env(),
         )
     assert run.code == 1
     report = json.loads(run.out)
     statuses = {check["name"]: check["status"] for check in report["checks"]}
     assert report["ok"] is False
     assert statuses == {
-        "configuration": "passed", "dns": "passed", "tcp": "passed", "tls": "passed",
-        "ehlo": "passed", "credentials": "passed", "authentication": "passed",
-        "spf": "failed", "dkim": "failed", "dmarc": "failed",
+        "configuration": "passed",
+        "dns": "passed",
+        "tcp": "passed",
+        "tls": "passed",
+        "ehlo": "passed",
+        "credentials": "passed",
+        "authentication": "passed",
+        "spf": "failed",
+        "dkim": "failed",
+        "dmarc": "failed",
     }
     spf = next(check for check in report["checks"] if check["name"] == "spf")
     assert "_spf.google.com" in spf["fix"]
@@ -360,8 +464,16 @@ async def test_doctor_as_subprocess(gmail: LocalGmail, ca_file: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GMAIL_SEND_")}
     env.update(app_password_env())
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gmail_send", "doctor", *server_flags(gmail, ca_file), "--json",
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "gmail_send",
+        "doctor",
+        *server_flags(gmail, ca_file),
+        "--json",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 0, err.decode()
@@ -373,7 +485,14 @@ async def test_workspace_relay_by_ip_address(
 ) -> None:
     relay: LocalGmail = await start_gmail(security="none", allow_relay_by_ip=True)
     run = await run_main(
-        capsys, "doctor", "--host", relay.host, "--port", str(relay.port), "--security", "none",
+        capsys,
+        "doctor",
+        "--host",
+        relay.host,
+        "--port",
+        str(relay.port),
+        "--security",
+        "none",
         env={"GMAIL_SEND_RELAY_BY_IP": "1"},
     )
     assert run.code == 0, run.out
@@ -399,8 +518,20 @@ def test_parse_nameserver(text: str, expected: tuple[str, int]) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "127.0.0.1:abc", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:70000", "dns.google",
-     "dns.google:53", "[::1]:x", "[::1", "[127.0.0.1]:53", "::1:53:", "1.2.3.4:-1"],
+    [
+        "",
+        "127.0.0.1:abc",
+        "127.0.0.1:",
+        "127.0.0.1:0",
+        "127.0.0.1:70000",
+        "dns.google",
+        "dns.google:53",
+        "[::1]:x",
+        "[::1",
+        "[127.0.0.1]:53",
+        "::1:53:",
+        "1.2.3.4:-1",
+    ],
 )
 def test_parse_nameserver_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="not"):
@@ -434,8 +565,16 @@ async def test_plain_nameserver_address_is_accepted(
 ) -> None:
     # "127.0.0.1" alone means port 53 (where nothing may answer): a finding, no crash.
     run = await run_main(
-        capsys, "doctor", *server_flags(gmail, ca_file), "--timeout", "1", "--domain",
-        "example.com", "--nameserver", "127.0.0.1", env=app_password_env(),
+        capsys,
+        "doctor",
+        *server_flags(gmail, ca_file),
+        "--timeout",
+        "1",
+        "--domain",
+        "example.com",
+        "--nameserver",
+        "127.0.0.1",
+        env=app_password_env(),
     )
     assert "Traceback" not in run.err
     assert block(run.out, "SPF").startswith(("FAILED", "PASSED"))

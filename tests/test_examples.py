@@ -18,8 +18,13 @@ from gmail_send.testing import LocalGmailThread, TestCertificates
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
-RUN_HERE = {"send_script.py", "send_with_gmail.py", "bulk_send.py", "django_settings.py",
-            "fastapi_app.py"}
+RUN_HERE = {
+    "send_script.py",
+    "send_with_gmail.py",
+    "bulk_send.py",
+    "django_settings.py",
+    "fastapi_app.py",
+}
 RUN_ELSEWHERE = {"test_app_emails.py": "tests/test_pytest_plugin.py runs it with pytest"}
 NOT_RUN: dict[str, str] = {}
 
@@ -30,9 +35,7 @@ def local(certificates: TestCertificates) -> Iterator[LocalGmailThread]:
         yield server
 
 
-def run_example(
-    local: LocalGmailThread, name: str, *args: str
-) -> subprocess.CompletedProcess[str]:
+def run_example(local: LocalGmailThread, name: str, *args: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("GMAIL_SEND_")}
     environ.update(local.environ(), PYTHONPATH=str(ROOT), PYTHONIOENCODING="utf-8")
     return subprocess.run(
@@ -54,7 +57,12 @@ def test_send_script(local: LocalGmailThread, tmp_path: Path) -> None:
     attachment = tmp_path / "notes.txt"
     attachment.write_text("notes\n")
     run = run_example(
-        local, "send_script.py", "you@example.com", "--subject", "script", "--attach",
+        local,
+        "send_script.py",
+        "you@example.com",
+        "--subject",
+        "script",
+        "--attach",
         str(attachment),
     )
     assert run.returncode == 0, run.stderr

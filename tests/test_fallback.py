@@ -36,7 +36,9 @@ def oauth_for(endpoint: LocalTokenEndpoint) -> OAuth2Credentials:
 async def send_once(gmail: LocalGmail, credentials: object) -> SendResult:
     async with GmailSender(
         credentials,  # type: ignore[arg-type]
-        host=gmail.host, port=gmail.port, tls_context=gmail.client_tls_context(),
+        host=gmail.host,
+        port=gmail.port,
+        tls_context=gmail.client_tls_context(),
     ) as sender:
         return await sender.send(to="you@example.com", subject="x", text="x")
 
@@ -69,8 +71,9 @@ async def test_fallback_after_invalid_grant(
 async def test_fallback_when_endpoint_unreachable_then_oauth_again(
     gmail: LocalGmail, endpoint: LocalTokenEndpoint
 ) -> None:
-    fallback = Fallback(oauth_for(endpoint), AppPassword(ACCOUNT, APP_PASSWORD),
-                        retry_oauth_after=0.0)
+    fallback = Fallback(
+        oauth_for(endpoint), AppPassword(ACCOUNT, APP_PASSWORD), retry_oauth_after=0.0
+    )
     endpoint.down()
     degraded = await send_once(gmail, fallback)
     assert degraded.auth_method == "login"
@@ -130,11 +133,15 @@ def test_fallback_refuses_two_accounts() -> None:
 async def test_long_lived_sender_returns_to_oauth(
     gmail: LocalGmail, endpoint: LocalTokenEndpoint
 ) -> None:
-    fallback = Fallback(oauth_for(endpoint), AppPassword(ACCOUNT, APP_PASSWORD),
-                        retry_oauth_after=0.0)
+    fallback = Fallback(
+        oauth_for(endpoint), AppPassword(ACCOUNT, APP_PASSWORD), retry_oauth_after=0.0
+    )
     endpoint.down()
     async with GmailSender(
-        fallback, host=gmail.host, port=gmail.port, tls_context=gmail.client_tls_context(),
+        fallback,
+        host=gmail.host,
+        port=gmail.port,
+        tls_context=gmail.client_tls_context(),
         max_connections=1,
     ) as sender:
         degraded = await sender.send(to="you@example.com", subject="1", text="x")

@@ -45,7 +45,10 @@ async def test_sent_and_retried_events(gmail: LocalGmail) -> None:
     assert retried.error.code == 451  # type: ignore[attr-defined]
     assert isinstance(sent, MessageSent)
     assert (sent.message_id, sent.attempts, sent.accepted, sent.account) == (
-        result.message_id, 2, 1, ACCOUNT,
+        result.message_id,
+        2,
+        1,
+        ACCOUNT,
     )
     assert sent.connection_id is not None
 
@@ -64,7 +67,9 @@ async def test_quota_events(gmail: LocalGmail) -> None:
             await sender.send(to="a@example.com", subject="4", text="x")
     quota = [e for e in events if isinstance(e, QuotaReached)]
     assert [(e.source, e.account) for e in quota] == [
-        ("daily_limit", ACCOUNT), ("server", ACCOUNT), ("server", ACCOUNT)
+        ("daily_limit", ACCOUNT),
+        ("server", ACCOUNT),
+        ("server", ACCOUNT),
     ]
 
 

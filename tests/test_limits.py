@@ -61,9 +61,10 @@ async def test_concurrent_sends_never_pass_the_limit(gmail: LocalGmail) -> None:
 
 async def test_senders_of_one_account_count_together(gmail: LocalGmail) -> None:
     quotas = AccountQuotas()
-    async with sender_for(gmail, daily_limit=2, quotas=quotas) as first, sender_for(
-        gmail, daily_limit=2, quotas=quotas
-    ) as second:
+    async with (
+        sender_for(gmail, daily_limit=2, quotas=quotas) as first,
+        sender_for(gmail, daily_limit=2, quotas=quotas) as second,
+    ):
         await first.send(to="a@example.com", subject="1", text="x")
         await second.send(to="a@example.com", subject="2", text="x")
         with pytest.raises(QuotaExceededError):
@@ -145,14 +146,17 @@ async def test_reset_quota_keeps_the_daily_count_unless_asked(gmail: LocalGmail)
 async def test_daily_limit_among_partial_refusals_pauses_the_account(
     gmail: LocalGmail, caplog: pytest.LogCaptureFixture
 ) -> None:
-    gmail.inject("rcpt", (550, "5.4.5 Daily user sending limit exceeded."),
-                 recipient="b@example.com")
+    gmail.inject(
+        "rcpt", (550, "5.4.5 Daily user sending limit exceeded."), recipient="b@example.com"
+    )
     events: list[object] = []
     async with sender_for(gmail, quota_pause=600.0, on_event=events.append) as sender:
         result = await sender.send(to=["a@example.com", "b@example.com"], subject="1", text="x")
         assert result.accepted == ("a@example.com",)
-        with caplog.at_level(logging.WARNING, logger="gmail_send"), \
-                pytest.raises(QuotaExceededError):
+        with (
+            caplog.at_level(logging.WARNING, logger="gmail_send"),
+            pytest.raises(QuotaExceededError),
+        ):
             await sender.send(to="a@example.com", subject="2", text="x")
     assert [m.parsed()["Subject"] for m in gmail.messages] == ["1"]
     quota_events = [e for e in events if isinstance(e, QuotaReached)]
@@ -167,8 +171,10 @@ async def test_client_side_daily_limit_is_logged(
     events: list[object] = []
     async with sender_for(gmail, daily_limit=1, on_event=events.append) as sender:
         await sender.send(to="a@example.com", subject="1", text="x")
-        with caplog.at_level(logging.WARNING, logger="gmail_send"), \
-                pytest.raises(QuotaExceededError):
+        with (
+            caplog.at_level(logging.WARNING, logger="gmail_send"),
+            pytest.raises(QuotaExceededError),
+        ):
             await sender.send(to="a@example.com", subject="2", text="x")
     [record] = [r for r in caplog.records if getattr(r, "event", None) == "quota_reached"]
     assert record.source == "daily_limit"  # type: ignore[attr-defined]

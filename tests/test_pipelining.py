@@ -29,7 +29,9 @@ DATE = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
 def settings_for(server: LocalGmail) -> ConnectionSettings:
     return ConnectionSettings(
-        host=server.host, port=server.port, security="starttls",
+        host=server.host,
+        port=server.port,
+        security="starttls",
         tls_context=server.client_tls_context(),
     )
 
@@ -93,8 +95,12 @@ async def test_pipelined_and_plain_deliver_identical_messages(
     for server in (plain, other):
         async with sender_for(server) as sender:
             await sender.send(
-                to=RECIPIENTS[:2], cc=RECIPIENTS[2:], subject="same", text=text,
-                message_id="<same-1@gmail.com>", date=DATE,
+                to=RECIPIENTS[:2],
+                cc=RECIPIENTS[2:],
+                subject="same",
+                text=text,
+                message_id="<same-1@gmail.com>",
+                date=DATE,
             )
     [a], [b] = plain.messages, other.messages
     assert (a.mail_from, a.rcpt_tos, a.data) == (b.mail_from, b.rcpt_tos, b.data)
@@ -152,7 +158,8 @@ async def test_pipelined_drop_after_body_is_unknown(start_gmail: Callable[..., A
     server.drop_connection("data_end_stored")
     async with sender_for(server) as sender:
         with pytest.raises(UnknownOutcomeError) as caught:
-            await sender.send(to="a@example.com", subject="u", text="x",
-                              message_id="<unknown-1@gmail.com>")
+            await sender.send(
+                to="a@example.com", subject="u", text="x", message_id="<unknown-1@gmail.com>"
+            )
     assert caught.value.message_id == "<unknown-1@gmail.com>"
     assert len(server.messages) == 1

@@ -161,13 +161,22 @@ async def test_a_session_saying_quit_still_holds_its_slot(ending: str) -> None:
         {"max_messages_per_connection": 1} if ending == "worn_out" else {"idle_timeout": 0.05}
     )
     try:
-        async with GmailSender(None, host="127.0.0.1", port=port, security="none", timeout=10,
-                               quotas=AccountQuotas(), max_connections=1, **options) as sender:
+        async with GmailSender(
+            None,
+            host="127.0.0.1",
+            port=port,
+            security="none",
+            timeout=10,
+            quotas=AccountQuotas(),
+            max_connections=1,
+            **options,
+        ) as sender:
             await sender.send(from_="app@example.com", to="a@example.com", subject="1", text="x")
             await asyncio.wait_for(server.quit_seen.wait(), 10)
             # The session is now waiting for its 221; a second send must wait for it.
-            second = asyncio.create_task(sender.send(
-                from_="app@example.com", to="a@example.com", subject="2", text="x"))
+            second = asyncio.create_task(
+                sender.send(from_="app@example.com", to="a@example.com", subject="2", text="x")
+            )
             for _ in range(20):
                 await asyncio.sleep(0.01)
             assert server.sessions == 1

@@ -17,8 +17,14 @@ from gmail_send.errors import (
 )
 
 CONTRACT = {
-    "GmailSender", "send", "AppPassword", "OAuth2Token", "TokenSource", "Attachment",
-    "SendResult", "GmailSendError",
+    "GmailSender",
+    "send",
+    "AppPassword",
+    "OAuth2Token",
+    "TokenSource",
+    "Attachment",
+    "SendResult",
+    "GmailSendError",
 }
 
 

@@ -24,7 +24,9 @@ def test_preset_points_at_the_relay() -> None:
 async def test_relay_with_xoauth2(start_gmail: Callable[..., Any]) -> None:
     relay: LocalGmail = await start_gmail(security="starttls")
     async with workspace_relay(
-        OAuth2Token(ACCOUNT, ACCESS_TOKEN), host=relay.host, port=relay.port,
+        OAuth2Token(ACCOUNT, ACCESS_TOKEN),
+        host=relay.host,
+        port=relay.port,
         tls_context=relay.client_tls_context(),
     ) as sender:
         result = await sender.send(to="you@example.com", subject="relay", text="x")
@@ -34,11 +36,15 @@ async def test_relay_with_xoauth2(start_gmail: Callable[..., Any]) -> None:
 async def test_relay_by_ip_over_tls_sends_no_auth(start_gmail: Callable[..., Any]) -> None:
     relay: LocalGmail = await start_gmail(security="starttls", allow_relay_by_ip=True)
     async with workspace_relay(
-        None, host=relay.host, port=relay.port, tls_context=relay.client_tls_context(),
+        None,
+        host=relay.host,
+        port=relay.port,
+        tls_context=relay.client_tls_context(),
         local_hostname="mail.example.com",
     ) as sender:
-        result = await sender.send(from_="app@example.com", to="you@example.com",
-                                   subject="relay", text="x")
+        result = await sender.send(
+            from_="app@example.com", to="you@example.com", subject="relay", text="x"
+        )
     assert result.auth_method is None
     [session] = relay.sessions
     assert session.tls
@@ -50,7 +56,10 @@ async def test_relay_by_ip_over_tls_sends_no_auth(start_gmail: Callable[..., Any
 async def test_relay_with_auth(start_gmail: Callable[..., Any]) -> None:
     relay: LocalGmail = await start_gmail(security="tls")
     async with workspace_relay(
-        AppPassword(ACCOUNT, APP_PASSWORD), security="tls", host=relay.host, port=relay.port,
+        AppPassword(ACCOUNT, APP_PASSWORD),
+        security="tls",
+        host=relay.host,
+        port=relay.port,
         tls_context=relay.client_tls_context(),
     ) as sender:
         result = await sender.send(to="you@example.com", subject="relay", text="x")
@@ -65,8 +74,7 @@ async def test_ip_not_allowed_gets_the_relay_hint(start_gmail: Callable[..., Any
         None, host=relay.host, port=relay.port, tls_context=relay.client_tls_context()
     ) as sender:
         with pytest.raises(PermanentError) as caught:
-            await sender.send(from_="app@example.com", to="you@example.com", subject="x",
-                              text="x")
+            await sender.send(from_="app@example.com", to="you@example.com", subject="x", text="x")
     assert caught.value.hint and "Admin console" in caught.value.hint
 
 
@@ -77,10 +85,10 @@ def test_unencrypted_refused_with_credentials() -> None:
 
 async def test_unencrypted_allowed_without(start_gmail: Callable[..., Any]) -> None:
     relay: LocalGmail = await start_gmail(security="none", allow_relay_by_ip=True)
-    async with workspace_relay(None, security="none", host=relay.host,
-                               port=relay.port) as sender:
+    async with workspace_relay(None, security="none", host=relay.host, port=relay.port) as sender:
         assert sender.port == relay.port
-        result = await sender.send(from_="app@example.com", to="you@example.com",
-                                   subject="plain", text="x")
+        result = await sender.send(
+            from_="app@example.com", to="you@example.com", subject="plain", text="x"
+        )
     assert result.auth_method is None
     assert not relay.sessions[0].tls

@@ -51,8 +51,12 @@ def test_every_rule_round_trips_through_its_own_text(rule: object) -> None:
     [
         (421, "4.7.0 Try again later, closing connection. - gsmtp", "mail", TemporaryError),
         (451, "4.3.0 Mail server temporarily rejected message.", "data", TemporaryError),
-        (454, "4.7.0 Too many login attempts, please try again later.", "auth",
-         LoginThrottledError),
+        (
+            454,
+            "4.7.0 Too many login attempts, please try again later.",
+            "auth",
+            LoginThrottledError,
+        ),
         (534, "5.7.9 Application-specific password required.", "auth", AuthenticationError),
         (535, "5.7.8 Username and Password not accepted.", "auth", AuthenticationError),
         (550, "5.4.5 Daily user sending limit exceeded.", "rcpt", QuotaExceededError),
@@ -74,16 +78,18 @@ def test_same_code_told_apart_by_text() -> None:
     size = find_rule(parse_reply(552, "5.3.4 Your message exceeded Google's message size limits"))
     assert blocked and "attachment" in blocked.meaning
     assert size and "larger" in size.meaning
-    tls = error_for_reply(parse_reply(530, "5.7.0 Must issue a STARTTLS command first."),
-                          stage="mail")
+    tls = error_for_reply(
+        parse_reply(530, "5.7.0 Must issue a STARTTLS command first."), stage="mail"
+    )
     auth = error_for_reply(parse_reply(530, "5.7.0 Authentication Required."), stage="mail")
     assert isinstance(tls, PermanentError) and "starttls" in (tls.hint or "")
     assert isinstance(auth, AuthenticationError)
 
 
 def test_retryable_flags() -> None:
-    too_many = error_for_reply(parse_reply(452, "4.5.3 Your message has too many recipients."),
-                               stage="rcpt")
+    too_many = error_for_reply(
+        parse_reply(452, "4.5.3 Your message has too many recipients."), stage="rcpt"
+    )
     assert isinstance(too_many, TemporaryError) and not too_many.retryable
     busy = error_for_reply(parse_reply(451, "4.3.0 try later"), stage="data")
     assert isinstance(busy, TemporaryError) and busy.retryable
@@ -94,7 +100,9 @@ def test_retryable_flags() -> None:
 def test_oauth_challenge_travels_with_the_error() -> None:
     error = error_for_reply(
         parse_reply(535, "5.7.8 Username and Password not accepted."),
-        stage="auth", oauth_status="400", oauth_scope="https://mail.google.com/",
+        stage="auth",
+        oauth_status="400",
+        oauth_scope="https://mail.google.com/",
         hint="the token lacks the scope",
     )
     assert isinstance(error, AuthenticationError)

@@ -48,8 +48,9 @@ async def test_421_on_connect_is_retried_and_delivered_once(server: LocalGmail) 
 async def test_451_after_rcpt_is_retried_and_delivered_once(server: LocalGmail) -> None:
     server.inject("rcpt", (451, "4.3.0 Mail server temporarily rejected message."))
     async with sender_for(server) as sender:
-        result = await sender.send(to="a@example.com", subject="x", text="x",
-                                   message_id="<same-id@gmail.com>")
+        result = await sender.send(
+            to="a@example.com", subject="x", text="x", message_id="<same-id@gmail.com>"
+        )
     assert result.accepted == ("a@example.com",)
     assert result.message_id == "<same-id@gmail.com>"
     [received] = server.messages
@@ -68,8 +69,9 @@ async def test_only_recipients_refused_for_now_are_retried(server: LocalGmail) -
     server.inject("rcpt", (450, "4.2.1 receiving mail too quickly"), recipient="b@example.com")
     server.inject("rcpt", (553, "5.1.3 bad address"), recipient="c@example.com")
     async with sender_for(server) as sender:
-        result = await sender.send(to=["a@example.com", "b@example.com", "c@example.com"],
-                                   subject="x", text="x")
+        result = await sender.send(
+            to=["a@example.com", "b@example.com", "c@example.com"], subject="x", text="x"
+        )
     assert result.accepted == ("a@example.com", "b@example.com")
     assert list(result.refused) == ["c@example.com"]
     first, second = server.messages
@@ -79,8 +81,9 @@ async def test_only_recipients_refused_for_now_are_retried(server: LocalGmail) -
 
 
 async def test_recipient_still_refused_after_retries_is_reported(server: LocalGmail) -> None:
-    server.inject("rcpt", (450, "4.2.1 receiving mail too quickly"), recipient="b@example.com",
-                  times=5)
+    server.inject(
+        "rcpt", (450, "4.2.1 receiving mail too quickly"), recipient="b@example.com", times=5
+    )
     async with sender_for(server, retries=2) as sender:
         result = await sender.send(to=["a@example.com", "b@example.com"], subject="x", text="x")
     assert result.accepted == ("a@example.com",)
@@ -186,9 +189,7 @@ def test_what_is_retried() -> None:
     assert policy.should_retry(TemporaryError("x", reply=SMTPReply(421, "4.7.0", "later")))
     assert not policy.should_retry(PermanentError("x", reply=SMTPReply(550, "5.7.1", "no")))
     assert not policy.should_retry(AuthenticationError("no"))
-    assert not policy.should_retry(
-        QuotaExceededError("x", reply=SMTPReply(550, "5.4.5", "limit"))
-    )
+    assert not policy.should_retry(QuotaExceededError("x", reply=SMTPReply(550, "5.4.5", "limit")))
     assert not policy.should_retry(UnknownOutcomeError("x", message_id="<a@b>"))
     assert RetryPolicy(retry_unknown_outcome=True).should_retry(
         UnknownOutcomeError("x", message_id="<a@b>")
@@ -249,11 +250,23 @@ async def test_unreadable_final_reply_is_an_unknown_outcome_never_resent(
     listener = await asyncio.start_server(garbling.serve, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
     try:
-        async with GmailSender(None, host="127.0.0.1", port=port, security="none", timeout=5,
-                               backoff=0.01, quotas=AccountQuotas()) as sender:
+        async with GmailSender(
+            None,
+            host="127.0.0.1",
+            port=port,
+            security="none",
+            timeout=5,
+            backoff=0.01,
+            quotas=AccountQuotas(),
+        ) as sender:
             with pytest.raises(UnknownOutcomeError) as caught:
-                await sender.send(from_="app@example.com", to="a@example.com",
-                                  subject="x", text="x", message_id="<garbled@example.com>")
+                await sender.send(
+                    from_="app@example.com",
+                    to="a@example.com",
+                    subject="x",
+                    text="x",
+                    message_id="<garbled@example.com>",
+                )
     finally:
         listener.close()
         await listener.wait_closed()
@@ -273,8 +286,12 @@ async def test_unknown_outcome_of_a_recipient_retry_is_raised_not_reported_refus
 
     async with sender_for(server, on_event=drop_the_retry) as sender:
         with pytest.raises(UnknownOutcomeError) as caught:
-            await sender.send(to=["a@example.com", "b@example.com"], subject="x", text="x",
-                              message_id="<split@gmail.com>")
+            await sender.send(
+                to=["a@example.com", "b@example.com"],
+                subject="x",
+                text="x",
+                message_id="<split@gmail.com>",
+            )
     assert caught.value.accepted == ("a@example.com",)
     assert caught.value.message_id == "<split@gmail.com>"
     assert [m.rcpt_tos for m in server.messages] == [("a@example.com",), ("b@example.com",)]
@@ -300,8 +317,13 @@ async def test_a_drop_after_the_greeting_is_retried(server: LocalGmail, stage: A
 
 
 async def test_a_refused_port_is_not_retried(unused_tcp_port: int) -> None:
-    async with GmailSender(AppPassword(ACCOUNT, APP_PASSWORD), host="127.0.0.1",
-                           port=unused_tcp_port, backoff=0.01, quotas=AccountQuotas()) as sender:
+    async with GmailSender(
+        AppPassword(ACCOUNT, APP_PASSWORD),
+        host="127.0.0.1",
+        port=unused_tcp_port,
+        backoff=0.01,
+        quotas=AccountQuotas(),
+    ) as sender:
         with pytest.raises(GmailConnectionError) as caught:
             await sender.send(to="a@example.com", subject="x", text="x")
     assert not caught.value.after_greeting

@@ -61,7 +61,9 @@ async def test_send_over_both_ports(
 async def test_sender_keeps_one_session_for_many_messages(gmail: LocalGmail) -> None:
     async with GmailSender(
         OAuth2Token(ACCOUNT, ACCESS_TOKEN),
-        host=gmail.host, port=gmail.port, tls_context=gmail.client_tls_context(),
+        host=gmail.host,
+        port=gmail.port,
+        tls_context=gmail.client_tls_context(),
     ) as sender:
         for n in range(3):
             await sender.send(to="you@example.com", subject=f"n={n}", text="x")
@@ -73,9 +75,14 @@ async def test_sender_keeps_one_session_for_many_messages(gmail: LocalGmail) -> 
 async def test_bcc_in_envelope_not_in_headers(gmail: LocalGmail) -> None:
     result = await send(
         AppPassword(ACCOUNT, APP_PASSWORD),
-        host=gmail.host, port=gmail.port, tls_context=gmail.client_tls_context(),
-        to="To Person <to@example.com>", cc=["cc@example.com"], bcc="hidden@example.com",
-        subject="bcc", text="x",
+        host=gmail.host,
+        port=gmail.port,
+        tls_context=gmail.client_tls_context(),
+        to="To Person <to@example.com>",
+        cc=["cc@example.com"],
+        bcc="hidden@example.com",
+        subject="bcc",
+        text="x",
     )
     [received] = gmail.messages
     assert set(received.rcpt_tos) == {"to@example.com", "cc@example.com", "hidden@example.com"}
@@ -89,7 +96,9 @@ async def test_japanese_round_trip(gmail: LocalGmail) -> None:
 
     await send(
         AppPassword(ACCOUNT, APP_PASSWORD),
-        host=gmail.host, port=gmail.port, tls_context=gmail.client_tls_context(),
+        host=gmail.host,
+        port=gmail.port,
+        tls_context=gmail.client_tls_context(),
         from_="山田商店 <me@gmail.com>",
         to="田中 太郎 <taro@example.jp>",
         subject="ご注文ありがとうございます【受付番号 42】",
@@ -112,8 +121,13 @@ async def test_japanese_round_trip(gmail: LocalGmail) -> None:
 async def test_iso_2022_jp_through_the_server(gmail: LocalGmail) -> None:
     await send(
         AppPassword(ACCOUNT, APP_PASSWORD),
-        host=gmail.host, port=gmail.port, tls_context=gmail.client_tls_context(),
-        to="taro@example.jp", subject="お知らせ", text="本文です。\n", encoding="iso-2022-jp",
+        host=gmail.host,
+        port=gmail.port,
+        tls_context=gmail.client_tls_context(),
+        to="taro@example.jp",
+        subject="お知らせ",
+        text="本文です。\n",
+        encoding="iso-2022-jp",
     )
     data = gmail.messages[0].data
     assert b"=?iso-2022-jp?" in data.lower()
@@ -126,11 +140,12 @@ async def test_iso_2022_jp_through_the_server(gmail: LocalGmail) -> None:
 async def test_alias_kept_other_sender_rewritten(gmail: LocalGmail) -> None:
     async with GmailSender(
         AppPassword(ACCOUNT, APP_PASSWORD),
-        host=gmail.host, port=gmail.port, tls_context=gmail.client_tls_context(),
+        host=gmail.host,
+        port=gmail.port,
+        tls_context=gmail.client_tls_context(),
     ) as sender:
         await sender.send(from_=f"Shop <{ALIAS}>", to="a@example.com", subject="1", text="x")
-        await sender.send(from_="ceo@elsewhere.example", to="a@example.com", subject="2",
-                          text="x")
+        await sender.send(from_="ceo@elsewhere.example", to="a@example.com", subject="2", text="x")
     alias, other = gmail.messages
     assert alias.mail_from == ALIAS
     assert alias.parsed()["From"].addresses[0].addr_spec == ALIAS
@@ -147,7 +162,9 @@ async def test_send_message_copies_and_derives_envelope(gmail: LocalGmail) -> No
     before = message.as_bytes()
     async with GmailSender(
         AppPassword(ACCOUNT, APP_PASSWORD),
-        host=gmail.host, port=gmail.port, tls_context=gmail.client_tls_context(),
+        host=gmail.host,
+        port=gmail.port,
+        tls_context=gmail.client_tls_context(),
     ) as sender:
         result = await sender.send_message(message)
         modern = email.message.EmailMessage()

@@ -105,8 +105,11 @@ def test_one_token_refresh_across_threads_and_loops(local: LocalGmailThread) -> 
             asyncio.run(main())
 
         errors = run_threads(
-            [(kind, n) for n in range(3) for kind in (plain, sync_inside_a_loop,
-                                                      async_on_its_own_loop)]
+            [
+                (kind, n)
+                for n in range(3)
+                for kind in (plain, sync_inside_a_loop, async_on_its_own_loop)
+            ]
         )
         assert errors == []
         assert endpoint.refresh_count == 1

@@ -25,8 +25,9 @@ def rule(code: int, text: str):  # type: ignore[no-untyped-def]
 async def test_some_recipients_refused_are_reported(gmail: LocalGmail) -> None:
     gmail.inject("rcpt", rule(553, "5.1.2 x"), recipient="nobody@nowhere.invalid")
     async with sender_for(gmail) as sender:
-        result = await sender.send(to=["ok@example.com", "nobody@nowhere.invalid"],
-                                   subject="x", text="x")
+        result = await sender.send(
+            to=["ok@example.com", "nobody@nowhere.invalid"], subject="x", text="x"
+        )
     assert result.accepted == ("ok@example.com",)
     assert list(result.refused) == ["nobody@nowhere.invalid"]
     assert result.refused["nobody@nowhere.invalid"].code == 553
@@ -69,8 +70,9 @@ async def test_drop_after_body_is_unknown_outcome(gmail: LocalGmail, stage: str)
     gmail.drop_connection(stage)  # type: ignore[arg-type]
     async with sender_for(gmail) as sender:
         with pytest.raises(UnknownOutcomeError) as caught:
-            await sender.send(to="a@example.com", subject="x", text="x",
-                              message_id="<fixed-1@gmail.com>")
+            await sender.send(
+                to="a@example.com", subject="x", text="x", message_id="<fixed-1@gmail.com>"
+            )
     assert caught.value.message_id == "<fixed-1@gmail.com>"
     # Not resent: the server holds the one copy it stored, or none.
     assert len(gmail.messages) == (1 if stage == "data_end_stored" else 0)

@@ -43,9 +43,13 @@ async def test_server_without_starttls_gets_no_credentials(
     with pytest.raises(GmailConnectionError, match="does not offer STARTTLS"):
         await send(
             AppPassword(ACCOUNT, APP_PASSWORD),
-            host=plain.host, port=plain.port, security="starttls",
+            host=plain.host,
+            port=plain.port,
+            security="starttls",
             tls_context=plain.client_tls_context(),
-            to="you@example.com", subject="x", text="x",
+            to="you@example.com",
+            subject="x",
+            text="x",
         )
     assert plain.auth_attempts == []
     assert all("AUTH" not in " ".join(s.commands) for s in plain.sessions)
@@ -54,8 +58,14 @@ async def test_server_without_starttls_gets_no_credentials(
 async def test_relay_by_ip_without_credentials(start_gmail: Callable[..., Any]) -> None:
     relay: LocalGmail = await start_gmail(security="none", allow_relay_by_ip=True)
     result = await send(
-        None, host=relay.host, port=relay.port, security="none",
-        from_="app@example.com", to="you@example.com", subject="relay", text="x",
+        None,
+        host=relay.host,
+        port=relay.port,
+        security="none",
+        from_="app@example.com",
+        to="you@example.com",
+        subject="relay",
+        text="x",
     )
     assert result.auth_method is None
     assert relay.messages[0].mail_from == "app@example.com"
@@ -66,8 +76,11 @@ async def test_untrusted_certificate_is_a_tls_error(gmail: LocalGmail) -> None:
     with pytest.raises(TLSError) as caught:
         await send(
             OAuth2Token(ACCOUNT, ACCESS_TOKEN),
-            host=gmail.host, port=gmail.port,  # the default trust store, not the test CA
-            to="you@example.com", subject="x", text="x",
+            host=gmail.host,
+            port=gmail.port,  # the default trust store, not the test CA
+            to="you@example.com",
+            subject="x",
+            text="x",
         )
     assert caught.value.hint and "intercept" in caught.value.hint
     assert gmail.auth_attempts == []
@@ -79,8 +92,12 @@ async def test_closed_port_names_the_alternative() -> None:
         port = probe.getsockname()[1]
     with pytest.raises(GmailConnectionError) as caught:
         await send(
-            OAuth2Token(ACCOUNT, ACCESS_TOKEN), host="127.0.0.1", port=port,
-            to="you@example.com", subject="x", text="x",
+            OAuth2Token(ACCOUNT, ACCESS_TOKEN),
+            host="127.0.0.1",
+            port=port,
+            to="you@example.com",
+            subject="x",
+            text="x",
         )
     assert caught.value.hint and f"port {port}" in caught.value.hint
 
@@ -93,8 +110,11 @@ async def test_greeting_refused_is_temporary(gmail: LocalGmail) -> None:
     gmail.inject("connect", rule)
     # retries=0: a GmailSender retries a 421 greeting by default (tests/test_retries.py).
     async with GmailSender(
-        OAuth2Token(ACCOUNT, ACCESS_TOKEN), host=gmail.host, port=gmail.port,
-        tls_context=gmail.client_tls_context(), retries=0,
+        OAuth2Token(ACCOUNT, ACCESS_TOKEN),
+        host=gmail.host,
+        port=gmail.port,
+        tls_context=gmail.client_tls_context(),
+        retries=0,
     ) as sender:
         with pytest.raises(TemporaryError) as caught:
             await sender.send(to="you@example.com", subject="x", text="x")

@@ -63,8 +63,15 @@ def test_expired_token_hint() -> None:
     assert "expired or revoked" in challenge.hint
 
 
-@pytest.mark.parametrize("payload", ["", "not base64!", base64.b64encode(b"[1, 2]").decode(),
-                                     base64.b64encode(b"\xff\xfe").decode()])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "",
+        "not base64!",
+        base64.b64encode(b"[1, 2]").decode(),
+        base64.b64encode(b"\xff\xfe").decode(),
+    ],
+)
 def test_garbage_never_raises(payload: str) -> None:
     challenge = parse_xoauth2_challenge(payload)
     assert challenge.status is None

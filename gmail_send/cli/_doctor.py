@@ -33,9 +33,7 @@ def format_check(check: CheckResult) -> str:
     return line
 
 
-def _target_without_settings(
-    overrides: Mapping[str, Any], environ: Mapping[str, str]
-) -> Target:
+def _target_without_settings(overrides: Mapping[str, Any], environ: Mapping[str, str]) -> Target:
     """The host, port and security the network checks use when the settings are incomplete."""
 
     def get(name: str) -> str | None:

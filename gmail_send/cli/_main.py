@@ -72,15 +72,23 @@ def _build_parser() -> argparse.ArgumentParser:
         "https://mail.google.com/ and writes the token file (mode 0600) that "
         "OAuth2Credentials.from_file() reads.",
     )
-    auth.add_argument("--client-secrets", required=True, metavar="FILE",
-                      help="the OAuth client JSON downloaded from Google Cloud (Desktop app)")
+    auth.add_argument(
+        "--client-secrets",
+        required=True,
+        metavar="FILE",
+        help="the OAuth client JSON downloaded from Google Cloud (Desktop app)",
+    )
     auth.add_argument("--token", required=True, metavar="FILE", help="where to write the token")
     auth.add_argument("--user", help="the mailbox (default: learnt from the sign-in)")
-    auth.add_argument("--no-browser", action="store_true",
-                      help="print the URL instead of opening a browser (for servers over SSH); "
-                      "the redirected address can be pasted back")
-    auth.add_argument("--port", type=int, default=0,
-                      help="local port for the redirect (default: any free port)")
+    auth.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="print the URL instead of opening a browser (for servers over SSH); "
+        "the redirected address can be pasted back",
+    )
+    auth.add_argument(
+        "--port", type=int, default=0, help="local port for the redirect (default: any free port)"
+    )
     auth.set_defaults(handler=_run_auth)
     return parser
 
@@ -91,32 +99,52 @@ def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--host", help="SMTP host (default smtp.gmail.com)")
     group.add_argument("--port", type=_port, help="SMTP port (default 587, or 465 with tls)")
-    group.add_argument("--security", choices=("starttls", "tls", "none"),
-                       help="starttls (default), tls (implicit TLS) or none (relay by IP)")
-    group.add_argument("--ca-file", metavar="PEM",
-                       help="CA certificates to trust instead of the system's")
-    group.add_argument("--timeout", type=float, metavar="SECONDS",
-                       help="seconds to wait for the server on each step (default 60)")
+    group.add_argument(
+        "--security",
+        choices=("starttls", "tls", "none"),
+        help="starttls (default), tls (implicit TLS) or none (relay by IP)",
+    )
+    group.add_argument(
+        "--ca-file", metavar="PEM", help="CA certificates to trust instead of the system's"
+    )
+    group.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="seconds to wait for the server on each step (default 60)",
+    )
     group.add_argument("--user", help="the mailbox that sends")
-    group.add_argument("--token-file", metavar="FILE",
-                       help="a token file written by `gmail-send auth`")
-    group.add_argument("--app-password", metavar="PASSWORD",
-                       help="an app password (prefer GMAIL_SEND_APP_PASSWORD: a command line "
-                       "is visible to other users of this machine)")
+    group.add_argument(
+        "--token-file", metavar="FILE", help="a token file written by `gmail-send auth`"
+    )
+    group.add_argument(
+        "--app-password",
+        metavar="PASSWORD",
+        help="an app password (prefer GMAIL_SEND_APP_PASSWORD: a command line "
+        "is visible to other users of this machine)",
+    )
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("host", "port", "security", "ca_file", "timeout", "user", "token_file",
-             "app_password")
+    names = ("host", "port", "security", "ca_file", "timeout", "user", "token_file", "app_password")
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
 _CREDENTIAL_FLAGS = ("token_file", "app_password")
 _CREDENTIAL_VARIABLES = tuple(
     "GMAIL_SEND_" + name
-    for name in ("TOKEN_FILE", "TOKEN_JSON", "REFRESH_TOKEN", "CLIENT_ID", "CLIENT_SECRET",
-                 "ACCESS_TOKEN", "SERVICE_ACCOUNT_FILE", "SERVICE_ACCOUNT_JSON", "APP_PASSWORD",
-                 "RELAY_BY_IP")
+    for name in (
+        "TOKEN_FILE",
+        "TOKEN_JSON",
+        "REFRESH_TOKEN",
+        "CLIENT_ID",
+        "CLIENT_SECRET",
+        "ACCESS_TOKEN",
+        "SERVICE_ACCOUNT_FILE",
+        "SERVICE_ACCOUNT_JSON",
+        "APP_PASSWORD",
+        "RELAY_BY_IP",
+    )
 )
 
 
@@ -138,23 +166,36 @@ def _add_send(commands: Any) -> None:
         "(retry later), 76 unknown outcome (may have been delivered), 77 authentication "
         "failed, 78 configuration missing; with --to-file, 1 when failures differ in kind.",
     )
-    send.add_argument("--to", action="append", default=[], metavar="ADDRESS",
-                      help="a recipient (repeat for more)")
+    send.add_argument(
+        "--to", action="append", default=[], metavar="ADDRESS", help="a recipient (repeat for more)"
+    )
     send.add_argument("--cc", action="append", default=[], metavar="ADDRESS")
     send.add_argument("--bcc", action="append", default=[], metavar="ADDRESS")
     send.add_argument("--reply-to", action="append", default=[], metavar="ADDRESS")
-    send.add_argument("--from", dest="from_", metavar="ADDRESS",
-                      help="the sender (default: the account; aliases must be verified)")
+    send.add_argument(
+        "--from",
+        dest="from_",
+        metavar="ADDRESS",
+        help="the sender (default: the account; aliases must be verified)",
+    )
     send.add_argument("--subject", required=True)
     body = send.add_mutually_exclusive_group()
     body.add_argument("--text", help="the plain-text body")
     body.add_argument("--text-file", metavar="FILE", help="read the body from FILE (- = stdin)")
     send.add_argument("--html-file", metavar="FILE", help="an HTML body (alternative part)")
-    send.add_argument("--attach", action="append", default=[], metavar="FILE",
-                      help="attach a file (repeat for more)")
-    send.add_argument("--to-file", metavar="FILE",
-                      help="send one message per line of FILE (an address per line; # for "
-                      "comments), with progress and a summary")
+    send.add_argument(
+        "--attach",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="attach a file (repeat for more)",
+    )
+    send.add_argument(
+        "--to-file",
+        metavar="FILE",
+        help="send one message per line of FILE (an address per line; # for "
+        "comments), with progress and a summary",
+    )
     _add_connection_flags(send)
     send.set_defaults(handler=_run_send)
 
@@ -168,16 +209,29 @@ def _add_doctor(commands: Any) -> None:
         "sent); with --domain the SPF, DKIM and DMARC records; with --send-test a real "
         "message. Exit code 1 when a check failed.",
     )
-    doctor.add_argument("--domain", help="a custom sending domain whose SPF, DKIM and DMARC "
-                        "records to check")
-    doctor.add_argument("--dkim-selector", default="google",
-                        help="the DKIM selector (default: google, Workspace's default)")
-    doctor.add_argument("--nameserver", metavar="IP[:PORT]", type=_nameserver,
-                        help="ask this DNS server for the domain's records")
-    doctor.add_argument("--send-test", metavar="ADDRESS",
-                        help="send a real test message to ADDRESS")
-    doctor.add_argument("--other-port", type=_port, metavar="PORT",
-                        help="the alternative port to probe (default 465 for 587, else 587)")
+    doctor.add_argument(
+        "--domain", help="a custom sending domain whose SPF, DKIM and DMARC records to check"
+    )
+    doctor.add_argument(
+        "--dkim-selector",
+        default="google",
+        help="the DKIM selector (default: google, Workspace's default)",
+    )
+    doctor.add_argument(
+        "--nameserver",
+        metavar="IP[:PORT]",
+        type=_nameserver,
+        help="ask this DNS server for the domain's records",
+    )
+    doctor.add_argument(
+        "--send-test", metavar="ADDRESS", help="send a real test message to ADDRESS"
+    )
+    doctor.add_argument(
+        "--other-port",
+        type=_port,
+        metavar="PORT",
+        help="the alternative port to probe (default 465 for 587, else 587)",
+    )
     doctor.add_argument("--json", action="store_true", help="print a machine-readable report")
     _add_connection_flags(doctor)
     doctor.set_defaults(handler=_run_doctor)
@@ -189,12 +243,16 @@ def _run_send(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from ._send import ExitCode, run_send
 
     if args.to_file is not None and (args.to or args.cc or args.bcc):
-        print("gmail-send send: --to-file sends one message per line; it cannot be combined "
-              "with --to, --cc or --bcc", file=sys.stderr)
+        print(
+            "gmail-send send: --to-file sends one message per line; it cannot be combined "
+            "with --to, --cc or --bcc",
+            file=sys.stderr,
+        )
         return ExitCode.USAGE
     if args.to_file is None and not (args.to or args.cc or args.bcc):
-        print("gmail-send send: no recipient: give --to (or --cc, --bcc, --to-file)",
-              file=sys.stderr)
+        print(
+            "gmail-send send: no recipient: give --to (or --cc, --bcc, --to-file)", file=sys.stderr
+        )
         return ExitCode.USAGE
     try:
         try:
@@ -208,8 +266,7 @@ def _run_send(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     try:
         return run_send(args, settings, out=print, err=_print_err)
     except KeyboardInterrupt:
-        print("gmail-send send: interrupted (messages reported as sent were sent)",
-              file=sys.stderr)
+        print("gmail-send send: interrupted (messages reported as sent were sent)", file=sys.stderr)
         return 130
 
 
@@ -274,9 +331,7 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def main(
-    argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None
-) -> int:
+def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:
     """Entry point of `gmail-send`; returns the process exit code.
 
     `environ` replaces `os.environ` as the source of the GMAIL_SEND_* settings (for tests).

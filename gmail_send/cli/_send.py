@@ -217,8 +217,10 @@ async def _send_each(
                 if isinstance(exc, UnknownOutcomeError):
                     out(f"  Message-ID: {exc.message_id}")
                 if _fatal(exc):
-                    out(f"stopping: the {total - number} remaining message(s) would fail "
-                        "the same way")
+                    out(
+                        f"stopping: the {total - number} remaining message(s) would fail "
+                        "the same way"
+                    )
                     break
                 continue
             except OSError as exc:

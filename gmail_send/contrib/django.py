@@ -181,9 +181,7 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]  # Dj
             return False
         envelope_from = email.utils.parseaddr(str(message.from_email))[1] or None
         try:
-            sender.send_message(
-                message.message(), sender=envelope_from, recipients=recipients
-            )
+            sender.send_message(message.message(), sender=envelope_from, recipients=recipients)
         except GmailSendError:
             if not self.fail_silently:
                 raise

@@ -40,19 +40,20 @@ async def check_credentials(credentials: Credentials | None) -> CheckResult:
     """Refresh an OAuth2 token (its granted scope is checked) or check an app password's shape."""
     title = "token refresh and scope / app password"
     if credentials is None:
-        return CheckResult("credentials", title, "skipped",
-                           "skipped: no credentials (relay by IP address)")
+        return CheckResult(
+            "credentials", title, "skipped", "skipped: no credentials (relay by IP address)"
+        )
     if isinstance(credentials, Fallback):
         oauth = await _check_token(credentials.oauth, title)
         password = _check_password(credentials.app_password, title)
         statuses = {oauth.status, password.status}
         status: Status = (
-            "failed" if "failed" in statuses
-            else "skipped" if statuses == {"skipped"}
-            else "passed"
+            "failed" if "failed" in statuses else "skipped" if statuses == {"skipped"} else "passed"
         )
         return CheckResult(
-            "credentials", title, status,
+            "credentials",
+            title,
+            status,
             f"OAuth2: {oauth.finding}; app password fallback: {password.finding}",
             fix=oauth.fix or password.fix,
         )
@@ -65,12 +66,17 @@ def _check_password(credentials: AppPassword, title: str) -> CheckResult:
     problem = app_password_problem(credentials.password)
     if problem is not None:
         return CheckResult(
-            "credentials", title, "failed", problem,
+            "credentials",
+            title,
+            "failed",
+            problem,
             fix=f"turn on 2-Step Verification and create an app password at "
             f"{_APP_PASSWORDS_PAGE}, or use OAuth2 (gmail-send auth)",
         )
     return CheckResult(
-        "credentials", title, "passed",
+        "credentials",
+        title,
+        "passed",
         f"an app password of the right shape (16 letters) for {credentials.user}",
     )
 
@@ -78,7 +84,9 @@ def _check_password(credentials: AppPassword, title: str) -> CheckResult:
 async def _check_token(source: TokenSource, title: str) -> CheckResult:
     if not isinstance(source, RefreshingTokenSource):
         return CheckResult(
-            "credentials", title, "skipped",
+            "credentials",
+            title,
+            "skipped",
             f"a fixed access token for {source.user}: it cannot be refreshed here; the "
             "sign-in check tests it",
         )
@@ -91,7 +99,9 @@ async def _check_token(source: TokenSource, title: str) -> CheckResult:
     expiry = source.expiry
     until = f", valid until {expiry:%Y-%m-%d %H:%M} UTC" if expiry else ""
     return CheckResult(
-        "credentials", title, "passed",
+        "credentials",
+        title,
+        "passed",
         f"the token endpoint issued a new access token for {source.user} in {elapsed:.2f} s"
         f"{until}; the granted scope includes {MAIL_SCOPE}",
         details={"refresh_seconds": round(elapsed, 3)},
@@ -102,36 +112,49 @@ async def check_authentication(target: Target, credentials: Credentials | None) 
     """Sign in as a `GmailSender` would, then QUIT without sending anything."""
     title = "authentication (nothing sent)"
     settings = ConnectionSettings(
-        host=target.host, port=target.port, security=target.security,
-        tls_context=target.tls_context, timeout=target.timeout,
+        host=target.host,
+        port=target.port,
+        security=target.security,
+        tls_context=target.tls_context,
+        timeout=target.timeout,
     )
     try:
         connection = await open_session(settings, credentials)
     except GmailSendError as exc:
         details = {}
         if isinstance(exc, AuthenticationError):
-            details = {"code": exc.code, "enhanced_code": exc.enhanced_code,
-                       "oauth_status": exc.oauth_status, "oauth_scope": exc.oauth_scope}
-        return CheckResult("authentication", title, "failed", exc.message, fix=exc.hint,
-                           details=details)
+            details = {
+                "code": exc.code,
+                "enhanced_code": exc.enhanced_code,
+                "oauth_status": exc.oauth_status,
+                "oauth_scope": exc.oauth_scope,
+            }
+        return CheckResult(
+            "authentication", title, "failed", exc.message, fix=exc.hint, details=details
+        )
     method = connection.auth_method
     await connection.quit()
     if credentials is None:
-        return CheckResult("authentication", title, "passed",
-                           "session opened without signing in (relay by IP address)")
+        return CheckResult(
+            "authentication",
+            title,
+            "passed",
+            "session opened without signing in (relay by IP address)",
+        )
     finding = f"signed in as {credentials.user} with {(method or 'none').upper()}"
     if isinstance(credentials, Fallback) and credentials.using_fallback:
         error = credentials.last_oauth_error
         reason = f" ({error.message})" if error is not None else ""
         return CheckResult(
-            "authentication", title, "failed",
+            "authentication",
+            title,
+            "failed",
             f"{finding}: the app password fallback worked, OAuth2 did not{reason}",
             fix=(error.hint if error is not None else None)
             or "fix the OAuth2 credentials; the app password keeps mail flowing meanwhile",
             details={"auth_method": method},
         )
-    return CheckResult("authentication", title, "passed", finding,
-                       details={"auth_method": method})
+    return CheckResult("authentication", title, "passed", finding, details={"auth_method": method})
 
 
 async def check_send_test(
@@ -141,8 +164,12 @@ async def check_send_test(
     title = f"test message to {address}"
     try:
         async with GmailSender(
-            credentials, host=target.host, port=target.port, security=target.security,
-            tls_context=target.tls_context, timeout=target.timeout,
+            credentials,
+            host=target.host,
+            port=target.port,
+            security=target.security,
+            tls_context=target.tls_context,
+            timeout=target.timeout,
         ) as gmail:
             result = await gmail.send(
                 to=address,
@@ -153,10 +180,17 @@ async def check_send_test(
         return CheckResult("send-test", title, "failed", exc.message, fix=exc.hint)
     if result.refused:
         refused = ", ".join(f"{a}: {r}" for a, r in result.refused.items())
-        return CheckResult("send-test", title, "failed", f"refused: {refused}",
-                           details={"message_id": result.message_id})
+        return CheckResult(
+            "send-test",
+            title,
+            "failed",
+            f"refused: {refused}",
+            details={"message_id": result.message_id},
+        )
     return CheckResult(
-        "send-test", title, "passed",
+        "send-test",
+        title,
+        "passed",
         f"accepted as {result.message_id} ({result.reply})",
         fix=None,
         details={"message_id": result.message_id},

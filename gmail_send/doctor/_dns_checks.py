@@ -102,9 +102,7 @@ async def query_txt(
         return TxtAnswer(name, (), error="the DNS query timed out")
     except dns.exception.DNSException as exc:
         return TxtAnswer(name, (), error=str(exc) or type(exc).__name__)
-    records = tuple(
-        b"".join(rdata.strings).decode("utf-8", "replace") for rdata in answer
-    )
+    records = tuple(b"".join(rdata.strings).decode("utf-8", "replace") for rdata in answer)
     return TxtAnswer(name, records)
 
 
@@ -152,7 +150,10 @@ def _lookup_failed(name: str, title: str, answer: TxtAnswer) -> CheckResult | No
     if answer.error is None:
         return None
     return CheckResult(
-        name, title, "failed", f"could not look up TXT {answer.name}: {answer.error}",
+        name,
+        title,
+        "failed",
+        f"could not look up TXT {answer.name}: {answer.error}",
         fix="check the DNS server (--nameserver) and the network; then run the doctor again",
     )
 
@@ -164,7 +165,10 @@ def _spf_result(domain: str, answer: TxtAnswer) -> CheckResult:
         return failed
     if answer.nxdomain:
         return CheckResult(
-            "spf", title, "failed", f"{domain} does not exist in DNS (NXDOMAIN)",
+            "spf",
+            title,
+            "failed",
+            f"{domain} does not exist in DNS (NXDOMAIN)",
             fix="check the spelling of --domain; if the domain is new or private, ask its "
             "authoritative server with --nameserver",
         )
@@ -172,23 +176,31 @@ def _spf_result(domain: str, answer: TxtAnswer) -> CheckResult:
     wanted = f"v=spf1 include:{SPF_INCLUDE} ~all"
     if not spf:
         return CheckResult(
-            "spf", title, "failed", f"{domain} has no SPF record",
+            "spf",
+            title,
+            "failed",
+            f"{domain} has no SPF record",
             fix=f'publish a TXT record at {domain}: "{wanted}" (add the include to any other '
             "senders you use)",
         )
     if len(spf) > 1:
         return CheckResult(
-            "spf", title, "failed",
+            "spf",
+            title,
+            "failed",
             f"{domain} has {len(spf)} SPF records; receivers treat that as an error",
-            fix=f"merge them into one TXT record, e.g. \"{wanted}\"",
+            fix=f'merge them into one TXT record, e.g. "{wanted}"',
             details={"records": spf},
         )
     terms = spf[0].lower().split()
     if f"include:{SPF_INCLUDE}" in terms or f"redirect={SPF_INCLUDE}" in terms:
-        return CheckResult("spf", title, "passed", f'"{spf[0]}" includes {SPF_INCLUDE}',
-                           details={"records": spf})
+        return CheckResult(
+            "spf", title, "passed", f'"{spf[0]}" includes {SPF_INCLUDE}', details={"records": spf}
+        )
     return CheckResult(
-        "spf", title, "failed",
+        "spf",
+        title,
+        "failed",
         f'the SPF record "{spf[0]}" does not include {SPF_INCLUDE}: Google\'s servers are not '
         "allowed senders for this domain",
         fix=f"add include:{SPF_INCLUDE} before the final all term",
@@ -204,15 +216,22 @@ def _dkim_result(domain: str, selector: str, answer: TxtAnswer) -> CheckResult:
     keys = [r for r in answer.records if "p=" in r.replace(" ", "")]
     if not keys:
         return CheckResult(
-            "dkim", title, "failed", f"no DKIM key at {answer.name}",
+            "dkim",
+            title,
+            "failed",
+            f"no DKIM key at {answer.name}",
             fix=_WORKSPACE_DKIM.format(selector=selector, domain=domain)
             + " (another selector: --dkim-selector)",
         )
     key = keys[0].replace(" ", "")
     if "p=;" in key or key.endswith("p="):
-        return CheckResult("dkim", title, "failed", f"the DKIM key at {answer.name} is revoked "
-                           "(empty p=)", fix=_WORKSPACE_DKIM.format(selector=selector,
-                                                                   domain=domain))
+        return CheckResult(
+            "dkim",
+            title,
+            "failed",
+            f"the DKIM key at {answer.name} is revoked (empty p=)",
+            fix=_WORKSPACE_DKIM.format(selector=selector, domain=domain),
+        )
     return CheckResult("dkim", title, "passed", f"a DKIM key is published at {answer.name}")
 
 
@@ -224,14 +243,20 @@ def _dmarc_result(domain: str, answer: TxtAnswer) -> CheckResult:
     policies = [r for r in answer.records if r.lower().startswith("v=dmarc1")]
     if not policies:
         return CheckResult(
-            "dmarc", title, "failed", f"{domain} has no DMARC record at {answer.name}",
+            "dmarc",
+            title,
+            "failed",
+            f"{domain} has no DMARC record at {answer.name}",
             fix=f'publish a TXT record at _dmarc.{domain}: "v=DMARC1; p=none; '
             f'rua=mailto:dmarc-reports@{domain}" (Gmail requires DMARC from bulk senders; '
             "tighten p= to quarantine or reject once reports look right)",
         )
-    tags = dict(
-        part.strip().split("=", 1) for part in policies[0].split(";") if "=" in part
-    )
+    tags = dict(part.strip().split("=", 1) for part in policies[0].split(";") if "=" in part)
     policy = tags.get("p", "").strip().lower()
-    return CheckResult("dmarc", title, "passed", f'"{policies[0]}" (policy {policy or "?"})',
-                       details={"policy": policy})
+    return CheckResult(
+        "dmarc",
+        title,
+        "passed",
+        f'"{policies[0]}" (policy {policy or "?"})',
+        details={"policy": policy},
+    )

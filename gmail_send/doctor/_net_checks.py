@@ -42,13 +42,19 @@ async def check_resolution(target: Target) -> CheckResult:
     except (OSError, asyncio.TimeoutError) as exc:
         reason = "timed out" if isinstance(exc, asyncio.TimeoutError) else str(exc)
         return CheckResult(
-            "dns", title, "failed", f"{target.host} does not resolve: {reason}",
+            "dns",
+            title,
+            "failed",
+            f"{target.host} does not resolve: {reason}",
             fix="check the host name (smtp.gmail.com, or smtp-relay.gmail.com for Workspace "
             "relay) and this machine's DNS settings (/etc/resolv.conf, VPN, proxy)",
         )
     addresses = sorted({str(info[4][0]) for info in infos})
     return CheckResult(
-        "dns", title, "passed", f"{target.host} resolves to {', '.join(addresses)}",
+        "dns",
+        title,
+        "passed",
+        f"{target.host} resolves to {', '.join(addresses)}",
         details={"addresses": addresses},
     )
 
@@ -98,21 +104,27 @@ async def check_ports(target: Target, *, other_port: int | None = None) -> Check
     if mine == "open":
         note = "open" if theirs == "open" else f"not reachable ({theirs})"
         return CheckResult(
-            "tcp", title, "passed",
+            "tcp",
+            title,
+            "passed",
             f"port {target.port} on {target.host} is open (the other port, {other}, is {note})",
             details=details,
         )
     blocked = _blocked_words(target.port, mine)
     if theirs == "open":
         return CheckResult(
-            "tcp", title, "failed",
+            "tcp",
+            title,
+            "failed",
             f"{blocked}; port {other} is reachable",
             fix=f"use port {other} instead: --port {other} --security {other_security} "
             f"(or GMAIL_SEND_PORT={other} GMAIL_SEND_SECURITY={other_security})",
             details=details,
         )
     return CheckResult(
-        "tcp", title, "failed",
+        "tcp",
+        title,
+        "failed",
         f"{blocked}; port {other} is not reachable either ({theirs})",
         fix="outgoing mail ports are blocked on this network: ask the network administrator "
         "or cloud provider to allow outgoing TCP 587 or 465, or send through a relay they "
@@ -140,8 +152,9 @@ async def probe_session(
     ehlo_title = "EHLO capabilities"
     where = f"{target.host}:{target.port}"
     if target.security == "none":
-        tls: CheckResult | None = skipped("tls", tls_title, "skipped: security is 'none' "
-                                          "(a relay that authorizes by IP address)")
+        tls: CheckResult | None = skipped(
+            "tls", tls_title, "skipped: security is 'none' (a relay that authorizes by IP address)"
+        )
         context = None
     else:
         tls = None
@@ -151,8 +164,12 @@ async def probe_session(
             failed = CheckResult("tls", tls_title, "failed", exc.message, fix=exc.hint)
             return failed, skipped("ehlo", ehlo_title, "skipped: TLS did not pass")
     smtp = aiosmtplib.SMTP(
-        hostname=target.host, port=target.port, timeout=_timeout(target),
-        use_tls=target.security == "tls", start_tls=False, tls_context=context,
+        hostname=target.host,
+        port=target.port,
+        timeout=_timeout(target),
+        use_tls=target.security == "tls",
+        start_tls=False,
+        tls_context=context,
     )
     stage = "connect"
     try:
@@ -163,7 +180,9 @@ async def probe_session(
             if not smtp.supports_extension("starttls"):
                 return (
                     CheckResult(
-                        "tls", tls_title, "failed",
+                        "tls",
+                        tls_title,
+                        "failed",
                         f"{where} did not offer STARTTLS (its EHLO: {_one_line(first.message)})",
                         fix="something between here and the server removed STARTTLS (a "
                         "filtering proxy or antivirus), or this is not a STARTTLS port: use "
@@ -196,7 +215,9 @@ def _probe_failure(
     no_ehlo = skipped("ehlo", ehlo_title, "skipped: TLS did not pass")
     if isinstance(cause, ssl.SSLCertVerificationError):
         return CheckResult(
-            "tls", tls_title, "failed",
+            "tls",
+            tls_title,
+            "failed",
             f"the certificate of {where} could not be verified: {cause.verify_message}",
             fix="an untrusted certificate usually means TLS interception (a corporate proxy, "
             "antivirus or captive portal): send from a network without it, or, for a private "
@@ -207,39 +228,54 @@ def _probe_failure(
         reason = cause.reason or str(cause)
         if target.security == "tls" and "WRONG_VERSION_NUMBER" in reason:
             return CheckResult(
-                "tls", tls_title, "failed",
+                "tls",
+                tls_title,
+                "failed",
                 f"{where} did not answer the TLS handshake with TLS ({reason}): it expects "
                 "plain SMTP first, as port 587 does",
-                fix="use --security starttls on this port (587), or port 465 with "
-                "--security tls",
+                fix="use --security starttls on this port (587), or port 465 with --security tls",
             ), no_ehlo
         return CheckResult(
-            "tls", tls_title, "failed", f"TLS with {where} failed: {reason}",
+            "tls",
+            tls_title,
+            "failed",
+            f"TLS with {where} failed: {reason}",
             fix="check that this port speaks implicit TLS (465) or STARTTLS (587) as "
             "configured; a proxy that intercepts TLS can also break the handshake",
         ), no_ehlo
-    if stage == "connect" and target.security == "starttls" and (
-        isinstance(exc, (aiosmtplib.SMTPTimeoutError, asyncio.TimeoutError))
+    if (
+        stage == "connect"
+        and target.security == "starttls"
+        and (isinstance(exc, (aiosmtplib.SMTPTimeoutError, asyncio.TimeoutError)))
     ):
         return CheckResult(
-            "tls", tls_title, "failed", f"{where} sent no SMTP greeting",
+            "tls",
+            tls_title,
+            "failed",
+            f"{where} sent no SMTP greeting",
             fix="the port may expect implicit TLS (465): use --security tls, or port 587 "
             "with --security starttls",
         ), no_ehlo
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return (
             skipped("tls", tls_title, f"skipped: the server answered {stage} with an error")
-            if stage != "starttls" else
-            CheckResult("tls", tls_title, "failed",
-                        f"STARTTLS refused: {exc.code} {_one_line(exc.message)}"),
+            if stage != "starttls"
+            else CheckResult(
+                "tls", tls_title, "failed", f"STARTTLS refused: {exc.code} {_one_line(exc.message)}"
+            ),
             CheckResult(
-                "ehlo", ehlo_title, "failed",
+                "ehlo",
+                ehlo_title,
+                "failed",
                 f"{where} answered {stage.upper()} with {exc.code} {_one_line(exc.message)}",
                 fix="the server refused the session; if it is a 421, retry later",
             ),
         )
     return CheckResult(
-        "tls", tls_title, "failed", f"the session with {where} broke during {stage}: {exc}",
+        "tls",
+        tls_title,
+        "failed",
+        f"the session with {where} broke during {stage}: {exc}",
         fix="retry; if it keeps failing, something on the network interrupts SMTP sessions",
     ), no_ehlo
 
@@ -281,7 +317,10 @@ def _ehlo_result(
     size = smtp.esmtp_extensions.get("size")
     extensions = sorted(name.upper() for name in smtp.esmtp_extensions if name != "auth")
     details: dict[str, Any] = {
-        "greeting": _one_line(greeting), "auth": methods, "size": size, "extensions": extensions,
+        "greeting": _one_line(greeting),
+        "auth": methods,
+        "size": size,
+        "extensions": extensions,
     }
     finding = (
         f"AUTH {' '.join(methods) or '(none)'}; SIZE {size or '?'}; "
@@ -290,9 +329,10 @@ def _ehlo_result(
     needed = _needed_mechanisms(credentials)
     if needed and not any(m in methods for m in needed):
         return CheckResult(
-            "ehlo", "EHLO capabilities", "failed",
-            f"the server offers AUTH {' '.join(methods) or '(none)'}, none of "
-            f"{' '.join(needed)}",
+            "ehlo",
+            "EHLO capabilities",
+            "failed",
+            f"the server offers AUTH {' '.join(methods) or '(none)'}, none of {' '.join(needed)}",
             fix="check host and port: smtp.gmail.com offers XOAUTH2, LOGIN and PLAIN after "
             "TLS; smtp-relay.gmail.com without TLS offers no AUTH at all",
             details=details,

@@ -119,7 +119,10 @@ def configuration_check(
     title = "configuration"
     if error is not None:
         return CheckResult(
-            "configuration", title, "failed", error.message,
+            "configuration",
+            title,
+            "failed",
+            error.message,
             fix=error.hint or "see docs/cli.md for the GMAIL_SEND_* variables",
             details={"loaded": False},
         )
@@ -136,7 +139,9 @@ def configuration_check(
             mode = stat.S_IMODE(path.stat().st_mode)
         except OSError as exc:
             return CheckResult(
-                "configuration", title, "failed",
+                "configuration",
+                title,
+                "failed",
                 f"the token file {path} cannot be read: {exc.strerror or exc}",
                 fix="check the path in GMAIL_SEND_TOKEN_FILE (or --token-file); create the file "
                 "with: gmail-send auth --client-secrets client_secret.json --token FILE",
@@ -145,7 +150,9 @@ def configuration_check(
         details["token_file_mode"] = f"{mode:04o}"
         if os.name == "posix" and mode & 0o077:
             return CheckResult(
-                "configuration", title, "failed",
+                "configuration",
+                title,
+                "failed",
                 f"{finding}; the token file {path} is readable by other users "
                 f"(mode {mode:04o}): it holds a refresh token",
                 fix=f"chmod 600 {path}",

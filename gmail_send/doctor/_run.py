@@ -73,20 +73,25 @@ async def run_doctor(
     # shape still gets its answer from the server, which is the more precise finding.
     token_unusable = creds.failed and isinstance(credentials, TokenSource)
     if not ehlo.passed:
-        auth = record(skipped("authentication", "authentication",
-                              "skipped: no working SMTP session"))
+        auth = record(
+            skipped("authentication", "authentication", "skipped: no working SMTP session")
+        )
     elif token_unusable:
-        auth = record(skipped("authentication", "authentication",
-                              "skipped: no access token could be obtained"))
+        auth = record(
+            skipped(
+                "authentication", "authentication", "skipped: no access token could be obtained"
+            )
+        )
     elif not config_ok:
-        auth = record(skipped("authentication", "authentication",
-                              "skipped: configuration failed"))
+        auth = record(skipped("authentication", "authentication", "skipped: configuration failed"))
     else:
         auth = record(await auth_checks.check_authentication(target, credentials))
 
     if domain is not None:
         for result in await dns_checks.check_domain(
-            domain, dkim_selector=dkim_selector, nameserver=nameserver,
+            domain,
+            dkim_selector=dkim_selector,
+            nameserver=nameserver,
             timeout=min(target.timeout or DEFAULT_TIMEOUT, _DNS_TIMEOUT),
         ):
             record(result)

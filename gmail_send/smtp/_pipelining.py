@@ -147,8 +147,7 @@ def incompatibilities(smtp: aiosmtplib.SMTP | None = None) -> list[str]:
     major = aiosmtplib.__version__.split(".", 1)[0]
     if major != str(SUPPORTED_AIOSMTPLIB_MAJOR):
         problems.append(
-            f"aiosmtplib {aiosmtplib.__version__} is not major version "
-            f"{SUPPORTED_AIOSMTPLIB_MAJOR}"
+            f"aiosmtplib {aiosmtplib.__version__} is not major version {SUPPORTED_AIOSMTPLIB_MAJOR}"
         )
     problems += [
         f"SMTPProtocol.{name} is missing"

@@ -142,9 +142,7 @@ class ConnectionPool:
         self._changed = asyncio.Event()
         if self.idle_timeout is not None:
             loop = asyncio.get_running_loop()
-            self._timers[connection] = loop.call_later(
-                self.idle_timeout, self._expire, connection
-            )
+            self._timers[connection] = loop.call_later(self.idle_timeout, self._expire, connection)
 
     def _expire(self, connection: SMTPConnection) -> None:
         self._timers.pop(connection, None)

@@ -108,7 +108,5 @@ def session_still_wanted(connection: SMTPConnection, credentials: Credentials | 
 def _token_rejected(credentials: SingleCredentials | None, exc: AuthenticationError) -> bool:
     """Gmail said no to a token (not: the source could not make one, or a password)."""
     return (
-        isinstance(credentials, TokenSource)
-        and not isinstance(exc, TokenError)
-        and exc.code == 535
+        isinstance(credentials, TokenSource) and not isinstance(exc, TokenError) and exc.code == 535
     )

@@ -61,7 +61,6 @@ def _dot_stuffed(data: bytes) -> bytes:
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
-
 async def send_plain(
     connection: SMTPConnection,
     outgoing: OutgoingMessage,
@@ -165,6 +164,7 @@ async def send_pipelined(
     await _require_accepted(connection, response)
     return refused, response
 
+
 async def _require_accepted(connection: SMTPConnection, response: SMTPResponse) -> None:
     """Gmail's final answer to the body: 250, or the typed error (421 also ends the session)."""
     if response.code == 421:
@@ -190,6 +190,7 @@ def broken(
         f"the connection broke before the message was sent: {exc}",
         hint="nothing was delivered; sending again is safe",
     )
+
 
 def unreadable(
     connection: SMTPConnection, exc: BaseException, outgoing: OutgoingMessage, progress: Progress
@@ -234,6 +235,7 @@ def mail_options(connection: SMTPConnection, outgoing: OutgoingMessage) -> tuple
         options.append("SMTPUTF8")
         return options, "utf-8"
     return options, "ascii"
+
 
 def all_refused(refused: dict[str, SMTPReply]) -> GmailSendError:
     first = next(iter(refused.values()))

@@ -194,6 +194,4 @@ class Outbox:
         messages = self.messages
         if not messages:
             return "nothing"
-        return "; ".join(
-            f"to {', '.join(m.recipients)} subject {m.subject!r}" for m in messages
-        )
+        return "; ".join(f"to {', '.join(m.recipients)} subject {m.subject!r}" for m in messages)
