@@ -26,6 +26,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from gmail_send import SendingLimits
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -92,8 +94,7 @@ class Bench:
             host="127.0.0.1",
             port=self.port,
             tls_context=self.context(),
-            daily_limit=None,
-            quotas=AccountQuotas(),
+            limits=SendingLimits(daily_limit=None, quotas=AccountQuotas()),
             **options,
         )
 

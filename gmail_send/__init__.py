@@ -7,10 +7,13 @@ async with GmailSender(OAuth2Token("me@gmail.com", access_token)) as gmail:
 """
 
 from ._limits import AccountQuotas
+from ._options import PoolOptions, SendingLimits
 from ._relay import workspace_relay
 from ._result import SendResult
 from ._retry import RetryPolicy
 from ._sender import GmailSender, send
+from ._sink import MessageSink
+from ._types import MessageFields, SenderOptions
 from .auth._credentials import (
     AppPassword,
     Credentials,
@@ -78,7 +81,9 @@ __all__ = [
     "InvalidAddressError",
     "LoginThrottledError",
     "MessageError",
+    "MessageFields",
     "MessageSent",
+    "MessageSink",
     "MessageTooLargeError",
     "NoRecipientsError",
     "OAuth2Credentials",
@@ -86,6 +91,7 @@ __all__ = [
     "OutcomeUnknown",
     "OutgoingMessage",
     "PermanentError",
+    "PoolOptions",
     "QuotaExceededError",
     "QuotaReached",
     "RecipientsRefusedError",
@@ -95,6 +101,8 @@ __all__ = [
     "SendEvent",
     "SendResult",
     "SendRetried",
+    "SenderOptions",
+    "SendingLimits",
     "ServiceAccount",
     "Settings",
     "SyncGmailSender",

@@ -9,12 +9,15 @@ never with credentials: then nothing protects the message on the way to Google.
 
 from __future__ import annotations
 
-import ssl
-from typing import Any
+from typing import TYPE_CHECKING
 
+from ._options import SendingLimits
 from ._sender import GmailSender
+from ._types import SenderOptions
 from .auth._credentials import Credentials
-from .smtp._connection import DEFAULT_TIMEOUT, Security
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["RELAY_DAILY_LIMIT", "WORKSPACE_RELAY_HOST", "workspace_relay"]
 
@@ -24,31 +27,19 @@ RELAY_DAILY_LIMIT = 10_000
 
 
 def workspace_relay(
-    credentials: Credentials | None = None,
-    *,
-    security: Security = "starttls",
-    port: int | None = None,
-    host: str = WORKSPACE_RELAY_HOST,
-    tls_context: ssl.SSLContext | None = None,
-    timeout: float | None = DEFAULT_TIMEOUT,
-    local_hostname: str | None = None,
-    **options: Any,
+    credentials: Credentials | None = None, **options: Unpack[SenderOptions]
 ) -> GmailSender:
     """A `GmailSender` for the Workspace relay; `credentials=None` relies on the IP address.
 
-    `local_hostname` is the name sent in EHLO: the relay wants one of the domain's host names
-    rather than a bare address when it checks IP-registered senders. Other keywords (pool,
-    retries, limits, hooks) go to `GmailSender`; the daily limit defaults to the relay's
-    10,000 messages per user rather than a mailbox's 500 or 2,000.
+    Args:
+        credentials: an `AppPassword` or a `TokenSource` of a Workspace user, or None to be
+            authorized by the IP address registered in the Admin console.
+        **options: the same options as `GmailSender`. `host` defaults to
+            smtp-relay.gmail.com and `limits` to `SendingLimits(daily_limit=10_000)`, the
+            relay's limit per user rather than a mailbox's 500 or 2,000. For IP-registered
+            senders set `pool=PoolOptions(local_hostname=...)`: the relay wants one of the
+            domain's host names in EHLO rather than a bare address.
     """
-    options.setdefault("daily_limit", RELAY_DAILY_LIMIT if credentials is not None else None)
-    return GmailSender(
-        credentials,
-        host=host,
-        port=port,
-        security=security,
-        tls_context=tls_context,
-        timeout=timeout,
-        local_hostname=local_hostname,
-        **options,
-    )
+    options.setdefault("host", WORKSPACE_RELAY_HOST)
+    options.setdefault("limits", SendingLimits(daily_limit=RELAY_DAILY_LIMIT))
+    return GmailSender(credentials, **options)

@@ -51,12 +51,23 @@ class RetryPolicy:
 
     The n-th retry waits a random time between half and all of `min(backoff * 2**(n-1),
     max_backoff)` seconds (jitter keeps many senders from retrying in step).
+
+    Args:
+        retries: further attempts after the first, at most.
+        backoff: seconds before the first retry (doubled for each further one).
+        max_backoff: the longest wait between two attempts.
+        retry_unknown_outcome: also resend when the body went out and no answer came; this
+            risks a duplicate, so it is off by default.
+        deadline: seconds one send may take in all, retries and waits included (None: no
+            bound); `GmailSender.send(deadline=...)` overrides it per message.
+        random: the jitter's source of numbers in [0, 1) (a seam for tests).
     """
 
     retries: int = 3
     backoff: float = 1.0
     max_backoff: float = 30.0
     retry_unknown_outcome: bool = False
+    deadline: float | None = None
     random: Callable[[], float] = field(default=random.random, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -64,6 +75,10 @@ class RetryPolicy:
             raise ConfigurationError(f"retries must be a whole number >= 0, not {self.retries!r}")
         if self.backoff < 0 or self.max_backoff < 0:
             raise ConfigurationError("backoff and max_backoff must not be negative")
+        if self.deadline is not None and not self.deadline > 0:
+            raise ConfigurationError(
+                f"deadline must be positive seconds or None, not {self.deadline!r}"
+            )
 
     def delay(self, retry: int) -> float:
         """Seconds to wait before retry number `retry` (1 for the first)."""

@@ -11,31 +11,21 @@ from __future__ import annotations
 import asyncio
 import email.message
 import logging
-import os
-import ssl
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Any, cast
 
 from ._delivery import DeliveryContext, deliver
-from ._limits import PROCESS_QUOTAS, AccountQuotas, RateLimiter, default_daily_limit
+from ._limits import PROCESS_QUOTAS, RateLimiter, default_daily_limit
+from ._options import OPTION_NAMES, Settings
 from ._result import SendResult
-from ._retry import RetryPolicy
-from ._sink import MessageSink
+from ._types import MessageFields, Security, SendArguments, SenderOptions
 from .auth._credentials import AppPassword, Credentials, Fallback, TokenSource
 from .errors import ConfigurationError, LoginThrottledError, SMTPReply
 from .events import EventHook, TokenRefreshed, emit
-from .message._compose import Attachment, OutgoingMessage, compose_message, prepare_message
-from .smtp._connection import (
-    DEFAULT_TIMEOUT,
-    GMAIL_HOST,
-    Security,
-    SMTPConnection,
-    default_port,
-    verified_context,
-)
+from .message._compose import OutgoingMessage, compose_message, prepare_message
+from .smtp._connection import SMTPConnection, verified_context
 from .smtp._pool import ConnectionPool
 from .smtp._signin import ConnectionSettings, open_session, session_still_wanted
 
@@ -43,10 +33,8 @@ __all__ = ["GmailSender", "send"]
 
 log = logging.getLogger("gmail_send.sender")
 
-_SECURITIES = ("starttls", "tls", "none")
-
-Addresses = str | Sequence[str] | None
-AttachmentInput = Attachment | os.PathLike[str]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 class GmailSender:
@@ -54,42 +42,25 @@ class GmailSender:
 
     Keep one for the life of the application: `async with GmailSender(credentials) as gmail:
     await gmail.send(...)`, or call `aclose()` when done. Concurrent sends share up to
-    `max_connections` sessions. `credentials=None` means a relay that authorizes by IP address.
-    `sink` replaces the network, e.g. with `gmail_send.testing.Outbox` in an application's tests.
-    The production options are described in docs/production.md.
+    `max_connections` sessions. The production options are described in docs/production.md.
+
+    Args:
+        credentials: who signs in: an `AppPassword`, a `TokenSource` (`OAuth2Credentials`,
+            `ServiceAccount`, `OAuth2Token`, ...) or a `Fallback`; None for a relay that
+            authorizes by IP address.
+        **options: the sender's options (`SenderOptions`): `host`, `port`, `security`,
+            `tls_context`, `timeout`, `max_connections`, `sink`, `on_event`, and the groups
+            `retry=RetryPolicy(...)`, `pool=PoolOptions(...)`, `limits=SendingLimits(...)`.
+            Each is described, with its default, on `Settings`.
+
+    Raises:
+        ConfigurationError: an option is invalid, or credentials would cross an unencrypted
+            connection.
     """
 
-    def __init__(
-        self,
-        credentials: Credentials | None,
-        *,
-        host: str = GMAIL_HOST,
-        port: int | None = None,
-        security: Security = "starttls",
-        tls_context: ssl.SSLContext | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        local_hostname: str | None = None,
-        sink: MessageSink | None = None,
-        max_connections: int = 3,
-        max_messages_per_connection: int | None = 100,
-        idle_timeout: float | None = 60.0,
-        pipelining: bool = True,
-        retries: int = 3,
-        backoff: float = 1.0,
-        max_backoff: float = 30.0,
-        retry_unknown_outcome: bool = False,
-        deadline: float | None = None,
-        rate_limit: float | None = None,
-        daily_limit: int | Literal["auto"] | None = "auto",
-        quota_pause: float = 3600.0,
-        quotas: AccountQuotas | None = None,
-        on_event: EventHook | None = None,
-        login_throttle_pause: float = 300.0,
-    ) -> None:
-        if security not in _SECURITIES:
-            raise ConfigurationError(
-                f"security must be one of {', '.join(_SECURITIES)}, not {security!r}"
-            )
+    def __init__(self, credentials: Credentials | None, **options: Unpack[SenderOptions]) -> None:
+        settings = Settings.of(credentials, options, caller="GmailSender")
+        security = settings.security
         if credentials is not None and security == "none":
             raise ConfigurationError(
                 "credentials are never sent over an unencrypted connection",
@@ -103,68 +74,54 @@ class GmailSender:
                 "credentials must be an AppPassword, a TokenSource or a Fallback, "
                 f"not {type(credentials).__name__}"
             )
-        if port is not None and not 0 < port < 65536:
-            raise ConfigurationError(f"port must be between 1 and 65535, not {port}")
+        self.settings = settings
+        """Every option this sender was made with, defaults filled in."""
         self.credentials = credentials
-        self.host = host
-        self.port = port if port is not None else default_port(security)
+        self.host = settings.host
+        self.port = settings.resolved_port
         self.security: Security = security
-        self.timeout = timeout
+        self.timeout = settings.timeout
+        tls_context = settings.tls_context
         if security != "none":
             # Checked here so a context without certificate checks is refused before any send,
             # and built once (loading the system's CAs) for every session of this sender.
             tls_context = verified_context(tls_context)
+        pool, limits = settings.pool, settings.limits
         self._settings = ConnectionSettings(
-            host=host,
+            host=self.host,
             port=self.port,
             security=security,
             tls_context=tls_context,
-            timeout=timeout,
-            local_hostname=local_hostname,
+            timeout=self.timeout,
+            local_hostname=pool.local_hostname,
         )
-        self.sink = sink
-        if deadline is not None and not deadline > 0:
-            raise ConfigurationError(f"deadline must be positive seconds or None, not {deadline!r}")
+        self.sink = settings.sink
+        daily_limit = limits.daily_limit
         if daily_limit == "auto":
             daily_limit = default_daily_limit(self.account)
-        elif daily_limit is not None and (not isinstance(daily_limit, int) or daily_limit < 1):
-            raise ConfigurationError(
-                f"daily_limit must be >= 1, 'auto' or None, not {daily_limit!r}"
-            )
-        if not quota_pause > 0:
-            raise ConfigurationError(f"quota_pause must be positive seconds, not {quota_pause!r}")
-        if not login_throttle_pause >= 0:
-            raise ConfigurationError(
-                f"login_throttle_pause must be >= 0 seconds, not {login_throttle_pause!r}"
-            )
-        self.login_throttle_pause = float(login_throttle_pause)
+        self.login_throttle_pause = float(limits.login_throttle_pause)
         self._login_blocked_until: float | None = None
         self.daily_limit: int | None = daily_limit
-        self.deadline = deadline
-        self.on_event = on_event
-        self._signin_credentials = _observed(credentials, on_event)
+        self.deadline = settings.retry.deadline
+        self.on_event = settings.on_event
+        self._signin_credentials = _observed(credentials, settings.on_event)
         self._pool = ConnectionPool(
             self._open_connection,
-            max_connections=max_connections,
-            max_messages_per_connection=max_messages_per_connection,
-            idle_timeout=idle_timeout,
+            max_connections=settings.max_connections,
+            max_messages_per_connection=pool.max_messages_per_connection,
+            idle_timeout=pool.idle_timeout,
             keep=lambda connection: session_still_wanted(connection, credentials),
         )
         self._delivery = DeliveryContext(
             pool=self._pool,
-            policy=RetryPolicy(
-                retries=retries,
-                backoff=backoff,
-                max_backoff=max_backoff,
-                retry_unknown_outcome=retry_unknown_outcome,
-            ),
-            quotas=quotas if quotas is not None else PROCESS_QUOTAS,
+            policy=settings.retry,
+            quotas=limits.quotas if limits.quotas is not None else PROCESS_QUOTAS,
             account=self.account,
             daily_limit=daily_limit,
-            quota_pause=quota_pause,
-            rate=RateLimiter(rate_limit) if rate_limit is not None else None,
-            on_event=on_event,
-            pipelining=pipelining,
+            quota_pause=limits.quota_pause,
+            rate=RateLimiter(limits.rate_limit) if limits.rate_limit is not None else None,
+            on_event=settings.on_event,
+            pipelining=pool.pipelining,
         )
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -194,43 +151,25 @@ class GmailSender:
         await self.aclose()
 
     async def send(
-        self,
-        *,
-        to: Addresses = None,
-        cc: Addresses = None,
-        bcc: Addresses = None,
-        reply_to: Addresses = None,
-        from_: str | None = None,
-        subject: str = "",
-        text: str | None = None,
-        html: str | None = None,
-        attachments: Sequence[AttachmentInput] = (),
-        headers: Mapping[str, str] | None = None,
-        encoding: Literal["utf-8", "iso-2022-jp"] = "utf-8",
-        message_id: str | None = None,
-        date: datetime | None = None,
-        deadline: float | None = None,
+        self, *, deadline: float | None = None, **fields: Unpack[MessageFields]
     ) -> SendResult:
-        """Compose a message from these parts and send it; see `compose_message` for each.
+        """Compose a message from keyword fields and send it.
 
-        `deadline` (seconds, default the sender's) bounds the whole send, retries included.
+        Args:
+            deadline: seconds this send may take in all, retries included (default: the
+                sender's `RetryPolicy.deadline`).
+            **fields: the message (`MessageFields`): `to`, `cc`, `bcc`, `reply_to`, `from_`,
+                `subject`, `text`, `html`, `attachments`, `headers`, `encoding`,
+                `message_id`, `date`; see `gmail_send.message.compose_message`.
+
+        Returns:
+            The `SendResult`: Message-ID, accepted and refused recipients, Gmail's reply.
+
+        Raises:
+            MessageError: the message is invalid (before any connection is opened).
+            GmailSendError: the send failed; the subclass and its `hint` say why.
         """
-        outgoing = compose_message(
-            account=self.account,
-            to=to,
-            cc=cc,
-            bcc=bcc,
-            reply_to=reply_to,
-            from_=from_,
-            subject=subject,
-            text=text,
-            html=html,
-            attachments=attachments,
-            headers=headers,
-            encoding=encoding,
-            message_id=message_id,
-            date=date,
-        )
+        outgoing = compose_message(account=self.account, **fields)
         return await self.send_outgoing(outgoing, deadline=deadline)
 
     async def send_message(
@@ -353,49 +292,24 @@ def _observed(credentials: Credentials | None, hook: EventHook | None) -> Creden
     return _ObservedTokens(credentials, hook)
 
 
-async def send(
-    credentials: Credentials | None,
-    *,
-    host: str = GMAIL_HOST,
-    port: int | None = None,
-    security: Security = "starttls",
-    tls_context: ssl.SSLContext | None = None,
-    timeout: float | None = DEFAULT_TIMEOUT,
-    to: Addresses = None,
-    cc: Addresses = None,
-    bcc: Addresses = None,
-    reply_to: Addresses = None,
-    from_: str | None = None,
-    subject: str = "",
-    text: str | None = None,
-    html: str | None = None,
-    attachments: Sequence[AttachmentInput] = (),
-    headers: Mapping[str, str] | None = None,
-    encoding: Literal["utf-8", "iso-2022-jp"] = "utf-8",
-    message_id: str | None = None,
-    date: datetime | None = None,
-) -> SendResult:
-    """Send one message on a session of its own. For more than one, keep a `GmailSender`."""
-    async with GmailSender(
-        credentials,
-        host=host,
-        port=port,
-        security=security,
-        tls_context=tls_context,
-        timeout=timeout,
-    ) as gmail:
-        return await gmail.send(
-            to=to,
-            cc=cc,
-            bcc=bcc,
-            reply_to=reply_to,
-            from_=from_,
-            subject=subject,
-            text=text,
-            html=html,
-            attachments=attachments,
-            headers=headers,
-            encoding=encoding,
-            message_id=message_id,
-            date=date,
-        )
+async def send(credentials: Credentials | None, **arguments: Unpack[SendArguments]) -> SendResult:
+    """Send one message on a session of its own. For more than one, keep a `GmailSender`.
+
+    Args:
+        credentials: who signs in (see `GmailSender`); None for a relay that trusts the IP.
+        **arguments: the message fields (`MessageFields`: `to`, `subject`, `text`, ...) and
+            the sender's options (`SenderOptions`: `host`, `port`, `retry`, ...), as keywords.
+
+    Returns:
+        The `SendResult`.
+    """
+    fields, options = split_arguments(arguments)
+    async with GmailSender(credentials, **options) as gmail:
+        return await gmail.send(**fields)
+
+
+def split_arguments(arguments: Mapping[str, Any]) -> tuple[MessageFields, SenderOptions]:
+    """The message fields and the sender options among one-shot `send()` keywords."""
+    fields = {k: v for k, v in arguments.items() if k not in OPTION_NAMES}
+    options = {k: v for k, v in arguments.items() if k in OPTION_NAMES}
+    return cast("MessageFields", fields), cast("SenderOptions", options)

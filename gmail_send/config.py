@@ -1,31 +1,27 @@
 """Configuration from `GMAIL_SEND_*` environment variables, for web backends and the CLI.
 
 `GmailSender(**from_env())` is the whole set-up of a deployed application. The variables are
-listed once, in `ENV_VARIABLES` (docs/configuration.md is kept in step with it by a test).
-When OAuth2 and an app password are both configured, the credentials are a `Fallback`.
-A missing or contradictory set raises one `ConfigurationError` that lists every problem.
+listed once, in `ENV_VARIABLES` (docs/configuration.md is kept in step with it by a test): one
+for each plain option and each field of the option groups, besides the credentials. When OAuth2
+and an app password are both configured, the credentials are a `Fallback`. A missing or
+contradictory set raises one `ConfigurationError` that lists every problem.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import ssl
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from .auth._credentials import AppPassword, Credentials, Fallback, OAuth2Token, TokenSource
-from .auth._oauth2 import OAuth2Credentials
-from .auth._service_account import ServiceAccount
-from .auth._token_file import GOOGLE_TOKEN_URI
+from ._options import PoolOptions, SendingLimits, Settings
+from ._retry import RetryPolicy
+from ._types import Security
+from .auth._from_values import ENV_PREFIX, read_credentials
 from .errors import ConfigurationError
-from .smtp._connection import DEFAULT_TIMEOUT, GMAIL_HOST, Security, default_port
+from .smtp._connection import DEFAULT_TIMEOUT, GMAIL_HOST, default_port
 
 __all__ = ["ENV_PREFIX", "ENV_VARIABLES", "Settings", "from_env"]
-
-ENV_PREFIX = "GMAIL_SEND_"
 
 ENV_VARIABLES: dict[str, str] = {
     "USER": "The mailbox that sends, e.g. me@gmail.com (optional when a token file names it).",
@@ -46,16 +42,22 @@ ENV_VARIABLES: dict[str, str] = {
     "CA_FILE": "PEM file of CA certificates to trust instead of the system's (private/test CA).",
     "TIMEOUT": "Seconds to wait for the server on each step (default 60).",
     "RELAY_BY_IP": "1 to send without signing in, to a relay that trusts this IP address.",
+    "MAX_CONNECTIONS": "Sessions that concurrent sends share, at most (default 3).",
+    "RETRIES": "Retries after a failure that is safe to retry (default 3).",
+    "BACKOFF": "Seconds before the first retry, doubled for each further one (default 1).",
+    "MAX_BACKOFF": "The longest wait between two attempts, in seconds (default 30).",
+    "RETRY_UNKNOWN_OUTCOME": "1 to resend when the outcome is unknown (risks a duplicate).",
+    "DEADLINE": "Seconds one send may take in all, retries included (default: no bound).",
+    "MAX_MESSAGES_PER_CONNECTION": "Messages one session carries, or none (default 100).",
+    "IDLE_TIMEOUT": "Seconds an unused session stays open, or none (default 60).",
+    "PIPELINING": "0 to send SMTP commands one by one even where PIPELINING is offered.",
+    "LOCAL_HOSTNAME": "The name sent in EHLO (default: this machine's name).",
+    "RATE_LIMIT": "At most this many messages per second (default: no limit).",
+    "DAILY_LIMIT": "Messages per rolling 24 hours: a number, auto (default) or none.",
+    "QUOTA_PAUSE": "Seconds to stop after Gmail's 550 5.4.5 daily-limit reply (default 3600).",
+    "LOGIN_THROTTLE_PAUSE": "Seconds without new sign-ins after 454 4.7.0 (default 300).",
 }
 
-_OAUTH_CHOICES = (
-    "TOKEN_FILE",
-    "TOKEN_JSON",
-    "REFRESH_TOKEN",
-    "SERVICE_ACCOUNT_FILE",
-    "SERVICE_ACCOUNT_JSON",
-    "ACCESS_TOKEN",
-)
 _SECRET_NAMES = {
     "TOKEN_JSON",
     "CLIENT_SECRET",
@@ -64,69 +66,74 @@ _SECRET_NAMES = {
     "SERVICE_ACCOUNT_JSON",
     "APP_PASSWORD",
 }
-_KEYS = ("credentials", "host", "port", "security", "tls_context", "timeout")
+_OBJECT_OPTIONS = ("tls_context", "sink", "on_event", "retry", "pool", "limits")
+"""Options that are objects: `from_env(**overrides)` takes them as they are."""
 
 
-@dataclass(frozen=True)
-class Settings(Mapping[str, Any]):
-    """Credentials and connection settings; a Mapping, so `GmailSender(**settings)` works."""
+def _none_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    return lambda raw: None if raw.lower() == "none" else parse(raw)
 
-    credentials: Credentials | None
-    host: str = GMAIL_HOST
-    port: int | None = None
-    security: Security = "starttls"
-    tls_context: ssl.SSLContext | None = None
-    timeout: float | None = DEFAULT_TIMEOUT
-    account: str | None = None
-    token_file: Path | None = None
-    sources: tuple[tuple[str, str], ...] = field(default=())
 
-    def __getitem__(self, key: str) -> Any:
-        if key not in _KEYS:
-            raise KeyError(key)
-        return getattr(self, key)
+def _bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(_KEYS)
 
-    def __len__(self) -> int:
-        return len(_KEYS)
+def _daily(raw: str) -> int | str | None:
+    return "auto" if raw.lower() == "auto" else _none_or(int)(raw)
 
-    def describe(self) -> list[tuple[str, str]]:
-        """(what, where it came from) for each setting found; never a secret's value."""
-        return list(self.sources)
+
+_GROUPED: dict[str, tuple[str, str, Callable[[str], Any]]] = {
+    "RETRIES": ("retry", "retries", int),
+    "BACKOFF": ("retry", "backoff", float),
+    "MAX_BACKOFF": ("retry", "max_backoff", float),
+    "RETRY_UNKNOWN_OUTCOME": ("retry", "retry_unknown_outcome", _bool),
+    "DEADLINE": ("retry", "deadline", _none_or(float)),
+    "MAX_MESSAGES_PER_CONNECTION": ("pool", "max_messages_per_connection", _none_or(int)),
+    "IDLE_TIMEOUT": ("pool", "idle_timeout", _none_or(float)),
+    "PIPELINING": ("pool", "pipelining", _bool),
+    "LOCAL_HOSTNAME": ("pool", "local_hostname", str),
+    "RATE_LIMIT": ("limits", "rate_limit", _none_or(float)),
+    "DAILY_LIMIT": ("limits", "daily_limit", _daily),
+    "QUOTA_PAUSE": ("limits", "quota_pause", float),
+    "LOGIN_THROTTLE_PAUSE": ("limits", "login_throttle_pause", float),
+}
+"""Variables that set one field of an option group: (group, field, parser)."""
+
+_GROUPS: dict[str, type[Any]] = {
+    "retry": RetryPolicy,
+    "pool": PoolOptions,
+    "limits": SendingLimits,
+}
 
 
 def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Settings from `GMAIL_SEND_*` variables; keyword `overrides` (e.g. `port=465`,
-    `app_password=...`, named like the variables in lower case) win over the environment."""
+    """Settings from `GMAIL_SEND_*` variables.
+
+    Args:
+        environ: where to read the variables (default `os.environ`).
+        **overrides: values that win over the environment, named like the variables in lower
+            case (`port=465`, `app_password=...`), or option objects (`tls_context`, `sink`,
+            `on_event`, `retry`, `pool`, `limits`).
+
+    Raises:
+        ConfigurationError: listing every missing or contradictory setting.
+    """
+    objects = {k: overrides.pop(k) for k in _OBJECT_OPTIONS if k in overrides}
     reader = _Reader(os.environ if environ is None else environ, overrides)
     problems: list[str] = []
     host = reader.get("HOST") or GMAIL_HOST
     security = _security(reader.get("SECURITY") or "starttls", problems)
     port = _number(reader, "PORT", int, problems)
     timeout = _number(reader, "TIMEOUT", float, problems)
+    max_connections = _number(reader, "MAX_CONNECTIONS", int, problems)
     tls_context = _tls_context(reader.get("CA_FILE"), problems)
-    user = reader.get("USER")
-
-    oauth, token_file = _oauth_source(reader, user, problems)
-    app_password = reader.get("APP_PASSWORD")
-    password: AppPassword | None = None
-    if app_password is not None:
-        password_user = user or (oauth.user if oauth is not None else None)
-        if password_user is None:
-            problems.append("GMAIL_SEND_APP_PASSWORD needs GMAIL_SEND_USER (the mailbox)")
-        else:
-            password = AppPassword(password_user, app_password)
-
-    credentials: Credentials | None = None
-    if oauth is not None and password is not None:
-        try:
-            credentials = Fallback(oauth, password)
-        except ConfigurationError as exc:
-            problems.append(exc.message)
-    else:
-        credentials = oauth or password
+    credentials, token_file, user = read_credentials(reader.get, problems)
+    groups = _groups(reader, objects, problems)
 
     relay_by_ip = _flag(reader, "RELAY_BY_IP", problems)
     if relay_by_ip and credentials is not None:
@@ -168,12 +175,42 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
         host=host,
         port=port if port is not None else default_port(security),
         security=security,
-        tls_context=tls_context,
+        tls_context=objects.get("tls_context", tls_context),
         timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+        max_connections=3 if max_connections is None else max_connections,
+        sink=objects.get("sink"),
+        on_event=objects.get("on_event"),
         account=credentials.user if credentials is not None else user,
         token_file=token_file,
         sources=reader.sources(),
+        **groups,
     )
+
+
+def _groups(reader: _Reader, objects: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
+    """The option groups: given as objects, or built from their fields' variables."""
+    fields: dict[str, dict[str, Any]] = {name: {} for name in _GROUPS}
+    for variable, (group, name, parse) in _GROUPED.items():
+        raw = reader.get(variable)
+        if raw is None:
+            continue
+        if group in objects:
+            problems.append(f"{ENV_PREFIX}{variable} is set and {group}= is given: keep one")
+            continue
+        try:
+            fields[group][name] = parse(raw)
+        except ValueError:
+            problems.append(f"{ENV_PREFIX}{variable} cannot be read: {raw!r}")
+    groups: dict[str, Any] = {}
+    for group, kind in _GROUPS.items():
+        if group in objects:
+            groups[group] = objects[group]
+        elif fields[group]:
+            try:
+                groups[group] = kind(**fields[group])
+            except ConfigurationError as exc:
+                problems.append(f"{exc.message} (from the {ENV_PREFIX}* variables)")
+    return groups
 
 
 class _Reader:
@@ -208,103 +245,6 @@ class _Reader:
         return tuple(described)
 
 
-def _oauth_source(
-    reader: _Reader, user: str | None, problems: list[str]
-) -> tuple[TokenSource | None, Path | None]:
-    given = [name for name in _OAUTH_CHOICES if reader.get(name) is not None]
-    _unused(reader, given, problems)
-    if len(given) > 1:
-        problems.append(
-            "more than one OAuth2 source is set ("
-            + ", ".join(ENV_PREFIX + n for n in given)
-            + "): keep one"
-        )
-        return None, None
-    token_uri = reader.get("TOKEN_URI")
-    client_id, client_secret = reader.get("CLIENT_ID"), reader.get("CLIENT_SECRET")
-    try:
-        if "TOKEN_FILE" in given:
-            path = Path(reader.get("TOKEN_FILE") or "")
-            if client_id or client_secret:
-                problems.append(
-                    "GMAIL_SEND_CLIENT_ID/CLIENT_SECRET are set with GMAIL_SEND_TOKEN_FILE, "
-                    "which holds the client already: unset them"
-                )
-                return None, None
-            return OAuth2Credentials.from_file(path, user=user, token_uri=token_uri), path
-        if "TOKEN_JSON" in given:
-            info = _json(reader.get("TOKEN_JSON") or "", "GMAIL_SEND_TOKEN_JSON", problems)
-            if info is None:
-                return None, None
-            info.setdefault("client_id", client_id)
-            info.setdefault("client_secret", client_secret)
-            info = {k: v for k, v in info.items() if v is not None}
-            return OAuth2Credentials.from_info(info, user=user, token_uri=token_uri), None
-        if "REFRESH_TOKEN" in given:
-            missing = [
-                ENV_PREFIX + n
-                for n, v in (
-                    ("USER", user),
-                    ("CLIENT_ID", client_id),
-                    ("CLIENT_SECRET", client_secret),
-                )
-                if not v
-            ]
-            if missing:
-                problems.append("GMAIL_SEND_REFRESH_TOKEN also needs " + ", ".join(missing))
-                return None, None
-            assert user and client_id and client_secret
-            return OAuth2Credentials(
-                user=user,
-                refresh_token=reader.get("REFRESH_TOKEN") or "",
-                client_id=client_id,
-                client_secret=client_secret,
-                token_uri=token_uri or GOOGLE_TOKEN_URI,
-            ), None
-        if "SERVICE_ACCOUNT_FILE" in given or "SERVICE_ACCOUNT_JSON" in given:
-            subject = reader.get("SUBJECT") or user
-            if subject is None:
-                problems.append("a service account needs GMAIL_SEND_SUBJECT (the mailbox)")
-                return None, None
-            if "SERVICE_ACCOUNT_FILE" in given:
-                key_file = reader.get("SERVICE_ACCOUNT_FILE") or ""
-                return ServiceAccount.from_file(
-                    key_file, subject=subject, token_uri=token_uri
-                ), None
-            key = _json(
-                reader.get("SERVICE_ACCOUNT_JSON") or "",
-                "GMAIL_SEND_SERVICE_ACCOUNT_JSON",
-                problems,
-            )
-            if key is None:
-                return None, None
-            return ServiceAccount.from_info(key, subject=subject, token_uri=token_uri), None
-        if "ACCESS_TOKEN" in given:
-            if user is None:
-                problems.append("GMAIL_SEND_ACCESS_TOKEN needs GMAIL_SEND_USER (the mailbox)")
-                return None, None
-            return OAuth2Token(user, reader.get("ACCESS_TOKEN") or ""), None
-    except ConfigurationError as exc:
-        problems.append(str(exc))
-    return None, None
-
-
-def _unused(reader: _Reader, given: list[str], problems: list[str]) -> None:
-    """Variables that only make sense with a source that is not set: a mistake to name."""
-    if not {"REFRESH_TOKEN", "TOKEN_JSON", "TOKEN_FILE"} & set(given):
-        for name in ("CLIENT_ID", "CLIENT_SECRET"):
-            if reader.get(name) is not None:
-                problems.append(
-                    f"GMAIL_SEND_{name} is set but used only with GMAIL_SEND_REFRESH_TOKEN or "
-                    "GMAIL_SEND_TOKEN_JSON: set one of those, or unset it"
-                )
-    if not {"SERVICE_ACCOUNT_FILE", "SERVICE_ACCOUNT_JSON"} & set(given) and reader.get("SUBJECT"):
-        problems.append(
-            "GMAIL_SEND_SUBJECT is set but used only with a service account "
-            "(GMAIL_SEND_SERVICE_ACCOUNT_FILE or _JSON): set one, or use GMAIL_SEND_USER"
-        )
-
-
 def _flag(reader: _Reader, name: str, problems: list[str]) -> bool:
     value = (reader.get(name) or "").lower()
     if value in ("", "0", "false", "no", "off"):
@@ -315,18 +255,6 @@ def _flag(reader: _Reader, name: str, problems: list[str]) -> bool:
         f"{ENV_PREFIX}{name} must be 1 or 0 (true/false, yes/no, on/off), not {value!r}"
     )
     return False
-
-
-def _json(text: str, name: str, problems: list[str]) -> dict[str, Any] | None:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        problems.append(f"{name} is not valid JSON")
-        return None
-    if not isinstance(value, dict):
-        problems.append(f"{name} must hold a JSON object")
-        return None
-    return value
 
 
 def _security(value: str, problems: list[str]) -> Security:

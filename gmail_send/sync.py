@@ -13,26 +13,23 @@ from __future__ import annotations
 import asyncio
 import email.message
 import os
-import ssl
 import threading
-from collections.abc import Coroutine, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Coroutine, Sequence
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._result import SendResult
 from ._sender import GmailSender, send
-from ._sink import MessageSink
+from ._types import MessageFields, SendArguments, SenderOptions
 from .auth._credentials import Credentials
 from .errors import ConfigurationError
-from .message._compose import Attachment
-from .smtp._connection import DEFAULT_TIMEOUT, GMAIL_HOST, Security
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["SyncGmailSender", "send_sync"]
 
 T = TypeVar("T")
-Addresses = str | Sequence[str] | None
-AttachmentInput = Attachment | os.PathLike[str]
 
 
 class _LoopThread:
@@ -85,33 +82,13 @@ class SyncGmailSender:
         with SyncGmailSender(credentials) as gmail:
             gmail.send(to="you@example.com", subject="Hello", text="Hi")
 
-    `options` are GmailSender's other keyword arguments (pool, retries, limits, events), passed
-    on as they are. Safe to share between threads: their sends run concurrently on the sender.
+    Takes the same options as `GmailSender` (`SenderOptions`). Safe to share between threads:
+    their sends run concurrently on the sender.
     """
 
-    def __init__(
-        self,
-        credentials: Credentials | None,
-        *,
-        host: str = GMAIL_HOST,
-        port: int | None = None,
-        security: Security = "starttls",
-        tls_context: ssl.SSLContext | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        sink: MessageSink | None = None,
-        **options: Any,
-    ) -> None:
+    def __init__(self, credentials: Credentials | None, **options: Unpack[SenderOptions]) -> None:
         async def create() -> GmailSender:
-            return GmailSender(
-                credentials,
-                host=host,
-                port=port,
-                security=security,
-                tls_context=tls_context,
-                timeout=timeout,
-                sink=sink,
-                **options,
-            )
+            return GmailSender(credentials, **options)
 
         # Built on the loop that will run it, so nothing in it is tied to the caller's loop.
         self._sender = _run(create())
@@ -141,44 +118,15 @@ class SyncGmailSender:
     ) -> None:
         self.close()
 
-    def send(
-        self,
-        *,
-        to: Addresses = None,
-        cc: Addresses = None,
-        bcc: Addresses = None,
-        reply_to: Addresses = None,
-        from_: str | None = None,
-        subject: str = "",
-        text: str | None = None,
-        html: str | None = None,
-        attachments: Sequence[AttachmentInput] = (),
-        headers: Mapping[str, str] | None = None,
-        encoding: Literal["utf-8", "iso-2022-jp"] = "utf-8",
-        message_id: str | None = None,
-        date: datetime | None = None,
-        deadline: float | None = None,
-    ) -> SendResult:
-        """Compose a message from these parts and send it (see `GmailSender.send`)."""
+    def send(self, *, deadline: float | None = None, **fields: Unpack[MessageFields]) -> SendResult:
+        """Compose a message from keyword fields and send it (see `GmailSender.send`).
+
+        Args:
+            deadline: seconds this send may take in all (default: the sender's).
+            **fields: the message (`MessageFields`).
+        """
         self._check_open()
-        return _run(
-            self._sender.send(
-                to=to,
-                cc=cc,
-                bcc=bcc,
-                reply_to=reply_to,
-                from_=from_,
-                subject=subject,
-                text=text,
-                html=html,
-                attachments=attachments,
-                headers=headers,
-                encoding=encoding,
-                message_id=message_id,
-                date=date,
-                deadline=deadline,
-            )
-        )
+        return _run(self._sender.send(deadline=deadline, **fields))
 
     def send_message(
         self,
@@ -208,53 +156,14 @@ class SyncGmailSender:
             raise ConfigurationError("this SyncGmailSender is closed")
 
 
-def send_sync(
-    credentials: Credentials | None,
-    *,
-    host: str = GMAIL_HOST,
-    port: int | None = None,
-    security: Security = "starttls",
-    tls_context: ssl.SSLContext | None = None,
-    timeout: float | None = DEFAULT_TIMEOUT,
-    to: Addresses = None,
-    cc: Addresses = None,
-    bcc: Addresses = None,
-    reply_to: Addresses = None,
-    from_: str | None = None,
-    subject: str = "",
-    text: str | None = None,
-    html: str | None = None,
-    attachments: Sequence[AttachmentInput] = (),
-    headers: Mapping[str, str] | None = None,
-    encoding: Literal["utf-8", "iso-2022-jp"] = "utf-8",
-    message_id: str | None = None,
-    date: datetime | None = None,
-) -> SendResult:
+def send_sync(credentials: Credentials | None, **arguments: Unpack[SendArguments]) -> SendResult:
     """`gmail_send.send` for code without `await`: one message on a session of its own.
 
     Works in a plain script and in a thread whose event loop is running. For more than one
     message, keep a `SyncGmailSender`.
+
+    Args:
+        credentials: who signs in (see `GmailSender`).
+        **arguments: the message fields and the sender's options, as for `send()`.
     """
-    return _run(
-        send(
-            credentials,
-            host=host,
-            port=port,
-            security=security,
-            tls_context=tls_context,
-            timeout=timeout,
-            to=to,
-            cc=cc,
-            bcc=bcc,
-            reply_to=reply_to,
-            from_=from_,
-            subject=subject,
-            text=text,
-            html=html,
-            attachments=attachments,
-            headers=headers,
-            encoding=encoding,
-            message_id=message_id,
-            date=date,
-        )
-    )
+    return _run(send(credentials, **arguments))

@@ -16,7 +16,7 @@ import pytest
 from gmail_send.cli import main
 from gmail_send.testing import LocalGmail
 
-from .conftest import ACCOUNT, APP_PASSWORD
+from .local_helpers import ACCOUNT, APP_PASSWORD
 
 
 @dataclass(frozen=True)

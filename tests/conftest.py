@@ -7,15 +7,10 @@ from typing import Any
 
 import pytest
 
-from gmail_send import AppPassword, GmailSender
-from gmail_send._limits import PROCESS_QUOTAS, AccountQuotas
-from gmail_send.testing import LocalAccount, LocalGmail, TestCertificates
+from gmail_send._limits import PROCESS_QUOTAS
+from gmail_send.testing import LocalGmail, TestCertificates
 
-ACCOUNT = "me@gmail.com"
-APP_PASSWORD = "abcdefghijklmnop"
-NORMAL_PASSWORD = "correct horse battery"
-ACCESS_TOKEN = "ya29.local-test-token-0123456789"
-ALIAS = "shop@example.com"
+from .local_helpers import ACCESS_TOKEN, ACCOUNT, account
 
 
 @pytest.fixture(autouse=True)
@@ -30,12 +25,6 @@ def fresh_daily_quota() -> Iterator[None]:
 def certificates() -> TestCertificates:
     """One throw-away CA for the whole run (key generation is the slow part)."""
     return TestCertificates()
-
-
-def account() -> LocalAccount:
-    return LocalAccount(
-        ACCOUNT, app_password=APP_PASSWORD, password=NORMAL_PASSWORD, aliases=(ALIAS,)
-    )
 
 
 @pytest.fixture
@@ -64,16 +53,3 @@ async def gmail(start_gmail: Callable[..., Any]) -> LocalGmail:
     """A STARTTLS server like smtp.gmail.com:587."""
     server: LocalGmail = await start_gmail(security="starttls")
     return server
-
-
-def sender_for(server: LocalGmail, **options: Any) -> GmailSender:
-    """A sender for `server` with the app password, its own daily count and quick backoff."""
-    options.setdefault("quotas", AccountQuotas())
-    options.setdefault("backoff", 0.01)
-    return GmailSender(
-        AppPassword(ACCOUNT, APP_PASSWORD),
-        host=server.host,
-        port=server.port,
-        tls_context=server.client_tls_context(),
-        **options,
-    )

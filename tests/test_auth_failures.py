@@ -16,7 +16,7 @@ from gmail_send import (
 from gmail_send.smtp._replies import find_rule, parse_reply
 from gmail_send.testing import LocalGmail
 
-from .conftest import ACCESS_TOKEN, ACCOUNT, NORMAL_PASSWORD
+from .local_helpers import ACCESS_TOKEN, ACCOUNT, NORMAL_PASSWORD
 
 
 async def _send(gmail: LocalGmail, credentials: object) -> None:

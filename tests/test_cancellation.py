@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 
-from gmail_send import GmailSender, UnknownOutcomeError
+from gmail_send import GmailSender, RetryPolicy, UnknownOutcomeError
 from gmail_send.errors import DeadlineExceededError
 from gmail_send.events import OutcomeUnknown, SendEvent
 from gmail_send.testing import LocalGmail
+
+from .local_helpers import QUICK_RETRY
 
 ENVELOPE: dict[str, Any] = {"from_": "app@example.com", "to": "a@example.com"}
 
@@ -93,7 +95,7 @@ async def proxy(relay: LocalGmail) -> AsyncIterator[HoldingProxy]:
 
 
 def sender_via(proxy: HoldingProxy, **options: Any) -> GmailSender:
-    options.setdefault("backoff", 0.01)
+    options.setdefault("retry", QUICK_RETRY)
     return GmailSender(None, host="127.0.0.1", port=proxy.port, security="none", **options)
 
 
@@ -157,7 +159,11 @@ async def test_deadline_bounds_retries(start_gmail: Callable[..., Any]) -> None:
     server.inject("mail", (451, "4.3.0 Mail server temporarily rejected message."), times=50)
     loop = asyncio.get_running_loop()
     async with GmailSender(
-        None, host=server.host, port=server.port, security="none", backoff=0.2, retries=50
+        None,
+        host=server.host,
+        port=server.port,
+        security="none",
+        retry=RetryPolicy(backoff=0.2, retries=50),
     ) as sender:
         started = loop.time()
         with pytest.raises(Exception) as caught:

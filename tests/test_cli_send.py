@@ -18,7 +18,7 @@ from gmail_send.cli._send import ExitCode, read_recipients
 from gmail_send.testing import LocalGmail, LocalTokenEndpoint, TestCertificates
 
 from .cli_helpers import app_password_env, run_main, server_flags
-from .conftest import ACCOUNT, APP_PASSWORD
+from .local_helpers import ACCOUNT, APP_PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
 

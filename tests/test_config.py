@@ -15,12 +15,13 @@ from gmail_send import (
     GmailSender,
     OAuth2Credentials,
     OAuth2Token,
+    PoolOptions,
     ServiceAccount,
 )
 from gmail_send.config import ENV_VARIABLES, from_env
 from gmail_send.testing import LocalGmail, LocalTokenEndpoint, TestCertificates
 
-from .conftest import ACCOUNT, APP_PASSWORD
+from .local_helpers import ACCOUNT, APP_PASSWORD
 
 TOKEN_INFO = {
     "refresh_token": "1//refresh-secret",
@@ -35,15 +36,10 @@ def test_app_password() -> None:
     settings = from_env({"GMAIL_SEND_USER": ACCOUNT, "GMAIL_SEND_APP_PASSWORD": APP_PASSWORD})
     assert isinstance(settings.credentials, AppPassword)
     assert (settings.host, settings.port, settings.security) == ("smtp.gmail.com", 587, "starttls")
-    assert dict(settings).keys() == {
-        "credentials",
-        "host",
-        "port",
-        "security",
-        "tls_context",
-        "timeout",
-    }
+    # As a mapping: the credentials and what differs from GmailSender's defaults.
+    assert dict(settings).keys() == {"credentials", "port"}
     GmailSender(**settings)  # the intended use
+    GmailSender(**settings, pool=PoolOptions(max_messages_per_connection=5))
 
 
 def test_token_file(tmp_path: Path) -> None:

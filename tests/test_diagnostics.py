@@ -13,7 +13,7 @@ from gmail_send.doctor import CheckResult, Target, run_doctor
 from gmail_send.doctor._auth_checks import app_password_problem
 from gmail_send.testing import LocalGmail, LocalTokenEndpoint
 
-from .conftest import ACCOUNT, APP_PASSWORD
+from .local_helpers import ACCOUNT, APP_PASSWORD
 
 
 def target(gmail: LocalGmail, **changes: Any) -> Target:

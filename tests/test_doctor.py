@@ -28,8 +28,8 @@ from .cli_helpers import (
     run_main,
     server_flags,
 )
-from .conftest import ACCOUNT, NORMAL_PASSWORD
 from .local_dns import LocalDNS
+from .local_helpers import ACCOUNT, NORMAL_PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD_DOMAIN = {

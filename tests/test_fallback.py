@@ -20,7 +20,7 @@ from gmail_send import (
 )
 from gmail_send.testing import LocalGmail, LocalTokenEndpoint, TokenVerdict
 
-from .conftest import ACCOUNT, APP_PASSWORD
+from .local_helpers import ACCOUNT, APP_PASSWORD
 
 
 @pytest.fixture

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import pytest
 
-from gmail_send import AccountQuotas, AppPassword, GmailSender, QuotaExceededError
+from gmail_send import AccountQuotas, QuotaExceededError, SendingLimits
 from gmail_send.auth import TokenFunction
 from gmail_send.events import (
     MessageSent,
@@ -18,19 +17,7 @@ from gmail_send.events import (
 )
 from gmail_send.testing import LocalGmail
 
-from .conftest import ACCESS_TOKEN, ACCOUNT, APP_PASSWORD
-
-
-def sender_for(server: LocalGmail, credentials: Any = None, **options: Any) -> GmailSender:
-    options.setdefault("quotas", AccountQuotas())
-    options.setdefault("backoff", 0.01)
-    return GmailSender(
-        credentials or AppPassword(ACCOUNT, APP_PASSWORD),
-        host=server.host,
-        port=server.port,
-        tls_context=server.client_tls_context(),
-        **options,
-    )
+from .local_helpers import ACCESS_TOKEN, ACCOUNT, APP_PASSWORD, sender_for
 
 
 async def test_sent_and_retried_events(gmail: LocalGmail) -> None:
@@ -55,7 +42,11 @@ async def test_sent_and_retried_events(gmail: LocalGmail) -> None:
 
 async def test_quota_events(gmail: LocalGmail) -> None:
     events: list[SendEvent] = []
-    async with sender_for(gmail, on_event=events.append, daily_limit=1) as sender:
+    async with sender_for(
+        gmail,
+        on_event=events.append,
+        limits=SendingLimits(daily_limit=1, quotas=AccountQuotas()),
+    ) as sender:
         await sender.send(to="a@example.com", subject="1", text="x")
         with pytest.raises(QuotaExceededError):
             await sender.send(to="a@example.com", subject="2", text="x")

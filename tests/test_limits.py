@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from gmail_send import AppPassword, GmailSender, QuotaExceededError
+from gmail_send import AppPassword, GmailSender, QuotaExceededError, SendingLimits
 from gmail_send._limits import DAY, AccountQuotas, RateLimiter, default_daily_limit
 from gmail_send.events import QuotaReached
 from gmail_send.testing import LocalGmail
 
-from .conftest import ACCOUNT, APP_PASSWORD, sender_for
+from .local_helpers import ACCOUNT, APP_PASSWORD, sender_for
 
 
 class Clock:
@@ -31,12 +31,27 @@ def test_default_daily_limit_by_account_domain() -> None:
     assert default_daily_limit(None) is None
     assert GmailSender(AppPassword("me@gmail.com", APP_PASSWORD)).daily_limit == 500
     assert GmailSender(AppPassword("a@shop.example", APP_PASSWORD)).daily_limit == 2000
-    assert GmailSender(AppPassword(ACCOUNT, APP_PASSWORD), daily_limit=None).daily_limit is None
-    assert GmailSender(AppPassword(ACCOUNT, APP_PASSWORD), daily_limit=7).daily_limit == 7
+    assert (
+        GmailSender(
+            AppPassword(ACCOUNT, APP_PASSWORD),
+            limits=SendingLimits(daily_limit=None),
+        ).daily_limit
+        is None
+    )
+    assert (
+        GmailSender(
+            AppPassword(ACCOUNT, APP_PASSWORD),
+            limits=SendingLimits(daily_limit=7),
+        ).daily_limit
+        == 7
+    )
 
 
 async def test_daily_limit_refuses_before_connecting(gmail: LocalGmail) -> None:
-    async with sender_for(gmail, daily_limit=2) as sender:
+    async with sender_for(
+        gmail,
+        limits=SendingLimits(daily_limit=2, quotas=AccountQuotas()),
+    ) as sender:
         for n in range(2):
             await sender.send(to="a@example.com", subject=f"{n}", text="x")
         sessions = len(gmail.sessions)
@@ -49,7 +64,10 @@ async def test_daily_limit_refuses_before_connecting(gmail: LocalGmail) -> None:
 
 
 async def test_concurrent_sends_never_pass_the_limit(gmail: LocalGmail) -> None:
-    async with sender_for(gmail, daily_limit=3) as sender:
+    async with sender_for(
+        gmail,
+        limits=SendingLimits(daily_limit=3, quotas=AccountQuotas()),
+    ) as sender:
         outcomes = await asyncio.gather(
             *(sender.send(to="a@example.com", subject=f"{n}", text="x") for n in range(8)),
             return_exceptions=True,
@@ -62,8 +80,14 @@ async def test_concurrent_sends_never_pass_the_limit(gmail: LocalGmail) -> None:
 async def test_senders_of_one_account_count_together(gmail: LocalGmail) -> None:
     quotas = AccountQuotas()
     async with (
-        sender_for(gmail, daily_limit=2, quotas=quotas) as first,
-        sender_for(gmail, daily_limit=2, quotas=quotas) as second,
+        sender_for(
+            gmail,
+            limits=SendingLimits(daily_limit=2, quotas=quotas),
+        ) as first,
+        sender_for(
+            gmail,
+            limits=SendingLimits(daily_limit=2, quotas=quotas),
+        ) as second,
     ):
         await first.send(to="a@example.com", subject="1", text="x")
         await second.send(to="a@example.com", subject="2", text="x")
@@ -74,7 +98,10 @@ async def test_senders_of_one_account_count_together(gmail: LocalGmail) -> None:
 
 async def test_gmail_daily_limit_reply_stops_the_account(gmail: LocalGmail) -> None:
     gmail.inject("mail", (550, "5.4.5 Daily user sending limit exceeded."))
-    async with sender_for(gmail, quota_pause=600.0) as sender:
+    async with sender_for(
+        gmail,
+        limits=SendingLimits(quota_pause=600.0, quotas=AccountQuotas()),
+    ) as sender:
         with pytest.raises(QuotaExceededError) as first:
             await sender.send(to="a@example.com", subject="1", text="x")
         assert first.value.retry_after == 600.0
@@ -110,7 +137,10 @@ def test_block_ends_after_retry_after_and_window_rolls() -> None:
 
 
 async def test_rate_limit_spaces_messages(gmail: LocalGmail) -> None:
-    async with sender_for(gmail, rate_limit=20.0) as sender:
+    async with sender_for(
+        gmail,
+        limits=SendingLimits(rate_limit=20.0, quotas=AccountQuotas()),
+    ) as sender:
         started = time.monotonic()
         await asyncio.gather(
             *(sender.send(to="a@example.com", subject=f"{n}", text="x") for n in range(5))
@@ -129,7 +159,10 @@ async def test_rate_limiter_hands_out_slots_in_order() -> None:
 
 
 async def test_reset_quota_keeps_the_daily_count_unless_asked(gmail: LocalGmail) -> None:
-    async with sender_for(gmail, daily_limit=2) as sender:
+    async with sender_for(
+        gmail,
+        limits=SendingLimits(daily_limit=2, quotas=AccountQuotas()),
+    ) as sender:
         await sender.send(to="a@example.com", subject="1", text="x")
         gmail.inject("mail", (550, "5.4.5 Daily user sending limit exceeded."))
         with pytest.raises(QuotaExceededError):
@@ -150,7 +183,11 @@ async def test_daily_limit_among_partial_refusals_pauses_the_account(
         "rcpt", (550, "5.4.5 Daily user sending limit exceeded."), recipient="b@example.com"
     )
     events: list[object] = []
-    async with sender_for(gmail, quota_pause=600.0, on_event=events.append) as sender:
+    async with sender_for(
+        gmail,
+        limits=SendingLimits(quota_pause=600.0, quotas=AccountQuotas()),
+        on_event=events.append,
+    ) as sender:
         result = await sender.send(to=["a@example.com", "b@example.com"], subject="1", text="x")
         assert result.accepted == ("a@example.com",)
         with (
@@ -169,7 +206,9 @@ async def test_client_side_daily_limit_is_logged(
     gmail: LocalGmail, caplog: pytest.LogCaptureFixture
 ) -> None:
     events: list[object] = []
-    async with sender_for(gmail, daily_limit=1, on_event=events.append) as sender:
+    async with sender_for(
+        gmail, limits=SendingLimits(daily_limit=1, quotas=AccountQuotas()), on_event=events.append
+    ) as sender:
         await sender.send(to="a@example.com", subject="1", text="x")
         with (
             caplog.at_level(logging.WARNING, logger="gmail_send"),

@@ -17,7 +17,7 @@ from gmail_send import AuthenticationError, OAuth2Token, TokenError, send
 from gmail_send.auth import OAuth2Credentials
 from gmail_send.testing import LocalGmail, LocalTokenEndpoint
 
-from .conftest import ACCESS_TOKEN, ACCOUNT
+from .local_helpers import ACCESS_TOKEN, ACCOUNT
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import aiosmtplib
 import pytest
 from aiosmtplib.protocol import SMTPProtocol
 
-from gmail_send import AppPassword, QuotaExceededError, RecipientsRefusedError
+from gmail_send import AppPassword, PoolOptions, QuotaExceededError, RecipientsRefusedError
 from gmail_send.errors import UnknownOutcomeError
 from gmail_send.smtp._pipelining import (
     SUPPORTED_AIOSMTPLIB_MAJOR,
@@ -21,7 +21,7 @@ from gmail_send.smtp._pipelining import (
 from gmail_send.smtp._signin import ConnectionSettings, open_session
 from gmail_send.testing import LocalGmail
 
-from .conftest import ACCOUNT, APP_PASSWORD, sender_for
+from .local_helpers import ACCOUNT, APP_PASSWORD, sender_for
 
 RECIPIENTS = [f"r{n}@example.com" for n in range(5)]
 DATE = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -109,7 +109,10 @@ async def test_pipelined_and_plain_deliver_identical_messages(
 
 async def test_sender_can_turn_pipelining_off(start_gmail: Callable[..., Any]) -> None:
     server: LocalGmail = await start_gmail(pipelining=True)
-    async with sender_for(server, pipelining=False) as sender:
+    async with sender_for(
+        server,
+        pool=PoolOptions(pipelining=False),
+    ) as sender:
         await sender.send(to=RECIPIENTS, subject="plain", text="x")
         [connection] = sender._pool._idle
         assert not connection.pipelining

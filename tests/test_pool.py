@@ -8,10 +8,18 @@ from typing import Any
 
 import pytest
 
-from gmail_send import AccountQuotas, AppPassword, ConfigurationError, GmailSender
+from gmail_send import (
+    AccountQuotas,
+    AppPassword,
+    ConfigurationError,
+    GmailSender,
+    PoolOptions,
+    RetryPolicy,
+    SendingLimits,
+)
 from gmail_send.testing import LocalGmail
 
-from .conftest import ACCOUNT, APP_PASSWORD, sender_for
+from .local_helpers import ACCOUNT, APP_PASSWORD, sender_for
 
 
 def subjects(server: LocalGmail) -> list[str]:
@@ -25,7 +33,11 @@ async def test_concurrent_sends_share_a_bounded_pool(
     server: LocalGmail = await start_gmail(pipelining=pipelining)
     # Sessions wear out during the run: each is replaced while others are busy, and a worn-out
     # session saying QUIT still counts against max_connections until it is closed.
-    async with sender_for(server, max_connections=2, max_messages_per_connection=3) as sender:
+    async with sender_for(
+        server,
+        max_connections=2,
+        pool=PoolOptions(max_messages_per_connection=3),
+    ) as sender:
         results = await asyncio.gather(
             *(sender.send(to="you@example.com", subject=f"m{n:02}", text="x") for n in range(90))
         )
@@ -55,7 +67,11 @@ async def test_sessions_closed_by_the_server_are_replaced(gmail: LocalGmail) -> 
 
 
 async def test_max_messages_per_connection(gmail: LocalGmail) -> None:
-    async with sender_for(gmail, max_connections=1, max_messages_per_connection=2) as sender:
+    async with sender_for(
+        gmail,
+        max_connections=1,
+        pool=PoolOptions(max_messages_per_connection=2),
+    ) as sender:
         for n in range(5):
             await sender.send(to="a@example.com", subject=f"{n}", text="x")
     assert len(gmail.messages) == 5
@@ -65,7 +81,10 @@ async def test_max_messages_per_connection(gmail: LocalGmail) -> None:
 
 
 async def test_idle_sessions_are_closed_politely(gmail: LocalGmail) -> None:
-    async with sender_for(gmail, idle_timeout=0.1) as sender:
+    async with sender_for(
+        gmail,
+        pool=PoolOptions(idle_timeout=0.1),
+    ) as sender:
         await sender.send(to="a@example.com", subject="1", text="x")
         for _ in range(200):
             if gmail.open_sessions == 0:
@@ -97,13 +116,25 @@ def test_pool_options_are_checked() -> None:
     with pytest.raises(ConfigurationError):
         GmailSender(AppPassword(ACCOUNT, APP_PASSWORD), max_connections=0)
     with pytest.raises(ConfigurationError):
-        GmailSender(AppPassword(ACCOUNT, APP_PASSWORD), idle_timeout=0)
+        GmailSender(
+            AppPassword(ACCOUNT, APP_PASSWORD),
+            pool=PoolOptions(idle_timeout=0),
+        )
     with pytest.raises(ConfigurationError):
-        GmailSender(AppPassword(ACCOUNT, APP_PASSWORD), retries=-1)
+        GmailSender(
+            AppPassword(ACCOUNT, APP_PASSWORD),
+            retry=RetryPolicy(retries=-1),
+        )
     with pytest.raises(ConfigurationError):
-        GmailSender(AppPassword(ACCOUNT, APP_PASSWORD), rate_limit=0)
+        GmailSender(
+            AppPassword(ACCOUNT, APP_PASSWORD),
+            limits=SendingLimits(rate_limit=0),
+        )
     with pytest.raises(ConfigurationError):
-        GmailSender(AppPassword(ACCOUNT, APP_PASSWORD), deadline=0)
+        GmailSender(
+            AppPassword(ACCOUNT, APP_PASSWORD),
+            retry=RetryPolicy(deadline=0),
+        )
 
 
 class _SlowQuitServer:
@@ -157,8 +188,10 @@ async def test_a_session_saying_quit_still_holds_its_slot(ending: str) -> None:
     server = _SlowQuitServer()
     listener = await asyncio.start_server(server.serve, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
-    options: dict[str, Any] = (
-        {"max_messages_per_connection": 1} if ending == "worn_out" else {"idle_timeout": 0.05}
+    pool = (
+        PoolOptions(max_messages_per_connection=1)
+        if ending == "worn_out"
+        else PoolOptions(idle_timeout=0.05)
     )
     try:
         async with GmailSender(
@@ -167,9 +200,9 @@ async def test_a_session_saying_quit_still_holds_its_slot(ending: str) -> None:
             port=port,
             security="none",
             timeout=10,
-            quotas=AccountQuotas(),
+            limits=SendingLimits(quotas=AccountQuotas()),
             max_connections=1,
-            **options,
+            pool=pool,
         ) as sender:
             await sender.send(from_="app@example.com", to="a@example.com", subject="1", text="x")
             await asyncio.wait_for(server.quit_seen.wait(), 10)

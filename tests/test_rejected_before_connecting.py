@@ -23,7 +23,7 @@ from gmail_send.errors import (
 )
 from gmail_send.testing import LocalGmail
 
-from .conftest import ACCOUNT, APP_PASSWORD
+from .local_helpers import ACCOUNT, APP_PASSWORD
 
 GOOD: dict[str, Any] = {"to": "you@example.com", "subject": "s", "text": "t"}
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from gmail_send import AppPassword, ConfigurationError, OAuth2Token, PermanentError
+from gmail_send import AppPassword, ConfigurationError, OAuth2Token, PermanentError, PoolOptions
 from gmail_send._relay import RELAY_DAILY_LIMIT, WORKSPACE_RELAY_HOST, workspace_relay
 from gmail_send.smtp import GMAIL_REPLIES
 from gmail_send.testing import LocalGmail
 
-from .conftest import ACCESS_TOKEN, ACCOUNT, APP_PASSWORD
+from .local_helpers import ACCESS_TOKEN, ACCOUNT, APP_PASSWORD
 
 
 def test_preset_points_at_the_relay() -> None:
@@ -40,7 +40,7 @@ async def test_relay_by_ip_over_tls_sends_no_auth(start_gmail: Callable[..., Any
         host=relay.host,
         port=relay.port,
         tls_context=relay.client_tls_context(),
-        local_hostname="mail.example.com",
+        pool=PoolOptions(local_hostname="mail.example.com"),
     ) as sender:
         result = await sender.send(
             from_="app@example.com", to="you@example.com", subject="relay", text="x"

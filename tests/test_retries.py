@@ -17,13 +17,14 @@ from gmail_send import (
     PermanentError,
     RecipientsRefusedError,
     RetryPolicy,
+    SendingLimits,
     TemporaryError,
     UnknownOutcomeError,
 )
 from gmail_send.events import SendRetried
 from gmail_send.testing import LocalGmail
 
-from .conftest import ACCOUNT, APP_PASSWORD, sender_for
+from .local_helpers import ACCOUNT, APP_PASSWORD, sender_for
 
 
 def mail_commands(server: LocalGmail) -> int:
@@ -84,7 +85,10 @@ async def test_recipient_still_refused_after_retries_is_reported(server: LocalGm
     server.inject(
         "rcpt", (450, "4.2.1 receiving mail too quickly"), recipient="b@example.com", times=5
     )
-    async with sender_for(server, retries=2) as sender:
+    async with sender_for(
+        server,
+        retry=RetryPolicy(retries=2, backoff=0.01),
+    ) as sender:
         result = await sender.send(to=["a@example.com", "b@example.com"], subject="x", text="x")
     assert result.accepted == ("a@example.com",)
     assert result.refused["b@example.com"].code == 450
@@ -144,7 +148,10 @@ async def test_too_many_logins_is_not_retried(server: LocalGmail) -> None:
 
 async def test_retries_are_bounded(server: LocalGmail) -> None:
     server.inject("mail", (451, "4.3.0 Mail server temporarily rejected message."), times=10)
-    async with sender_for(server, retries=2) as sender:
+    async with sender_for(
+        server,
+        retry=RetryPolicy(retries=2, backoff=0.01),
+    ) as sender:
         with pytest.raises(TemporaryError):
             await sender.send(to="a@example.com", subject="x", text="x")
     assert mail_commands(server) == 3
@@ -161,7 +168,10 @@ async def test_drop_after_body_is_not_resent(server: LocalGmail) -> None:
 
 async def test_resending_after_unknown_outcome_only_when_opted_in(server: LocalGmail) -> None:
     server.drop_connection("data_end")  # lost before storing: a resend is what the caller wants
-    async with sender_for(server, retry_unknown_outcome=True) as sender:
+    async with sender_for(
+        server,
+        retry=RetryPolicy(retry_unknown_outcome=True, backoff=0.01),
+    ) as sender:
         result = await sender.send(to="a@example.com", subject="x", text="x")
     [received] = server.messages
     assert received.parsed()["Message-ID"] == result.message_id
@@ -256,8 +266,8 @@ async def test_unreadable_final_reply_is_an_unknown_outcome_never_resent(
             port=port,
             security="none",
             timeout=5,
-            backoff=0.01,
-            quotas=AccountQuotas(),
+            retry=RetryPolicy(backoff=0.01),
+            limits=SendingLimits(quotas=AccountQuotas()),
         ) as sender:
             with pytest.raises(UnknownOutcomeError) as caught:
                 await sender.send(
@@ -321,8 +331,8 @@ async def test_a_refused_port_is_not_retried(unused_tcp_port: int) -> None:
         AppPassword(ACCOUNT, APP_PASSWORD),
         host="127.0.0.1",
         port=unused_tcp_port,
-        backoff=0.01,
-        quotas=AccountQuotas(),
+        retry=RetryPolicy(backoff=0.01),
+        limits=SendingLimits(quotas=AccountQuotas()),
     ) as sender:
         with pytest.raises(GmailConnectionError) as caught:
             await sender.send(to="a@example.com", subject="x", text="x")
@@ -332,7 +342,11 @@ async def test_a_refused_port_is_not_retried(unused_tcp_port: int) -> None:
 async def test_too_many_logins_holds_off_new_sessions_but_open_ones_keep_working(
     server: LocalGmail,
 ) -> None:
-    async with sender_for(server, max_connections=2, login_throttle_pause=300.0) as sender:
+    async with sender_for(
+        server,
+        max_connections=2,
+        limits=SendingLimits(login_throttle_pause=300.0, quotas=AccountQuotas()),
+    ) as sender:
         await sender.send(to="a@example.com", subject="1", text="x")  # leaves one idle session
         server.inject("auth", (454, "4.7.0 Too many login attempts, please try again later."))
         outcomes = await asyncio.gather(
@@ -353,7 +367,10 @@ async def test_too_many_logins_holds_off_new_sessions_but_open_ones_keep_working
 
 async def test_login_throttle_pause_zero_does_not_hold_off(server: LocalGmail) -> None:
     server.inject("auth", (454, "4.7.0 Too many login attempts, please try again later."))
-    async with sender_for(server, login_throttle_pause=0) as sender:
+    async with sender_for(
+        server,
+        limits=SendingLimits(login_throttle_pause=0, quotas=AccountQuotas()),
+    ) as sender:
         with pytest.raises(LoginThrottledError):
             await sender.send(to="a@example.com", subject="1", text="x")
         await sender.send(to="a@example.com", subject="2", text="x")

@@ -13,7 +13,7 @@ from gmail_send import AppPassword, GmailSender, GmailSendError, OAuth2Token
 from gmail_send.auth._xoauth2 import build_xoauth2
 from gmail_send.testing import LocalGmail
 
-from .conftest import ACCESS_TOKEN, ACCOUNT, APP_PASSWORD
+from .local_helpers import ACCESS_TOKEN, ACCOUNT, APP_PASSWORD
 
 WRONG_PASSWORD = "zyxwvutsrqponmlk"
 WRONG_TOKEN = "ya29.wrong-token-that-must-stay-secret"

@@ -12,7 +12,7 @@ import pytest
 from gmail_send import AppPassword, GmailSender, OAuth2Token, SendResult, send
 from gmail_send.testing import LocalGmail
 
-from .conftest import ACCESS_TOKEN, ACCOUNT, ALIAS, APP_PASSWORD
+from .local_helpers import ACCESS_TOKEN, ACCOUNT, ALIAS, APP_PASSWORD
 
 
 def _lf(text: str) -> str:

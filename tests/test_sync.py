@@ -15,6 +15,7 @@ from gmail_send import (
     GmailSender,
     NoRecipientsError,
     OutgoingMessage,
+    PoolOptions,
     SendResult,
     send,
 )
@@ -188,7 +189,10 @@ def test_parameters_are_those_of_the_async_twins() -> None:
 
 
 def test_other_sender_options_are_passed_on(local: LocalGmailThread) -> None:
-    with SyncGmailSender(**local.settings(), local_hostname="client.example") as gmail:
+    with SyncGmailSender(
+        **local.settings(),
+        pool=PoolOptions(local_hostname="client.example"),
+    ) as gmail:
         gmail.send(to="you@example.com", subject="x", text="x")
     assert local.server.sessions[0].ehlo_name == "client.example"
     with pytest.raises(TypeError):

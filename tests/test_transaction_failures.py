@@ -13,7 +13,7 @@ from gmail_send import (
 from gmail_send.smtp._replies import find_rule, parse_reply
 from gmail_send.testing import LocalGmail
 
-from .conftest import sender_for
+from .local_helpers import sender_for
 
 
 def rule(code: int, text: str):  # type: ignore[no-untyped-def]

@@ -15,12 +15,13 @@ from gmail_send import (
     GmailConnectionError,
     GmailSender,
     OAuth2Token,
+    RetryPolicy,
     TLSError,
     send,
 )
 from gmail_send.testing import LocalGmail
 
-from .conftest import ACCESS_TOKEN, ACCOUNT, APP_PASSWORD
+from .local_helpers import ACCESS_TOKEN, ACCOUNT, APP_PASSWORD
 
 
 def test_credentials_with_security_none_refused_before_connecting() -> None:
@@ -114,7 +115,7 @@ async def test_greeting_refused_is_temporary(gmail: LocalGmail) -> None:
         host=gmail.host,
         port=gmail.port,
         tls_context=gmail.client_tls_context(),
-        retries=0,
+        retry=RetryPolicy(retries=0),
     ) as sender:
         with pytest.raises(TemporaryError) as caught:
             await sender.send(to="you@example.com", subject="x", text="x")

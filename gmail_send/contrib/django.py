@@ -7,8 +7,8 @@ and then `django.core.mail.send_mail`, `EmailMessage` and `EmailMultiAlternative
 Gmail. Configuration, first found wins:
 
 1. keyword arguments of `get_connection(...)`: GmailSender's (`credentials`, `host`, `port`,
-   `security`, `tls_context`, `timeout`, `sink`, pool and retry options...), and Django's
-   `username` with `password` (the `auth_user`/`auth_password` of `send_mail`), meaning an
+   `security`, `tls_context`, `timeout`, `sink`, the groups `retry`, `pool`, `limits`...), and
+   Django's `username` with `password` (the `auth_user`/`auth_password` of `send_mail`), meaning an
    app password;
 2. the setting `GMAIL_SEND`: a mapping of GmailSender keywords, e.g. `from_env()` or
    `{"credentials": OAuth2Credentials.from_file(...), "max_connections": 1}`;
@@ -27,7 +27,6 @@ a `send_messages` batch). Needs the `[django]` extra.
 from __future__ import annotations
 
 import email.utils
-import inspect
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -44,7 +43,7 @@ except ImportError as _missing:  # pragma: no cover - depends on the installatio
         name=_missing.name,
     ) from _missing
 
-from .._sender import GmailSender
+from .._options import OPTION_NAMES
 from ..auth._credentials import AppPassword
 from ..config import ENV_PREFIX, Settings, from_env
 from ..errors import ConfigurationError, GmailSendError
@@ -52,7 +51,7 @@ from ..sync import SyncGmailSender
 
 __all__ = ["EmailBackend"]
 
-_SENDER_OPTIONS = frozenset(inspect.signature(GmailSender).parameters)
+_SENDER_OPTIONS = frozenset({"credentials", *OPTION_NAMES})
 
 
 _env_lock = threading.Lock()

@@ -17,6 +17,7 @@ from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
+from .._types import AttachmentInput
 from ..errors import BlockedAttachmentError, MessageError, MessageTooLargeError
 from ._headers import check_header_text, is_printable_ascii
 
@@ -24,7 +25,6 @@ __all__ = [
     "BLOCKED_EXTENSIONS",
     "Attachment",
     "AttachmentData",
-    "AttachmentInput",
     "LoadedAttachment",
     "base64_size",
     "blocked_extension",
@@ -115,7 +115,6 @@ class Attachment:
         return f"Attachment({data}, filename={self.filename!r}{extras})"
 
 
-AttachmentInput = Attachment | os.PathLike[str] | str
 """An attachment as `compose_message` takes it: an `Attachment`, or the path of a file to read."""
 
 

@@ -37,14 +37,14 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from email.message import EmailMessage, MIMEPart
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
+from .._types import Addresses, AttachmentInput, Encoding
 from ..errors import InvalidAddressError, MessageError, MessageTooLargeError
 from ._addresses import Mailbox, dedupe_addresses, parse_addresses, parse_mailbox
 from ._attachments import (
     BLOCKED_EXTENSIONS,
     Attachment,
-    AttachmentInput,
     LoadedAttachment,
     base64_size,
     load_attachment,
@@ -271,17 +271,17 @@ def _optional_str(value: object, what: str) -> None:
 def compose_message(
     *,
     account: str | None,
-    to: str | Sequence[str] | None = None,
-    cc: str | Sequence[str] | None = None,
-    bcc: str | Sequence[str] | None = None,
-    reply_to: str | Sequence[str] | None = None,
+    to: Addresses = None,
+    cc: Addresses = None,
+    bcc: Addresses = None,
+    reply_to: Addresses = None,
     from_: str | None = None,
     subject: str = "",
     text: str | None = None,
     html: str | None = None,
     attachments: Sequence[AttachmentInput] = (),
     headers: Mapping[str, str] | None = None,
-    encoding: Literal["utf-8", "iso-2022-jp"] = "utf-8",
+    encoding: Encoding = "utf-8",
     message_id: str | None = None,
     date: datetime | None = None,
 ) -> OutgoingMessage:

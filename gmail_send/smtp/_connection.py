@@ -13,12 +13,12 @@ import itertools
 import logging
 import ssl
 import time
-from typing import Literal
 
 import aiosmtplib
 from aiosmtplib import SMTPResponse
 
 from .._result import AuthMethod, SendResult
+from .._types import Security
 from ..auth._credentials import AppPassword, SingleCredentials, TokenSource
 from ..auth._xoauth2 import XOAuth2Challenge, build_xoauth2, parse_xoauth2_challenge
 from ..errors import (
@@ -47,7 +47,6 @@ __all__ = [
 
 log = logging.getLogger("gmail_send.smtp")
 
-Security = Literal["starttls", "tls", "none"]
 GMAIL_HOST = "smtp.gmail.com"
 DEFAULT_TIMEOUT = 60.0
 _ids = itertools.count(1)

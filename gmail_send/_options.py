@@ -1,0 +1,238 @@
+"""The sender's options: `Settings`, the whole set with its defaults, and its option groups.
+
+Plain options are the connection and wiring ones (`host`, `port`, `security`, `tls_context`,
+`timeout`, `max_connections`, `sink`, `on_event`); the rest come in small frozen groups in the
+style of httpx's `Limits`: `retry=RetryPolicy(...)`, `pool=PoolOptions(...)`,
+`limits=SendingLimits(...)`. Each validates itself once, when it is made. `Settings` is the one
+place where every option's default is declared; `GmailSender` resolves its keywords through it
+and `from_env()` returns one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ssl
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from ._retry import RetryPolicy
+from ._types import Security, SenderOptions
+from .errors import ConfigurationError
+from .smtp._connection import DEFAULT_TIMEOUT, GMAIL_HOST, default_port
+
+if TYPE_CHECKING:
+    from ._limits import AccountQuotas
+    from ._sink import MessageSink
+    from .auth import Credentials
+    from .events import EventHook
+
+__all__ = ["OPTION_NAMES", "PoolOptions", "SendingLimits", "Settings"]
+
+_SECURITIES = ("starttls", "tls", "none")
+
+
+@dataclass(frozen=True)
+class PoolOptions:
+    """How the sender's SMTP sessions are opened and reused.
+
+    Args:
+        max_messages_per_connection: messages one session carries before it is replaced
+            (None: no limit).
+        idle_timeout: seconds an unused session is kept open (None: until Gmail closes it).
+        pipelining: send MAIL, RCPT and DATA in one write where the server offers PIPELINING.
+        local_hostname: the name sent in EHLO (default: this machine's name); the Workspace
+            relay wants one of the domain's host names when it checks IP-registered senders.
+    """
+
+    max_messages_per_connection: int | None = 100
+    idle_timeout: float | None = 60.0
+    pipelining: bool = True
+    local_hostname: str | None = None
+
+    def __post_init__(self) -> None:
+        limit = self.max_messages_per_connection
+        if limit is not None and (not _whole(limit) or limit < 1):
+            raise ConfigurationError(
+                f"max_messages_per_connection must be a whole number >= 1 or None, not {limit!r}"
+            )
+        if self.idle_timeout is not None and not _positive(self.idle_timeout):
+            raise ConfigurationError(
+                f"idle_timeout must be positive seconds or None, not {self.idle_timeout!r}"
+            )
+        if not isinstance(self.pipelining, bool):
+            raise ConfigurationError(f"pipelining must be True or False, not {self.pipelining!r}")
+        if self.local_hostname is not None and not isinstance(self.local_hostname, str):
+            raise ConfigurationError(
+                f"local_hostname must be a string or None, not {self.local_hostname!r}"
+            )
+
+
+@dataclass(frozen=True)
+class SendingLimits:
+    """Limits the sender keeps so Gmail never has to stop the account.
+
+    Args:
+        rate_limit: at most this many messages per second from this sender (None: no limit).
+        daily_limit: messages per rolling 24 hours per account; "auto" is 500 for
+            @gmail.com and 2,000 for Workspace accounts; None switches the count off.
+        quota_pause: seconds to stop sending from an account after Gmail's 550 5.4.5.
+        login_throttle_pause: seconds without new sign-ins after Gmail's 454 4.7.0 (too many
+            login attempts); 0 switches the hold-off off.
+        quotas: the `AccountQuotas` counting sends per account; by default every sender of the
+            process shares one, so two senders for one account count together.
+    """
+
+    rate_limit: float | None = None
+    daily_limit: int | Literal["auto"] | None = "auto"
+    quota_pause: float = 3600.0
+    login_throttle_pause: float = 300.0
+    quotas: AccountQuotas | None = None
+
+    def __post_init__(self) -> None:
+        if self.rate_limit is not None and not _positive(self.rate_limit):
+            raise ConfigurationError(
+                f"rate_limit must be a positive number or None, not {self.rate_limit!r}"
+            )
+        daily = self.daily_limit
+        if daily != "auto" and daily is not None and (not _whole(daily) or daily < 1):
+            raise ConfigurationError(f"daily_limit must be >= 1, 'auto' or None, not {daily!r}")
+        if not _positive(self.quota_pause):
+            raise ConfigurationError(
+                f"quota_pause must be positive seconds, not {self.quota_pause!r}"
+            )
+        pause = self.login_throttle_pause
+        if not _number(pause) or pause < 0:
+            raise ConfigurationError(f"login_throttle_pause must be >= 0 seconds, not {pause!r}")
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive(value: object) -> bool:
+    return _number(value) and value > 0  # type: ignore[operator]
+
+
+OPTION_NAMES: tuple[str, ...] = tuple(SenderOptions.__annotations__)
+"""Every keyword `GmailSender` takes besides `credentials`, in declaration order."""
+
+
+@dataclass(frozen=True)
+class Settings(Mapping[str, Any]):
+    """Credentials and every sender option, with their defaults: what `from_env()` returns.
+
+    It is a Mapping of `credentials` and the options that differ from their defaults, so
+    `GmailSender(**settings)` builds the configured sender and
+    `GmailSender(**settings, pool=PoolOptions(...))` adds what the settings leave at default.
+
+    Args:
+        credentials: who signs in (`AppPassword`, a `TokenSource`, a `Fallback`), or None for
+            a relay that authorizes by IP address.
+        host: the SMTP server.
+        port: its port; None picks 587 for "starttls", 465 for "tls" and 25 for "none".
+        security: "starttls", "tls" (implicit TLS) or "none" (relay by IP address only; never
+            with credentials).
+        tls_context: an `ssl.SSLContext` that verifies certificates (e.g. with a private or
+            test CA loaded); None uses the system's CAs.
+        timeout: seconds to wait for the server at each step.
+        max_connections: sessions that concurrent sends share, at most.
+        sink: deliver here instead of the network (e.g. `gmail_send.testing.Outbox`).
+        on_event: called with each `SendEvent` (sent, retried, quota reached, ...).
+        retry: the `RetryPolicy`: retries, backoff, deadline.
+        pool: the `PoolOptions`: how sessions are reused.
+        limits: the `SendingLimits`: rate, daily quota, pauses.
+        account: the mailbox the credentials sign in as (filled by `from_env`).
+        token_file: the token file the credentials were read from, if any.
+        sources: (setting, where it came from) for each setting found; never a secret value.
+    """
+
+    credentials: Credentials | None = None
+    host: str = GMAIL_HOST
+    port: int | None = None
+    security: Security = "starttls"
+    tls_context: ssl.SSLContext | None = None
+    timeout: float | None = DEFAULT_TIMEOUT
+    max_connections: int = 3
+    sink: MessageSink | None = None
+    on_event: EventHook | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    pool: PoolOptions = field(default_factory=PoolOptions)
+    limits: SendingLimits = field(default_factory=SendingLimits)
+    account: str | None = None
+    token_file: Path | None = None
+    sources: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.security not in _SECURITIES:
+            raise ConfigurationError(
+                f"security must be one of {', '.join(_SECURITIES)}, not {self.security!r}"
+            )
+        if self.port is not None and not (_whole(self.port) and 0 < self.port < 65536):
+            raise ConfigurationError(f"port must be between 1 and 65535, not {self.port!r}")
+        if self.timeout is not None and not _positive(self.timeout):
+            raise ConfigurationError(
+                f"timeout must be positive seconds or None, not {self.timeout!r}"
+            )
+        if not _whole(self.max_connections) or self.max_connections < 1:
+            raise ConfigurationError(
+                f"max_connections must be a whole number >= 1, not {self.max_connections!r}"
+            )
+        for name, kind in (
+            ("retry", RetryPolicy),
+            ("pool", PoolOptions),
+            ("limits", SendingLimits),
+        ):
+            if not isinstance(getattr(self, name), kind):
+                raise ConfigurationError(
+                    f"{name} must be a {kind.__name__}, not {type(getattr(self, name)).__name__}"
+                )
+        if self.tls_context is not None and not isinstance(self.tls_context, ssl.SSLContext):
+            raise ConfigurationError("tls_context must be an ssl.SSLContext")
+
+    @classmethod
+    def of(
+        cls, credentials: Credentials | None, options: Mapping[str, Any], *, caller: str
+    ) -> Settings:
+        """`Settings` from a send function's keywords; an unknown keyword is a TypeError, as
+        Python raises for any function, with the nearest option named."""
+        for name in options:
+            if name not in OPTION_NAMES:
+                close = difflib.get_close_matches(name, OPTION_NAMES, n=1)
+                better = f"; did you mean {close[0]!r}?" if close else ""
+                raise TypeError(f"{caller}() got an unexpected keyword argument {name!r}{better}")
+        return cls(credentials, **options)
+
+    @property
+    def resolved_port(self) -> int:
+        """`port`, or the standard port of `security`."""
+        return self.port if self.port is not None else default_port(self.security)
+
+    def options(self) -> dict[str, Any]:
+        """Every option (not the credentials), defaults included."""
+        return {name: getattr(self, name) for name in OPTION_NAMES}
+
+    def _mapped(self) -> tuple[str, ...]:
+        defaults = Settings()
+        changed = tuple(n for n in OPTION_NAMES if getattr(self, n) != getattr(defaults, n))
+        return ("credentials", *changed)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._mapped():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._mapped())
+
+    def __len__(self) -> int:
+        return len(self._mapped())
+
+    def describe(self) -> list[tuple[str, str]]:
+        """(what, where it came from) for each setting found; never a secret's value."""
+        return list(self.sources)

@@ -1,0 +1,116 @@
+"""Checked by `mypy --strict` in CI, never run: every public send function called with every
+message field and the option groups, as an application would write them."""
+
+from __future__ import annotations
+
+import ssl
+from datetime import datetime, timezone
+from pathlib import Path
+
+from gmail_send import (
+    AccountQuotas,
+    AppPassword,
+    Attachment,
+    GmailSender,
+    MessageFields,
+    OAuth2Token,
+    PoolOptions,
+    RetryPolicy,
+    SenderOptions,
+    SendEvent,
+    SendingLimits,
+    SendResult,
+    SyncGmailSender,
+    from_env,
+    send,
+    send_sync,
+    workspace_relay,
+)
+
+CREDENTIALS = AppPassword("me@gmail.com", "abcd efgh ijkl mnop")
+
+FIELDS: MessageFields = {
+    "to": ["a@example.com", "B <b@example.com>"],
+    "cc": "c@example.com",
+    "bcc": None,
+    "reply_to": "support@example.com",
+    "from_": "Shop <me@gmail.com>",
+    "subject": "Your receipt",
+    "text": "Thank you!",
+    "html": "<p>Thank you!</p>",
+    "attachments": ["report.pdf", Path("receipt.pdf"), Attachment(b"%PDF", filename="a.pdf")],
+    "headers": {"X-Order": "42"},
+    "encoding": "iso-2022-jp",
+    "message_id": "<order-42@example.com>",
+    "date": datetime(2026, 12, 1, tzinfo=timezone.utc),
+}
+
+
+def hook(event: SendEvent) -> None:
+    print(event.name)
+
+
+OPTIONS: SenderOptions = {
+    "host": "smtp.gmail.com",
+    "port": 587,
+    "security": "starttls",
+    "tls_context": ssl.create_default_context(),
+    "timeout": 30.0,
+    "max_connections": 2,
+    "sink": None,
+    "on_event": hook,
+    "retry": RetryPolicy(retries=2, backoff=0.5, max_backoff=10, deadline=60),
+    "pool": PoolOptions(max_messages_per_connection=50, idle_timeout=30, pipelining=True),
+    "limits": SendingLimits(rate_limit=5, daily_limit="auto", quotas=AccountQuotas()),
+}
+
+
+async def every_async_function() -> list[SendResult]:
+    results = [
+        await send(
+            CREDENTIALS,
+            to="you@example.com",
+            cc=None,
+            bcc=["archive@example.com"],
+            reply_to=None,
+            from_=None,
+            subject="Hello",
+            text="Hi",
+            html="<p>Hi</p>",
+            attachments=["report.pdf"],
+            headers={"X-Note": "1"},
+            encoding="utf-8",
+            message_id=None,
+            date=None,
+            host="smtp.gmail.com",
+            port=465,
+            security="tls",
+            timeout=10,
+            retry=RetryPolicy(retries=1),
+            pool=PoolOptions(pipelining=False),
+            limits=SendingLimits(daily_limit=100),
+        ),
+        await send(CREDENTIALS, **FIELDS, **OPTIONS),
+    ]
+    async with GmailSender(CREDENTIALS, **OPTIONS) as gmail:
+        results.append(await gmail.send(**FIELDS))
+        results.append(await gmail.send(to="x@example.com", attachments=["report.pdf"]))
+        results.append(await gmail.send(deadline=5.0, **FIELDS))
+    async with GmailSender(**from_env(), pool=PoolOptions(idle_timeout=None)) as gmail:
+        results.append(await gmail.send(to="x@example.com", subject="s", text="t"))
+    async with workspace_relay(OAuth2Token("me@example.com", "token"), **OPTIONS) as relay:
+        results.append(await relay.send(**FIELDS))
+    async with workspace_relay(None, pool=PoolOptions(local_hostname="mx.example.com")) as relay:
+        results.append(await relay.send(from_="app@example.com", to="x@example.com"))
+    return results
+
+
+def every_sync_function() -> list[SendResult]:
+    results = [
+        send_sync(CREDENTIALS, to="you@example.com", attachments=["report.pdf"], port=465),
+        send_sync(CREDENTIALS, **FIELDS, **OPTIONS),
+    ]
+    with SyncGmailSender(CREDENTIALS, **OPTIONS) as gmail:
+        results.append(gmail.send(**FIELDS))
+        results.append(gmail.send(to="x@example.com", attachments=["report.pdf"], deadline=3))
+    return results
