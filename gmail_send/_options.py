@@ -11,6 +11,8 @@ and `from_env()` returns one.
 from __future__ import annotations
 
 import difflib
+import functools
+import os
 import ssl
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from .auth import Credentials
     from .events import EventHook
 
-__all__ = ["OPTION_NAMES", "PoolOptions", "SendingLimits", "Settings"]
+__all__ = ["OPTION_NAMES", "PoolOptions", "SendingLimits", "Settings", "load_ca_file"]
 
 _SECURITIES = ("starttls", "tls", "none")
 
@@ -140,6 +142,8 @@ class Settings(Mapping[str, Any]):
             with credentials).
         tls_context: an `ssl.SSLContext` that verifies certificates (e.g. with a private or
             test CA loaded); None uses the system's CAs.
+        ca_file: the path of a PEM file of CA certificates to trust instead of the system's
+            (a private or test CA), as a simpler alternative to `tls_context`; not both.
         timeout: seconds to wait for the server at each step.
         max_connections: sessions that concurrent sends share, at most.
         sink: deliver here instead of the network (e.g. `gmail_send.testing.Outbox`).
@@ -157,6 +161,7 @@ class Settings(Mapping[str, Any]):
     port: int | None = None
     security: Security = "starttls"
     tls_context: ssl.SSLContext | None = None
+    ca_file: str | os.PathLike[str] | None = None
     timeout: float | None = DEFAULT_TIMEOUT
     max_connections: int = 3
     sink: MessageSink | None = None
@@ -194,6 +199,21 @@ class Settings(Mapping[str, Any]):
                 )
         if self.tls_context is not None and not isinstance(self.tls_context, ssl.SSLContext):
             raise ConfigurationError("tls_context must be an ssl.SSLContext")
+        if self.ca_file is not None and self.tls_context is not None:
+            raise ConfigurationError(
+                "both ca_file and tls_context are given",
+                hint="give one: ca_file for a CA file to trust, or a tls_context that loads it",
+            )
+        if self.ca_file is not None and not isinstance(self.ca_file, (str, os.PathLike)):
+            raise ConfigurationError(f"ca_file must be a path, not {type(self.ca_file).__name__}")
+
+    @functools.cached_property
+    def client_tls_context(self) -> ssl.SSLContext | None:
+        """The TLS context the settings ask for: `tls_context`, one trusting `ca_file`, or None
+        for the system's CAs. Raises `ConfigurationError` when `ca_file` cannot be loaded."""
+        if self.ca_file is not None:
+            return load_ca_file(self.ca_file)
+        return self.tls_context
 
     @classmethod
     def of(
@@ -236,3 +256,14 @@ class Settings(Mapping[str, Any]):
     def describe(self) -> list[tuple[str, str]]:
         """(what, where it came from) for each setting found; never a secret's value."""
         return list(self.sources)
+
+
+def load_ca_file(path: str | os.PathLike[str]) -> ssl.SSLContext:
+    """A verifying TLS context that trusts the CA certificates in the PEM file at `path`."""
+    try:
+        return ssl.create_default_context(cafile=os.fspath(path))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(
+            f"the CA file {os.fspath(path)} cannot be used: {exc}",
+            hint="give the path of a PEM file holding the CA certificates to trust",
+        ) from None

@@ -81,7 +81,7 @@ class GmailSender:
         self.port = settings.resolved_port
         self.security: Security = security
         self.timeout = settings.timeout
-        tls_context = settings.tls_context
+        tls_context = settings.client_tls_context
         if security != "none":
             # Checked here so a context without certificate checks is refused before any send,
             # and built once (loading the system's CAs) for every session of this sender.

@@ -74,6 +74,7 @@ class SenderOptions(TypedDict, total=False):
     port: int | None
     security: Security
     tls_context: ssl.SSLContext | None
+    ca_file: str | os.PathLike[str] | None
     timeout: float | None
     max_connections: int
     sink: MessageSink | None

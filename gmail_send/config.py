@@ -9,12 +9,13 @@ contradictory set raises one `ConfigurationError` that lists every problem.
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
-import ssl
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._options import PoolOptions, SendingLimits, Settings
+from ._options import PoolOptions, SendingLimits, Settings, load_ca_file
 from ._retry import RetryPolicy
 from ._types import Security
 from .auth._from_values import ENV_PREFIX, read_credentials
@@ -22,6 +23,8 @@ from .errors import ConfigurationError
 from .smtp._connection import DEFAULT_TIMEOUT, GMAIL_HOST, default_port
 
 __all__ = ["ENV_PREFIX", "ENV_VARIABLES", "Settings", "from_env"]
+
+log = logging.getLogger("gmail_send.config")
 
 ENV_VARIABLES: dict[str, str] = {
     "USER": "The mailbox that sends, e.g. me@gmail.com (optional when a token file names it).",
@@ -131,7 +134,7 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
     port = _number(reader, "PORT", int, problems)
     timeout = _number(reader, "TIMEOUT", float, problems)
     max_connections = _number(reader, "MAX_CONNECTIONS", int, problems)
-    tls_context = _tls_context(reader.get("CA_FILE"), problems)
+    ca_file = _ca_file(reader.get("CA_FILE"), problems)
     credentials, token_file, user = read_credentials(reader.get, problems)
     groups = _groups(reader, objects, problems)
 
@@ -165,6 +168,7 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
             "GMAIL_SEND_SECURITY=none cannot be used with credentials: they are never sent "
             "unencrypted (use starttls or tls)"
         )
+    _unknown_variables(reader.environ, problems)
     if problems:
         raise ConfigurationError(
             "gmail_send configuration is incomplete or contradictory:\n- " + "\n- ".join(problems),
@@ -175,7 +179,8 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
         host=host,
         port=port if port is not None else default_port(security),
         security=security,
-        tls_context=objects.get("tls_context", tls_context),
+        tls_context=objects.get("tls_context"),
+        ca_file=ca_file,
         timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
         max_connections=3 if max_connections is None else max_connections,
         sink=objects.get("sink"),
@@ -185,6 +190,28 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
         sources=reader.sources(),
         **groups,
     )
+
+
+def _unknown_variables(environ: Mapping[str, str], problems: list[str]) -> None:
+    """Name each `GMAIL_SEND_*` variable that gmail_send does not read (a misspelling is
+    otherwise silently ignored): among the problems, or as a warning when there are none."""
+    for variable in sorted(environ):
+        name = variable[len(ENV_PREFIX) :]
+        if not variable.startswith(ENV_PREFIX) or name in ENV_VARIABLES:
+            continue
+        close = difflib.get_close_matches(name, ENV_VARIABLES, n=1, cutoff=0.75)
+        guess = f"; did you mean {ENV_PREFIX}{close[0]}?" if close else ""
+        text = f"{variable} is not a gmail_send variable{guess}"
+        if problems:
+            problems.append(text)
+        elif variable not in _warned:
+            _warned.add(variable)
+            log.warning("%s (it is ignored)", text, extra={"event": "unknown_variable"})
+
+
+_warned: set[str] = set()
+"""Unknown variables already warned about, so a process that reads its settings per request
+logs each once."""
 
 
 def _groups(reader: _Reader, objects: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
@@ -220,7 +247,7 @@ class _Reader:
         unknown = {k for k in overrides if k.upper() not in ENV_VARIABLES}
         if unknown:
             raise TypeError(f"from_env() got unknown settings: {', '.join(sorted(unknown))}")
-        self._environ = environ
+        self.environ = environ
         self._overrides = {k.upper(): v for k, v in overrides.items() if v is not None}
         self._used: dict[str, str] = {}
 
@@ -228,7 +255,7 @@ class _Reader:
         if name in self._overrides:
             self._used[name] = "argument"
             return str(self._overrides[name])
-        value = self._environ.get(ENV_PREFIX + name, "").strip()
+        value = self.environ.get(ENV_PREFIX + name, "").strip()
         if not value:
             return None
         self._used[name] = ENV_PREFIX + name
@@ -240,7 +267,7 @@ class _Reader:
             if name in _SECRET_NAMES:
                 described.append((name.lower(), f"{where} (set)"))
             else:
-                value = self._overrides.get(name, self._environ.get(ENV_PREFIX + name, ""))
+                value = self._overrides.get(name, self.environ.get(ENV_PREFIX + name, ""))
                 described.append((name.lower(), f"{where}={str(value).strip()}"))
         return tuple(described)
 
@@ -279,11 +306,13 @@ def _number(reader: _Reader, name: str, kind: type[int] | type[float], problems:
     return value
 
 
-def _tls_context(ca_file: str | None, problems: list[str]) -> ssl.SSLContext | None:
+def _ca_file(ca_file: str | None, problems: list[str]) -> str | None:
+    """The CA file, checked now so that a bad path is one of the problems listed."""
     if ca_file is None:
         return None
     try:
-        return ssl.create_default_context(cafile=ca_file)
-    except (OSError, ssl.SSLError) as exc:
-        problems.append(f"GMAIL_SEND_CA_FILE {ca_file} cannot be used: {exc}")
+        load_ca_file(ca_file)
+    except ConfigurationError as exc:
+        problems.append(f"GMAIL_SEND_CA_FILE: {exc.message}")
         return None
+    return ca_file

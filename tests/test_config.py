@@ -119,8 +119,35 @@ def test_connection_settings_and_overrides(certificates: TestCertificates, tmp_p
     }
     settings = from_env(env)
     assert (settings.port, settings.security, settings.timeout) == (465, "tls", 5.0)
-    assert isinstance(settings.tls_context, ssl.SSLContext)
+    assert settings.ca_file == str(ca)
+    assert isinstance(settings.client_tls_context, ssl.SSLContext)
     assert from_env(env, port=2465, security="starttls").port == 2465
+
+
+def test_a_misspelt_variable_is_named_with_the_right_one(caplog: pytest.LogCaptureFixture) -> None:
+    env = {"GMAIL_SEND_USER": ACCOUNT, "GMAIL_SEND_APP_PASWORD": APP_PASSWORD}
+    with pytest.raises(ConfigurationError) as caught:
+        from_env(env)
+    assert "GMAIL_SEND_APP_PASWORD is not a gmail_send variable; did you mean " in str(caught.value)
+    assert "GMAIL_SEND_APP_PASSWORD?" in str(caught.value)
+    # With the configuration otherwise complete, a warning instead of a refusal.
+    env = {"GMAIL_SEND_USER": ACCOUNT, "GMAIL_SEND_APP_PASSWORD": APP_PASSWORD}
+    with caplog.at_level("WARNING", logger="gmail_send.config"):
+        from_env({**env, "GMAIL_SEND_POR": "465"})
+    [record] = [r for r in caplog.records if getattr(r, "event", None) == "unknown_variable"]
+    assert "GMAIL_SEND_POR is not a gmail_send variable; did you mean GMAIL_SEND_PORT?" in (
+        record.getMessage()
+    )
+
+
+def test_ca_file_and_tls_context_together_are_refused(
+    certificates: TestCertificates, tmp_path: Path
+) -> None:
+    ca = certificates.ca_pem_path(tmp_path)
+    with pytest.raises(ConfigurationError, match="both ca_file and tls_context"):
+        GmailSender(None, security="none", ca_file=ca, tls_context=ssl.create_default_context())
+    with pytest.raises(ConfigurationError, match="cannot be used"):
+        GmailSender(AppPassword(ACCOUNT, APP_PASSWORD), ca_file=tmp_path / "missing.pem")
 
 
 def test_service_account_json(certificates: TestCertificates) -> None:

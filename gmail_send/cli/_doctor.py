@@ -88,7 +88,7 @@ def run_doctor_command(
             settings.host,
             settings.port or default_port(settings.security),
             settings.security,
-            settings.tls_context,
+            settings.client_tls_context,
             settings.timeout,
         )
 
