@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import json
 import logging
 import os
 import webbrowser
@@ -38,6 +37,7 @@ from oauthlib.oauth2.rfc6749.errors import (  # type: ignore[import-untyped]
 )
 
 from ..errors import AuthenticationError, ConfigurationError, TokenError
+from ._json import parse_json
 from ._loopback import LoopbackReceiver, read_pasted_line
 from ._oauth2 import OAuth2Credentials, check_mailbox
 from ._token_errors import missing_scope_error
@@ -125,7 +125,7 @@ def load_client_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> di
     else:
         name = f"client secrets file {os.fspath(source)}"
         try:
-            data = json.loads(Path(source).read_bytes().decode("utf-8"))
+            data = parse_json(Path(source).read_bytes().decode("utf-8"))
         except FileNotFoundError:
             raise ConfigurationError(f"{name} does not exist", hint=_CREATE_CLIENT) from None
         except OSError as exc:
@@ -133,7 +133,7 @@ def load_client_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> di
                 f"cannot read {name}: {exc.strerror or type(exc).__name__}",
                 hint="check the path and the file's permissions",
             ) from None
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except ValueError:
             raise ConfigurationError(
                 f"{name} is not valid JSON", hint=f"download it again: {_CREATE_CLIENT}"
             ) from None
@@ -289,7 +289,7 @@ def _email_from_id_token(id_token: object, client_id: str) -> str | None:
         return None
     payload = id_token.split(".")[1]
     try:
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims = parse_json(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (binascii.Error, ValueError):
         return None
     if not isinstance(claims, dict) or claims.get("aud") not in (None, client_id):

@@ -8,13 +8,13 @@ stopping at the first. The google-auth based sources are imported only when one 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
 from ._credentials import AppPassword, Credentials, Fallback, OAuth2Token, TokenSource
+from ._json import parse_json
 
 __all__ = ["OAUTH_CHOICES", "read_credentials"]
 
@@ -159,7 +159,7 @@ def _unused(get: Lookup, given: list[str], problems: list[str]) -> None:
 
 def _json(text: str, name: str, problems: list[str]) -> dict[str, Any] | None:
     try:
-        value = json.loads(text)
+        value = parse_json(text)
     except ValueError:
         problems.append(f"{name} is not valid JSON")
         return None

@@ -9,7 +9,6 @@ refresh are shared with `OAuth2Credentials` (`RefreshingTokenSource`).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +18,7 @@ import google.auth.exceptions
 import google.oauth2.service_account
 
 from ..errors import ConfigurationError
+from ._json import parse_json
 from ._oauth2 import check_mailbox
 from ._refresh import DEFAULT_TOKEN_TIMEOUT, RefreshingTokenSource
 from ._token_file import GOOGLE_TOKEN_URI
@@ -84,7 +84,7 @@ class ServiceAccount(RefreshingTokenSource):
         """From a service account key file; `token_uri=` wins over the file's."""
         name = os.fspath(path)
         try:
-            info = json.loads(Path(name).read_bytes().decode("utf-8"))
+            info = parse_json(Path(name).read_bytes().decode("utf-8"))
         except FileNotFoundError:
             raise ConfigurationError(
                 f"service account key file {name} does not exist",
@@ -97,7 +97,7 @@ class ServiceAccount(RefreshingTokenSource):
                 f"{exc.strerror or type(exc).__name__}",
                 hint="check the path and the file's permissions",
             ) from None
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except ValueError:
             raise ConfigurationError(
                 f"service account key file {name} is not valid JSON",
                 hint="download the key again (JSON type)",

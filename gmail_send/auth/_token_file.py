@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
+from ._json import parse_json
 from ._token_errors import AUTH_AGAIN
 
 __all__ = [
@@ -57,8 +58,8 @@ def read_token_file(path: str | os.PathLike[str]) -> dict[str, Any]:
             hint="check the path and the file's permissions",
         ) from None
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = parse_json(raw.decode("utf-8"))
+    except ValueError as exc:
         where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
         raise ConfigurationError(
             f"token file {name} is not valid JSON{where}",

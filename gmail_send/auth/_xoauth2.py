@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
+
+from ._json import parse_json
 
 __all__ = ["MAIL_SCOPE", "XOAuth2Challenge", "build_xoauth2", "parse_xoauth2_challenge"]
 
@@ -57,7 +58,7 @@ def parse_xoauth2_challenge(payload: str) -> XOAuth2Challenge:
     text = payload.strip()
     try:
         decoded = base64.b64decode(text, validate=True).decode("utf-8")
-        data = json.loads(decoded)
+        data = parse_json(decoded)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return XOAuth2Challenge(status=None, schemes=None, scope=None, raw=text)
     if not isinstance(data, dict):

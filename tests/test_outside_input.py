@@ -1,0 +1,116 @@
+"""Every parser of outside input allows only the library's typed errors.
+
+Token files, GMAIL_SEND_* JSON variables, client secrets and the server's XOAUTH2 challenge come
+from outside: arbitrary text, arbitrary JSON structures and absurdly deep nesting must end in a
+`ConfigurationError` (or, for the challenge, an undecoded challenge), never in a bare
+RecursionError, TypeError, KeyError or ValueError.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gmail_send import ConfigurationError, OAuth2Credentials, from_env
+from gmail_send.auth._consent import load_client_config
+from gmail_send.auth._token_file import read_token_file
+from gmail_send.auth._xoauth2 import parse_xoauth2_challenge
+
+from .local_helpers import ACCOUNT
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+DEEP = ["[" * 100_000, "{" + '"a":{' * 50_000, '{"token": ' + "[" * 100_000 + "]" * 100_000 + "}"]
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+token_like = st.fixed_dictionaries(
+    {},
+    optional={
+        key: json_values
+        for key in (
+            "refresh_token",
+            "client_id",
+            "client_secret",
+            "token",
+            "token_uri",
+            "expiry",
+            "account",
+            "scopes",
+            "installed",
+            "type",
+            "private_key",
+            "client_email",
+        )
+    },
+)
+outside_text = st.one_of(
+    st.text(max_size=200),
+    json_values.map(json.dumps),
+    token_like.map(json.dumps),
+    st.sampled_from(DEEP),
+)
+
+
+def _file(text: str) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="gmail-send-outside-"))
+    path = folder / "input.json"
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+@SETTINGS
+@given(outside_text)
+def test_token_files(text: str) -> None:
+    path = _file(text)
+    with contextlib.suppress(ConfigurationError):
+        read_token_file(path)
+    with contextlib.suppress(ConfigurationError):
+        OAuth2Credentials.from_file(path)
+
+
+@SETTINGS
+@given(outside_text)
+def test_token_json_and_service_account_json_variables(text: str) -> None:
+    for name in ("GMAIL_SEND_TOKEN_JSON", "GMAIL_SEND_SERVICE_ACCOUNT_JSON"):
+        with contextlib.suppress(ConfigurationError):
+            from_env({"GMAIL_SEND_USER": ACCOUNT, name: text})
+
+
+@SETTINGS
+@given(outside_text)
+def test_client_secrets(text: str) -> None:
+    with pytest.raises(ConfigurationError):
+        load_client_config(_file(text))
+
+
+@SETTINGS
+@given(st.one_of(outside_text, st.binary(max_size=100).map(lambda b: b.decode("latin-1"))))
+def test_xoauth2_challenge_never_fails(text: str) -> None:
+    for payload in (text, base64.b64encode(text.encode("utf-8")).decode("ascii")):
+        challenge = parse_xoauth2_challenge(payload)
+        assert isinstance(challenge.hint, str)
+
+
+@pytest.mark.parametrize("text", DEEP)
+def test_deep_nesting_is_a_configuration_error(text: str) -> None:
+    with pytest.raises(ConfigurationError, match="token file"):
+        read_token_file(_file(text))
+    with pytest.raises(ConfigurationError, match="GMAIL_SEND_TOKEN_JSON"):
+        from_env({"GMAIL_SEND_USER": ACCOUNT, "GMAIL_SEND_TOKEN_JSON": text})
+    with pytest.raises(ConfigurationError, match="client secrets"):
+        load_client_config(_file(text))
+    challenge = parse_xoauth2_challenge(base64.b64encode(text.encode()).decode())
+    assert challenge.status is None
