@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from gmail_send.errors import (
     InvalidAddressError,
     MessageError,
 )
-from gmail_send.message import BLOCKED_EXTENSIONS, Attachment, compose_message
+from gmail_send.message import BLOCKED_EXTENSIONS, Attachment, compose_message, prepare_message
 
 ACCOUNT = "me@gmail.com"
 GOOD: dict[str, Any] = {"account": ACCOUNT, "to": "you@example.com", "subject": "s", "text": "t"}
@@ -302,3 +303,38 @@ def test_headers_must_be_a_mapping_of_strings() -> None:
 def test_date_must_be_a_datetime() -> None:
     with pytest.raises(MessageError, match="datetime"):
         compose(date="2024-01-01")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Note": "=?utf-8?b?DQpCY2M6IGV2aWxAeA==?="},
+        {"X-Note": "=?UTF-8?Q?hello=0D=0ABcc:_evil@x?="},
+        {"List-Unsubscribe": "<https://x.example/u>, =?utf-8?q?=0ABcc:_evil@x?="},
+        {"X-Note": "=?iso-8859-1?b?AA==?="},
+    ],
+)
+def test_encoded_words_that_decode_to_a_line_break_are_refused(headers: dict[str, str]) -> None:
+    with pytest.raises(HeaderInjectionError, match="encoded word"):
+        compose(headers=headers)
+
+
+def test_encoded_words_in_a_ready_message_are_checked_too() -> None:
+    legacy = Message()  # the legacy API keeps header values as the raw strings given
+    legacy["From"] = "me@gmail.com"
+    legacy["To"] = "you@example.com"
+    legacy["X-Note"] = "=?utf-8?b?DQpCY2M6IGV2aWxAeA==?="
+    legacy.set_payload("hi")
+    with pytest.raises(HeaderInjectionError, match="encoded word"):
+        prepare_message(legacy, account="me@gmail.com")
+    modern = EmailMessage()  # decodes on assignment: the line break is seen as such
+    modern["From"] = "me@gmail.com"
+    modern["To"] = "you@example.com"
+    modern["X-Note"] = "=?utf-8?b?DQpCY2M6IGV2aWxAeA==?="
+    with pytest.raises(HeaderInjectionError):
+        prepare_message(modern, account="me@gmail.com")
+
+
+def test_harmless_encoded_words_pass() -> None:
+    outgoing = compose(headers={"X-Note": "=?utf-8?b?aGVsbG8gd29ybGQ=?="})
+    assert b"X-Note: =?utf-8?b?aGVsbG8gd29ybGQ=?=" in outgoing.data

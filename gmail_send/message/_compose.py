@@ -52,6 +52,7 @@ from ._attachments import (
 from ._headers import (
     MAX_LINE_OCTETS,
     HeaderCharset,
+    check_encoded_words,
     check_field_name,
     check_header_text,
     encode_strict,
@@ -158,6 +159,7 @@ def _extra_headers(
         check_header_text(name, "header name")
         check_field_name(name)
         check_header_text(value, f"header {name}")
+        check_encoded_words(value, f"header {name}")
         lowered = name.lower()
         if lowered in _STRUCTURAL_HEADERS:
             raise MessageError(

@@ -27,6 +27,7 @@ __all__ = [
     "FOLD_WIDTH",
     "MAX_LINE_OCTETS",
     "HeaderCharset",
+    "check_encoded_words",
     "check_field_name",
     "check_header_text",
     "check_source_header_value",
@@ -51,6 +52,8 @@ MAX_LINE_OCTETS = 998
 _LINE_BREAKERS = "\r\n\x00\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _FORBIDDEN_IN_TEXT = re.compile(r"[\r\n\x00]")
 _FIELD_NAME = re.compile(r"[!-9;-~]+")
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_Q_ESCAPE = re.compile(r"=([0-9A-Fa-f]{2})")
 _PRINTABLE_ASCII = re.compile(r"[ -~]*")
 _ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 # A line break inside a stored (source) value is only legitimate as folding: followed by
@@ -70,6 +73,39 @@ def check_header_text(value: str, what: str) -> None:
             f"{what} contains a line break or NUL character: {_shorten(value)}",
             hint="header values must be a single line; remove CR, LF and NUL characters",
         )
+
+
+def check_encoded_words(value: str, what: str) -> None:
+    """Refuse an RFC 2047 encoded word that a reader would decode to CR, LF or NUL.
+
+    For values written as given (custom headers, a ready message's headers): text that
+    gmail_send encodes itself (subject, display names) carries such a word only literally.
+    """
+    if "=?" in value and any(_FORBIDDEN_IN_TEXT.search(w) for w in _decoded_words(value)):
+        raise HeaderInjectionError(
+            f"{what} holds an encoded word that decodes to a line break or NUL: {_shorten(value)}",
+            hint="a mail program decoding it would see a new header line (e.g. a forged Bcc); "
+            "pass the text itself and let gmail_send encode it",
+        )
+
+
+def _decoded_words(value: str) -> Iterable[str]:
+    """The text of each RFC 2047 encoded word in `value`, decoded as leniently as readers do."""
+    for charset, kind, payload in _ENCODED_WORD.findall(value):
+        if kind in "bB":
+            try:
+                raw = base64.b64decode(payload + "=" * (-len(payload) % 4))
+            except ValueError:
+                continue
+        else:
+            raw = _Q_ESCAPE.sub(
+                lambda m: bytes([int(m.group(1), 16)]).decode("latin-1"),
+                payload.replace("_", " "),
+            ).encode("latin-1", errors="replace")
+        try:
+            yield raw.decode(charset.split("*")[0], errors="replace")
+        except LookupError:
+            yield raw.decode("latin-1")
 
 
 def check_source_header_value(value: str, what: str, *, folded_ok: bool) -> None:

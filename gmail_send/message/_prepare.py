@@ -32,7 +32,12 @@ from email.policy import EmailPolicy
 from ..errors import BlockedAttachmentError, InvalidAddressError, MessageError
 from ._addresses import Mailbox, dedupe_addresses, parse_address_list, parse_mailbox
 from ._attachments import blocked_extension, check_zip_members, is_zip
-from ._headers import MAX_LINE_OCTETS, check_field_name, check_source_header_value
+from ._headers import (
+    MAX_LINE_OCTETS,
+    check_encoded_words,
+    check_field_name,
+    check_source_header_value,
+)
 from ._outgoing import (
     OUTPUT_POLICY,
     OutgoingMessage,
@@ -64,6 +69,7 @@ def _check_source_headers(message: Message) -> None:
                 check_source_header_value(str(value), name, folded_ok=False)
             elif isinstance(value, str):
                 check_source_header_value(value, name, folded_ok=True)
+                check_encoded_words(value, f"header {name}")
             else:
                 raise MessageError(f"header {name} has a value of type {type(value).__name__}")
 
