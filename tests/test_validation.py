@@ -338,3 +338,22 @@ def test_encoded_words_in_a_ready_message_are_checked_too() -> None:
 def test_harmless_encoded_words_pass() -> None:
     outgoing = compose(headers={"X-Note": "=?utf-8?b?aGVsbG8gd29ybGQ=?="})
     assert b"X-Note: =?utf-8?b?aGVsbG8gd29ybGQ=?=" in outgoing.data
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda: Attachment(b"x", "a.txt", content_type=5), "content_type must be a string"),
+        (lambda: Attachment(b"x", "a.txt", content_id=5), "content_id must be a string"),
+        (lambda: Attachment(b"x", "a.txt", inline="yes"), "inline must be True or False"),
+        (lambda: Attachment(5, "a.txt"), "data must be bytes or a binary file object"),
+        (lambda: Attachment(b"x", None), "filename must be a string"),
+        (lambda: compose(message_id=5), "message_id must be a string"),
+        (lambda: compose(attachments=None), "attachments must be a list"),
+        (lambda: compose(attachments=5), "attachments must be a list"),
+    ],
+)
+def test_wrong_types_in_message_fields_are_message_errors(make: Any, words: str) -> None:
+    """The rule: a wrong type or value in a message field is a MessageError (a ValueError)."""
+    with pytest.raises(MessageError, match=words):
+        make()

@@ -78,6 +78,25 @@ class Attachment:
     inline: bool = False
     content_id: str | None = None
 
+    def __post_init__(self) -> None:
+        data = self.data
+        which = f"Attachment {self.filename!r}" if isinstance(self.filename, str) else "Attachment"
+        if not isinstance(data, bytes | bytearray | memoryview) and not callable(
+            getattr(data, "read", None)
+        ):
+            raise MessageError(
+                f"{which}: data must be bytes or a binary file object, not {type(data).__name__}"
+            )
+        for name, value, kind in (
+            ("filename", self.filename, "a string"),
+            ("content_type", self.content_type, "a string or None"),
+            ("content_id", self.content_id, "a string or None"),
+        ):
+            if not (isinstance(value, str) or (value is None and name != "filename")):
+                raise MessageError(f"{which}: {name} must be {kind}, not {type(value).__name__}")
+        if not isinstance(self.inline, bool):
+            raise MessageError(f"{which}: inline must be True or False, not {self.inline!r}")
+
     @classmethod
     def from_path(
         cls,

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import email
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from email.message import EmailMessage, MIMEPart
 from typing import NamedTuple
@@ -180,8 +180,13 @@ def _extra_headers(
 
 
 def _load_attachments(attachments: Sequence[AttachmentInput]) -> list[LoadedAttachment]:
-    if isinstance(attachments, str | bytes | os.PathLike | Attachment):
-        raise MessageError("attachments must be a list (of Attachment objects or paths)")
+    if isinstance(attachments, str | bytes | os.PathLike | Attachment) or not isinstance(
+        attachments, Iterable
+    ):
+        raise MessageError(
+            "attachments must be a list of Attachment objects or paths, "
+            f"not {type(attachments).__name__}"
+        )
     loaded: list[LoadedAttachment] = []
     total = 0
     for item in attachments:

@@ -109,6 +109,8 @@ def make_message_id(domain: str) -> str:
 
 def normalize_message_id(value: str) -> str:
     """A caller's Message-ID with angle brackets, checked to be `<left@right>` ASCII."""
+    if not isinstance(value, str):
+        raise MessageError(f"message_id must be a string, not {type(value).__name__}")
     check_header_text(value, "message_id")
     candidate = value.strip()
     if not candidate.startswith("<"):
