@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import email.message
+import functools
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -169,7 +170,13 @@ class GmailSender:
             MessageError: the message is invalid (before any connection is opened).
             GmailSendError: the send failed; the subclass and its `hint` say why.
         """
-        outgoing = compose_message(account=self.account, **fields)
+        if fields.get("attachments"):
+            # Reading files, encoding megabytes and inspecting archives would stall the loop.
+            outgoing = await asyncio.to_thread(
+                functools.partial(compose_message, account=self.account, **fields)
+            )
+        else:
+            outgoing = compose_message(account=self.account, **fields)
         return await self.send_outgoing(outgoing, deadline=deadline)
 
     async def send_message(
@@ -182,9 +189,11 @@ class GmailSender:
     ) -> SendResult:
         """Send a ready message (copied, never modified); the envelope comes from its headers
         unless `sender` / `recipients` are given. Bcc headers are not transmitted."""
-        outgoing = prepare_message(
-            message, account=self.account, sender=sender, recipients=recipients
+        prepare = functools.partial(
+            prepare_message, message, account=self.account, sender=sender, recipients=recipients
         )
+        # A multipart message (attachments) is copied, flattened and checked off the loop.
+        outgoing = await asyncio.to_thread(prepare) if message.is_multipart() else prepare()
         return await self.send_outgoing(outgoing, deadline=deadline)
 
     async def send_outgoing(

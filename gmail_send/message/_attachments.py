@@ -58,6 +58,10 @@ _ENCODING_TYPES = {
     "br": "application/x-brotli",
 }
 _NESTED_ZIP_LIMIT = 16 * 1024 * 1024
+ZIP_MAX_NAMES = 100_000
+"""Member names read, at most, when checking one attachment's archives for blocked types."""
+ZIP_MAX_INFLATED = 64 * 1024 * 1024
+"""Bytes of nested archives inflated, at most, when checking one attachment."""
 _SIZE_HINT = "Gmail takes about 25 MB of attachments; share a link (e.g. Google Drive) instead"
 
 
@@ -203,18 +207,41 @@ def _blocked(filename: str, extension: str, member: str | None = None) -> Blocke
     )
 
 
-def _zip_members(data: bytes, depth: int) -> list[str]:
-    """Member names of a zip (and of zips inside it); [] if the data is not a readable zip."""
+class _ZipBudget:
+    """What inspecting one attachment's archives may cost: member names read, bytes inflated."""
+
+    def __init__(self) -> None:
+        self.names = ZIP_MAX_NAMES
+        self.inflated = ZIP_MAX_INFLATED
+
+
+def _zip_members(data: bytes, depth: int, budget: _ZipBudget, filename: str) -> list[str]:
+    """Member names of a zip (and of zips inside it); [] if the data is not a readable zip.
+
+    Raises `MessageError` when the archive needs more than the budget to inspect: a zip bomb
+    (nested archives that inflate to gigabytes) must not stall the sender.
+    """
     names: list[str] = []
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
+            budget.names -= len(infos)
+            if budget.names < 0:
+                raise _over_budget(filename, f"more than {ZIP_MAX_NAMES:,} members")
             names += [info.filename for info in infos if not info.is_dir()]
             for info in infos:
                 nested = info.filename.lower().rstrip(". ").endswith(".zip")
-                if nested and depth < 2 and info.file_size <= _NESTED_ZIP_LIMIT:
-                    inner = archive.read(info)
-                    names += [f"{info.filename}/{name}" for name in _zip_members(inner, depth + 1)]
+                if not nested or depth >= 2:
+                    continue
+                budget.inflated -= info.file_size
+                if info.file_size > _NESTED_ZIP_LIMIT or budget.inflated < 0:
+                    raise _over_budget(
+                        filename,
+                        f"nested archives that inflate to more than {ZIP_MAX_INFLATED:,} bytes",
+                    )
+                inner = _read_member(archive, info)
+                members = _zip_members(inner, depth + 1, budget, filename)
+                names += [f"{info.filename}/{name}" for name in members]
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
@@ -223,14 +250,30 @@ def _zip_members(data: bytes, depth: int) -> list[str]:
         RuntimeError,
         NotImplementedError,
         ValueError,
-    ):
+    ) as exc:
+        if isinstance(exc, MessageError):
+            raise
         return names  # corrupt or encrypted: inspect no further; Gmail decides
     return names
 
 
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A member's bytes, never more than its declared size (a lying header cannot inflate more)."""
+    with archive.open(info) as member:
+        return member.read(info.file_size + 1)[: info.file_size]
+
+
+def _over_budget(filename: str, what: str) -> MessageError:
+    return MessageError(
+        f"the archive {filename!r} cannot be inspected for blocked file types: it holds {what}",
+        hint="Gmail inspects archives too and refuses blocked types inside them; send fewer or "
+        "smaller nested archives, or share the file as a link",
+    )
+
+
 def check_zip_members(data: bytes, filename: str) -> None:
     """Refuse a zip archive holding a file type Gmail blocks (names only; nested zips too)."""
-    for member in _zip_members(data, 0):
+    for member in _zip_members(data, 0, _ZipBudget(), filename):
         extension = blocked_extension(member)
         if extension:
             raise _blocked(filename, extension, member)
