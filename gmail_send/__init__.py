@@ -13,7 +13,7 @@ from ._result import SendResult
 from ._retry import RetryPolicy
 from ._sender import GmailSender, send
 from ._sink import MessageSink
-from ._types import MessageFields, SenderOptions
+from ._types import MessageFields, Security, SendArguments, SenderOptions
 from .auth._credentials import (
     AppPassword,
     Credentials,
@@ -98,6 +98,8 @@ __all__ = [
     "RetryPolicy",
     "SMTPReply",
     "SMTPReplyError",
+    "Security",
+    "SendArguments",
     "SendEvent",
     "SendResult",
     "SendRetried",

@@ -20,7 +20,7 @@ from ._retry import RetryPolicy
 from ._types import Security
 from .auth._from_values import ENV_PREFIX, read_credentials
 from .errors import ConfigurationError
-from .smtp._connection import DEFAULT_TIMEOUT, GMAIL_HOST, default_port
+from .smtp._connection import GMAIL_HOST, default_port
 
 __all__ = ["ENV_PREFIX", "ENV_VARIABLES", "Settings", "from_env"]
 
@@ -181,8 +181,7 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
         security=security,
         tls_context=objects.get("tls_context"),
         ca_file=ca_file,
-        timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
-        max_connections=3 if max_connections is None else max_connections,
+        **_given(timeout=timeout, max_connections=max_connections),
         sink=objects.get("sink"),
         on_event=objects.get("on_event"),
         account=credentials.user if credentials is not None else user,
@@ -190,6 +189,11 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
         sources=reader.sources(),
         **groups,
     )
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    """The options a variable set; the others keep the defaults `Settings` declares."""
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def _unknown_variables(environ: Mapping[str, str], problems: list[str]) -> None:

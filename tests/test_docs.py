@@ -15,7 +15,7 @@ def test_reply_table_in_docs_is_current() -> None:
     table = page[page.index(start) + len(start) : page.index("<!-- reply-table:end -->")]
     assert table == markdown_table(), (
         "docs/errors.md is out of date: replace the block between the reply-table markers "
-        "with the output of gmail_send.smtp._replies.markdown_table()"
+        "with the output of markdown_table() in gmail_send/smtp/_replies.py"
     )
 
 

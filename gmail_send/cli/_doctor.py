@@ -1,4 +1,4 @@
-"""`gmail-send doctor`: runs `diagnostics.run_doctor` with the CLI's settings and prints it.
+"""`gmail-send doctor`: runs `gmail_send.doctor.run_doctor` with the CLI's settings and prints it.
 
 Settings come from `from_env()` with the flags as overrides. When they are incomplete the
 configuration check fails, and the network checks still run against the host and port that

@@ -1,9 +1,10 @@
 """The doctor's credential checks: token refresh and scope, app password shape, sign-in, and
 an optional real test message.
 
-Sign-in goes through `signin.open_session`, the same path a `GmailSender` takes (one forced
-refresh after a rejected token, the OAuth2 -> app password fallback), then QUITs without
-sending. Findings carry Gmail's reply and the library's hint; never a secret.
+Sign-in goes through the SMTP sign-in step (`smtp._signin.open_session`), the same path a
+`GmailSender` takes (one forced refresh after a rejected token, the OAuth2 -> app password
+fallback), then QUITs without sending. Findings carry Gmail's reply and the library's hint;
+never a secret.
 """
 
 from __future__ import annotations

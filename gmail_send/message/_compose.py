@@ -1,6 +1,6 @@
 """Compose a message from typed parts: validated `EmailMessage`, exact bytes and envelope.
 
-`compose_message` builds a new message; `prepare_message` (module `prepare`, re-exported here)
+`compose_message` builds a new message; `prepare_message` (in `_prepare`, re-exported here)
 takes a ready one. Both check everything Gmail would refuse before any connection is opened,
 and neither touches the network.
 

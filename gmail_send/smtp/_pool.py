@@ -7,7 +7,7 @@ and still saying QUIT; a send borrows one (`acquire`), runs its transaction and 
 and replaced when the server has closed it meanwhile (Gmail ends idle sessions, and sessions
 whose OAuth token expired). A session that failed half-way or whose send was cancelled is
 closed, never given back. The pool knows nothing of messages; opening a session is the
-`opener`'s job (the sender passes one that goes through `signin.open_session`).
+`opener`'s job (the sender passes one that goes through `open_session` in this package).
 """
 
 from __future__ import annotations

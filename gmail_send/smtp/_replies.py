@@ -270,6 +270,7 @@ GMAIL_REPLIES: tuple[ReplyRule, ...] = (
         "this is a bug in gmail_send: please report it",
     ),
 )
+"""Gmail's replies worth a typed error and a hint, one row each (docs/errors.md shows them)."""
 
 
 def parse_reply(code: int, message: str) -> SMTPReply:
