@@ -20,7 +20,7 @@ from ._retry import RetryPolicy
 from ._types import Security
 from .auth._from_values import ENV_PREFIX, read_credentials
 from .errors import ConfigurationError
-from .smtp._connection import GMAIL_HOST, default_port
+from .smtp._connection import GMAIL_HOST
 
 __all__ = ["ENV_PREFIX", "ENV_VARIABLES", "Settings", "from_env"]
 
@@ -177,7 +177,7 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
     return Settings(
         credentials=credentials,
         host=host,
-        port=port if port is not None else default_port(security),
+        port=port,
         security=security,
         tls_context=objects.get("tls_context"),
         ca_file=ca_file,

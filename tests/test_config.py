@@ -35,9 +35,13 @@ TOKEN_INFO = {
 def test_app_password() -> None:
     settings = from_env({"GMAIL_SEND_USER": ACCOUNT, "GMAIL_SEND_APP_PASSWORD": APP_PASSWORD})
     assert isinstance(settings.credentials, AppPassword)
-    assert (settings.host, settings.port, settings.security) == ("smtp.gmail.com", 587, "starttls")
+    assert (settings.host, settings.resolved_port, settings.security) == (
+        "smtp.gmail.com",
+        587,
+        "starttls",
+    )
     # As a mapping: the credentials and what differs from GmailSender's defaults.
-    assert dict(settings).keys() == {"credentials", "port"}
+    assert dict(settings).keys() == {"credentials"}
     GmailSender(**settings)  # the intended use
     GmailSender(**settings, pool=PoolOptions(max_messages_per_connection=5))
 
@@ -118,7 +122,7 @@ def test_connection_settings_and_overrides(certificates: TestCertificates, tmp_p
         "GMAIL_SEND_HOST": "127.0.0.1",
     }
     settings = from_env(env)
-    assert (settings.port, settings.security, settings.timeout) == (465, "tls", 5.0)
+    assert (settings.resolved_port, settings.security, settings.timeout) == (465, "tls", 5.0)
     assert settings.ca_file == str(ca)
     assert isinstance(settings.client_tls_context, ssl.SSLContext)
     assert from_env(env, port=2465, security="starttls").port == 2465
@@ -164,7 +168,7 @@ def test_service_account_json(certificates: TestCertificates) -> None:
 def test_relay_by_ip_over_starttls() -> None:
     settings = from_env({"GMAIL_SEND_HOST": "smtp-relay.gmail.com", "GMAIL_SEND_RELAY_BY_IP": "on"})
     assert settings.credentials is None
-    assert (settings.port, settings.security) == (587, "starttls")
+    assert (settings.resolved_port, settings.security) == (587, "starttls")
 
 
 def test_relay_by_ip() -> None:
@@ -176,7 +180,7 @@ def test_relay_by_ip() -> None:
         }
     )
     assert settings.credentials is None
-    assert settings.port == 25
+    assert settings.resolved_port == 25
 
 
 def test_describe_names_sources_without_secrets() -> None:

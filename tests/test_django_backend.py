@@ -10,9 +10,10 @@ import django
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from gmail_send import AppPassword, AuthenticationError, ConfigurationError
+from gmail_send import AppPassword, AuthenticationError, ConfigurationError, InvalidAddressError
 from gmail_send.testing import LocalGmailThread, LocalTokenEndpoint, Outbox, TestCertificates
 
 BACKEND = "gmail_send.contrib.django.EmailBackend"
@@ -182,3 +183,49 @@ def test_djangos_own_email_host_user_and_password(local: LocalGmailThread) -> No
     ):
         assert mail.send_mail("s", "body", None, ["you@example.com"]) == 1
     assert local.server.sessions[0].auth_mechanism == "LOGIN"
+
+
+def test_djangos_email_host_port_and_tls_settings_are_honoured(local: LocalGmailThread) -> None:
+    with override_settings(
+        GMAIL_SEND={"ca_file": local.ca_file},
+        EMAIL_HOST=local.host,
+        EMAIL_PORT=local.port,
+        EMAIL_USE_TLS=True,
+        EMAIL_TIMEOUT=10,
+        EMAIL_HOST_USER=local.account,
+        EMAIL_HOST_PASSWORD=local.app_password,
+    ):
+        assert mail.send_mail("from EMAIL_*", "body", None, ["you@example.com"]) == 1
+    assert [m.parsed()["Subject"] for m in local.messages] == ["from EMAIL_*"]
+    assert local.server.sessions[0].tls
+
+
+@pytest.mark.parametrize(
+    ("tls", "ssl", "words"),
+    [(False, False, "never sends credentials unencrypted"), (True, True, "both True")],
+)
+def test_djangos_tls_settings_that_cannot_apply_are_improperly_configured(
+    local: LocalGmailThread, tls: bool, ssl: bool, words: str
+) -> None:
+    with (
+        override_settings(
+            GMAIL_SEND={"ca_file": local.ca_file},
+            EMAIL_HOST=local.host,
+            EMAIL_PORT=local.port,
+            EMAIL_USE_TLS=tls,
+            EMAIL_USE_SSL=ssl,
+            EMAIL_HOST_USER=local.account,
+            EMAIL_HOST_PASSWORD=local.app_password,
+        ),
+        pytest.raises(ImproperlyConfigured, match=words),
+    ):
+        mail.send_mail("s", "body", None, ["you@example.com"])
+    assert local.messages == []
+
+
+def test_an_invalid_address_is_named_as_given(local: LocalGmailThread) -> None:
+    with (
+        override_settings(GMAIL_SEND=local.settings()),
+        pytest.raises(InvalidAddressError, match="'bad address'"),
+    ):
+        mail.send_mail("s", "body", None, ["bad address"])

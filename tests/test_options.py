@@ -113,7 +113,7 @@ def test_groups_come_from_their_fields_variables() -> None:
     assert settings.pool == PoolOptions(idle_timeout=None, pipelining=False)
     assert settings.limits == SendingLimits(daily_limit=None, rate_limit=2.5)
     assert settings.max_connections == 7
-    assert set(settings) == {"credentials", "port", "max_connections", "retry", "pool", "limits"}
+    assert set(settings) == {"credentials", "max_connections", "retry", "pool", "limits"}
     sender = GmailSender(**settings)
     assert sender.settings.retry.retries == 5
     assert sender.daily_limit is None

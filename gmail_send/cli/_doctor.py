@@ -86,7 +86,7 @@ def run_doctor_command(
         )
         target = Target(
             settings.host,
-            settings.port or default_port(settings.security),
+            settings.resolved_port,
             settings.security,
             settings.client_tls_context,
             settings.timeout,

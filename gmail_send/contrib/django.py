@@ -17,7 +17,10 @@ Gmail. Configuration, first found wins:
    cached OAuth2 access token).
 
 Credentials still missing after that come from Django's own `EMAIL_HOST_USER` and
-`EMAIL_HOST_PASSWORD` as an app password, so an existing Gmail set-up keeps working.
+`EMAIL_HOST_PASSWORD` as an app password, so an existing Gmail set-up keeps working. Django's
+`EMAIL_HOST`, `EMAIL_PORT`, `EMAIL_USE_TLS`, `EMAIL_USE_SSL` and `EMAIL_TIMEOUT`, where the
+project set them, give the host, port, security and timeout unless the above name them; an
+unencrypted combination with credentials is `ImproperlyConfigured`.
 
 Django's messages are legacy MIME objects; `send_message` takes them as they are. Each
 `open()`/`close()` pair is one SMTP session (Django opens one per `send_mail`, or one for
@@ -34,6 +37,9 @@ from typing import Any
 
 try:
     from django.conf import settings  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    from django.core.exceptions import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
+        ImproperlyConfigured,
+    )
     from django.core.mail.backends.base import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
         BaseEmailBackend,
     )
@@ -74,13 +80,46 @@ def _settings_from_env() -> Settings:
 
 def _django_app_password() -> AppPassword | None:
     """Django's own EMAIL_HOST_USER / EMAIL_HOST_PASSWORD, the usual Gmail app-password set-up,
-    used when nothing else names credentials (its EMAIL_HOST / EMAIL_PORT are not: they default
-    to localhost:25, never Gmail)."""
+    used when nothing else names credentials."""
     user = getattr(settings, "EMAIL_HOST_USER", "")
     password = getattr(settings, "EMAIL_HOST_PASSWORD", "")
     if user and password:
         return AppPassword(user, password)
     return None
+
+
+def _bare_address(text: str) -> str:
+    """`Name <a@b>` -> `a@b`; anything that does not parse stays as given, so the error names it
+    (parseaddr turns "bad address" into "bad")."""
+    address = email.utils.parseaddr(text)[1]
+    return address if "@" in address else text
+
+
+def _django_connection_settings() -> dict[str, Any]:
+    """Django's EMAIL_HOST, EMAIL_PORT, EMAIL_USE_TLS, EMAIL_USE_SSL and EMAIL_TIMEOUT, where the
+    project set them (Django's own defaults, localhost:25 unencrypted, never mean Gmail), as
+    gmail_send options; GMAIL_SEND settings and the environment win over them."""
+    options: dict[str, Any] = {}
+    if settings.is_overridden("EMAIL_HOST"):
+        options["host"] = settings.EMAIL_HOST
+    if settings.is_overridden("EMAIL_PORT"):
+        options["port"] = int(settings.EMAIL_PORT)
+    if settings.is_overridden("EMAIL_TIMEOUT"):
+        options["timeout"] = settings.EMAIL_TIMEOUT
+    use_tls = settings.is_overridden("EMAIL_USE_TLS") and bool(settings.EMAIL_USE_TLS)
+    use_ssl = settings.is_overridden("EMAIL_USE_SSL") and bool(settings.EMAIL_USE_SSL)
+    if use_tls and use_ssl:
+        raise ImproperlyConfigured(
+            "EMAIL_USE_TLS and EMAIL_USE_SSL are both True: set one (TLS is STARTTLS on port 587, "
+            "SSL is implicit TLS on port 465)"
+        )
+    if use_ssl:
+        options["security"] = "tls"
+    elif use_tls:
+        options["security"] = "starttls"
+    elif settings.is_overridden("EMAIL_USE_TLS") or settings.is_overridden("EMAIL_USE_SSL"):
+        options["security"] = "none"
+    return options
 
 
 class EmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]  # Django is untyped
@@ -125,10 +164,17 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]  # Dj
                 f"settings.GMAIL_SEND has unknown keys: {', '.join(sorted(unknown))}",
                 hint="its keys are GmailSender's keyword arguments, e.g. credentials, host, port",
             )
-        options = dict(configured)
+        options = _django_connection_settings()
+        options.update(configured)
         options.update(self._overrides)
         if "credentials" not in options and django_password is not None:
             options["credentials"] = django_password
+        if options.get("security") == "none" and options.get("credentials") is not None:
+            raise ImproperlyConfigured(
+                "EMAIL_USE_TLS and EMAIL_USE_SSL are both False, and gmail_send never sends "
+                "credentials unencrypted: set EMAIL_USE_TLS = True (port 587) or "
+                "EMAIL_USE_SSL = True (port 465), or remove them"
+            )
         return options
 
     def open(self) -> bool:
@@ -175,7 +221,7 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]  # Dj
             return sent
 
     def _send(self, sender: SyncGmailSender, message: Any) -> bool:
-        recipients = [email.utils.parseaddr(str(r))[1] or str(r) for r in message.recipients()]
+        recipients = [_bare_address(str(r)) for r in message.recipients()]
         if not recipients:
             return False
         envelope_from = email.utils.parseaddr(str(message.from_email))[1] or None
