@@ -60,6 +60,30 @@ def test_auth_missing_client_secrets(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_auth_with_an_http_endpoint_is_a_clear_error(tmp_path: Path) -> None:
+    secrets = tmp_path / "client_secret.json"
+    client = {
+        "client_id": "id.apps.googleusercontent.com",
+        "client_secret": "secret",
+        "auth_uri": "http://127.0.0.1:9/auth",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+    secrets.write_text(json.dumps({"installed": client}))
+    done = run_cli(
+        "auth",
+        "--client-secrets",
+        str(secrets),
+        "--token",
+        str(tmp_path / "t.json"),
+        "--no-browser",
+    )
+    assert done.returncode == 1
+    assert "auth_uri that is not https: 'http://127.0.0.1:9/auth'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "InsecureTransport" not in done.stderr
+    assert not (tmp_path / "t.json").exists()
+
+
 def test_auth_no_browser_paste_back(certificates: TestCertificates, tmp_path: Path) -> None:
     ca = certificates.ca_pem_path(tmp_path)
     env = {**os.environ, "REQUESTS_CA_BUNDLE": str(ca)}

@@ -156,6 +156,15 @@ def load_client_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> di
     missing = [k for k in wanted if not isinstance(client, dict) or not client.get(k)]
     if missing:
         raise ConfigurationError(f"{name} lacks {', '.join(missing)}", hint=_CREATE_CLIENT)
+    for key in ("auth_uri", "token_uri"):
+        value = client[key]
+        if not isinstance(value, str) or urlsplit(value).scheme != "https":
+            raise ConfigurationError(
+                f"{name} has a {key} that is not https: {value!r}",
+                hint="the sign-in and the token exchange carry secrets and must use https; "
+                f"download the client secrets again ({_CREATE_CLIENT}); a local test "
+                "endpoint must serve https with a test CA",
+            )
     return {"installed": dict(client)}
 
 
