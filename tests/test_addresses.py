@@ -143,3 +143,12 @@ def test_dedupe_is_case_insensitive_and_keeps_order() -> None:
         "a@x.example",
         "c@x.example",
     ]
+
+
+def test_the_comma_hint_is_given_only_where_a_comma_split_a_name() -> None:
+    with pytest.raises(InvalidAddressError) as caught:
+        parse_address_list("Doe, John <john@example.com>", what="to")
+    assert caught.value.hint is not None and "holds a comma" in caught.value.hint
+    with pytest.raises(InvalidAddressError) as caught:
+        parse_address_list("not an address", what="to")
+    assert caught.value.hint is not None and "holds a comma" not in caught.value.hint

@@ -333,6 +333,11 @@ async def test_recipients_file_mixed_failures_exit_1(
     )
     assert run.code == ExitCode.FAILED
     assert run.out.splitlines()[-1] == "summary: 1 sent, 2 failed (of 3)"
+    [bad] = [line for line in run.out.splitlines() if line.startswith("[1/3]")]
+    assert "'bad address' is not a valid e-mail address: there is no '@'" in bad
+    # The hint fits a line that is not an address, not a display name split at a comma.
+    assert "name@example.com or Name <name@example.com>" in run.out
+    assert "holds a comma" not in run.out
 
 
 async def test_recipients_file_stops_when_sign_in_fails(

@@ -58,8 +58,6 @@ def _invalid(text: str, what: str, reason: str) -> InvalidAddressError:
     hint = "write it as name@example.com or Name <name@example.com>"
     if "\uff20" in text:
         hint = "replace the full-width '＠' with '@'"
-    elif reason == "there is no '@'":
-        hint = 'quote a display name that holds a comma: "Doe, John" <john@example.com>'
 
     shown = text if len(text) <= 100 else text[:100] + "..."
     return InvalidAddressError(
@@ -287,7 +285,16 @@ def parse_address_list(text: str, *, what: str, allow_groups: bool = False) -> l
     mailboxes = []
     for item in items:
         if _strip_comments(item).strip():
-            mailboxes.append(parse_mailbox(item.strip(), what=what))
+            try:
+                mailboxes.append(parse_mailbox(item.strip(), what=what))
+            except InvalidAddressError as exc:
+                if len(items) == 1 or "@" in item or "\uff20" in item:
+                    raise
+                # "Doe, John <john@example.com>" split at its comma leaves "Doe" on its own.
+                raise InvalidAddressError(
+                    f"{exc.message} (in {text!r}, split at its commas)",
+                    hint='quote a display name that holds a comma: "Doe, John" <john@example.com>',
+                ) from None
     return mailboxes
 
 
