@@ -14,6 +14,7 @@ import inspect
 import json
 import logging
 import os
+import stat
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Future
@@ -27,7 +28,9 @@ from ._refresh import DEFAULT_TOKEN_TIMEOUT, RefreshingTokenSource
 from ._token_errors import AUTH_AGAIN
 from ._token_file import (
     GOOGLE_TOKEN_URI,
+    PinnedFile,
     parse_expiry,
+    pin_token_file,
     read_token_file,
     validate_token_info,
     write_token_file,
@@ -91,6 +94,7 @@ class OAuth2Credentials(RefreshingTokenSource):
         )
         self._on_refresh = on_refresh
         self._path: str | None = None
+        self._pinned: PinnedFile | None = None
         self._extra: dict[str, Any] = {}
         self._write_warned = False
         self._callback_lock = threading.Lock()
@@ -134,6 +138,8 @@ class OAuth2Credentials(RefreshingTokenSource):
         """From a token file; refreshed tokens are written back unless `write_back=False`."""
         name = os.fspath(path)
         data = read_token_file(name)
+        pinned = pin_token_file(name) if write_back else None
+        _warn_if_readable_by_others(name)
         credentials = cls._from_checked(
             data,
             f"token file {name}",
@@ -144,6 +150,7 @@ class OAuth2Credentials(RefreshingTokenSource):
         )
         if write_back:  # absolute: a later chdir must not send the write elsewhere
             credentials._path = os.path.abspath(name)
+            credentials._pinned = pinned
         return credentials
 
     @classmethod
@@ -233,7 +240,11 @@ class OAuth2Credentials(RefreshingTokenSource):
         if self._path is None:
             return info
         try:
-            write_token_file(self._path, info)
+            self._pinned = write_token_file(self._path, info, pinned=self._pinned)
+        except ConfigurationError as exc:
+            if not self._write_warned:
+                self._write_warned = True
+                log.warning("%s; using it in memory only", exc.message)
         except OSError as exc:
             if not self._write_warned:
                 self._write_warned = True
@@ -324,3 +335,26 @@ _GOOGLE_KEYS = frozenset(
         "account",
     }
 )
+
+
+_warned_readable: set[str] = set()
+
+
+def _warn_if_readable_by_others(path: str) -> None:
+    """A token file holds a refresh token: say once if other users can read it."""
+    if os.name != "posix" or path in _warned_readable:
+        return
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return
+    if mode & 0o077:
+        _warned_readable.add(path)
+        log.warning(
+            "the token file %s can be read by other users (mode %04o); it holds a refresh "
+            "token: chmod 600 %s",
+            path,
+            mode,
+            path,
+            extra={"event": "token_file_readable"},
+        )

@@ -13,11 +13,12 @@ import contextlib
 import json
 import os
 import secrets
+import stat
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import ConfigurationError
 from ._json import parse_json
@@ -26,8 +27,10 @@ from ._token_errors import AUTH_AGAIN
 __all__ = [
     "GOOGLE_TOKEN_URI",
     "REQUIRED_FIELDS",
+    "PinnedFile",
     "format_expiry",
     "parse_expiry",
+    "pin_token_file",
     "read_token_file",
     "validate_token_info",
     "write_token_file",
@@ -133,13 +136,38 @@ def format_expiry(expiry: datetime) -> str:
     return expiry.isoformat() + "Z"
 
 
-def write_token_file(path: str | os.PathLike[str], info: Mapping[str, Any]) -> None:
+class PinnedFile(NamedTuple):
+    """The file a token was loaded from: its real path (links resolved then) and identity."""
+
+    path: str
+    device: int
+    inode: int
+
+
+def pin_token_file(path: str | os.PathLike[str]) -> PinnedFile:
+    """Remember which file `path` is now, so a later write goes to that file or nowhere."""
+    real = os.path.realpath(os.fspath(path))
+    info = os.stat(real)
+    return PinnedFile(real, info.st_dev, info.st_ino)
+
+
+def write_token_file(
+    path: str | os.PathLike[str], info: Mapping[str, Any], *, pinned: PinnedFile | None = None
+) -> PinnedFile:
     """Write `info` as JSON atomically: temp file (0600) in the same directory, fsync, rename.
 
-    A symlink is followed, so the link stays and its target is replaced. Raises `OSError`
-    (e.g. `PermissionError`, or EROFS for a read-only mount); the old file is then untouched.
+    Without `pinned` a symlink is followed, so the link stays and its target is replaced. With
+    `pinned` (the file a token was loaded from) the write goes to that real file, and is
+    refused with `ConfigurationError` if the path was since replaced by a link or another file:
+    a link planted later is never followed. Returns the pin of the file now written. Raises
+    `OSError` (e.g. `PermissionError`, or EROFS for a read-only mount); the old file is then
+    untouched.
     """
-    target = os.path.realpath(os.fspath(path))
+    if pinned is None:
+        target = os.path.realpath(os.fspath(path))
+    else:
+        target = pinned.path
+        _check_pinned(pinned, os.fspath(path))
     directory, base = os.path.split(target)
     data = (json.dumps(dict(info), indent=2) + "\n").encode("utf-8")
     temp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
@@ -151,15 +179,31 @@ def write_token_file(path: str | os.PathLike[str], info: Mapping[str, Any]) -> N
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
+            written = os.fstat(fd)
         finally:
             os.close(fd)
-        os.replace(temp, target)
+        os.replace(temp, target)  # replaces a link itself, never writes through it
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
     _fsync_directory(directory)
     _remove_stale_temps(directory, base)
+    return PinnedFile(target, written.st_dev, written.st_ino)
+
+
+def _check_pinned(pinned: PinnedFile, given: str) -> None:
+    try:
+        now = os.lstat(pinned.path)
+    except FileNotFoundError:
+        return  # removed since: the rename creates a plain file again
+    if stat.S_ISLNK(now.st_mode) or (now.st_dev, now.st_ino) != (pinned.device, pinned.inode):
+        raise ConfigurationError(
+            f"the token file {given} was replaced since it was loaded; not writing the "
+            "refreshed token to it",
+            hint="something else changed the file (or put a link in its place); check it, "
+            "then restart the application so that it loads the file again",
+        )
 
 
 def _fsync_directory(directory: str) -> None:
