@@ -91,6 +91,22 @@ print(json.dumps({
 }))
 """
 
+# The doctor's app-password check and the token file module (which config reads) stay clear too.
+DOCTOR_AND_TOKEN_FILE = """
+import asyncio, json, sys
+
+from gmail_send import AppPassword
+from gmail_send.auth._token_file import GOOGLE_TOKEN_URI
+from gmail_send.doctor._auth_checks import check_credentials
+
+result = asyncio.run(check_credentials(AppPassword("me@gmail.com", "abcdefghijklmnop")))
+watched = tuple(json.loads(sys.argv[1]))
+print(json.dumps({
+    "status": result.status,
+    "loaded": sorted(name for name in sys.modules if name.split(".")[0] in watched),
+}))
+"""
+
 
 def run_fresh(script: str, *args: str) -> dict[str, Any]:
     """Run `script` in a new interpreter that imports the gmail_send this test imported."""
@@ -151,3 +167,9 @@ def test_every_public_name_resolves_lazily() -> None:
     assert "no_such_name" in report["missing"]
     for name in gmail_send.__all__:
         assert getattr(gmail_send, name) is not None, name
+
+
+def test_doctor_password_check_and_token_file_load_no_google_auth() -> None:
+    report = run_fresh(DOCTOR_AND_TOKEN_FILE, json.dumps([*HEAVY, "google"]))
+    assert report["status"] == "passed"
+    assert report["loaded"] == []
