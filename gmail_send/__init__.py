@@ -135,7 +135,7 @@ _LAZY = {
 _SUBMODULES = frozenset({"auth", "config", "errors", "events", "message", "smtp", "sync"})
 
 
-def __getattr__(name: str) -> Any:
+def _load(name: str) -> Any:
     module = _LAZY.get(name)
     if module is not None:
         value = getattr(importlib.import_module(module, __name__), name)
@@ -145,6 +145,12 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value
     return value
+
+
+if not TYPE_CHECKING:
+    # PEP 562 hook, hidden from type checkers: they see the names imported above, and a
+    # misspelt one is an error there instead of an Any.
+    __getattr__ = _load
 
 
 def __dir__() -> list[str]:
