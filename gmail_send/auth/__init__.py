@@ -39,7 +39,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def _load(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -47,6 +47,11 @@ def __getattr__(name: str) -> Any:
     globals()[name] = value
     return value
 
+
+if not TYPE_CHECKING:
+    # PEP 562 hook, hidden from type checkers: they see the names imported above, and a
+    # misspelt one is an error there instead of an Any.
+    __getattr__ = _load
 
 __all__ = [
     "MAIL_SCOPE",

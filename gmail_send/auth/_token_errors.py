@@ -11,13 +11,14 @@ sentences without secrets; as a safety net, known secrets are scrubbed from ever
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
-
-import google.auth.exceptions
 
 from ..errors import TokenError
 from ._xoauth2 import MAIL_SCOPE
+
+if TYPE_CHECKING:
+    import google.auth.exceptions
 
 __all__ = [
     "AUTH_AGAIN",
@@ -59,6 +60,10 @@ def describe_refresh_failure(
     secrets: Iterable[str] = (),
 ) -> TokenError:
     """Turn a google-auth refresh failure into a `TokenError` with a hint. No secret leaks."""
+    # Imported here: AUTH_AGAIN and the token file module (which config reads) stay free of
+    # google-auth; only a refresh, which has google-auth loaded already, gets this far.
+    import google.auth.exceptions
+
     scrub = _Scrubber(secrets)
     if isinstance(exc, google.auth.exceptions.RefreshError):
         code, description = oauth_error_fields(exc)

@@ -14,7 +14,6 @@ import time
 
 from .._sender import GmailSender
 from ..auth._credentials import AppPassword, Credentials, Fallback, TokenSource
-from ..auth._refresh import RefreshingTokenSource
 from ..auth._xoauth2 import MAIL_SCOPE
 from ..errors import AuthenticationError, GmailSendError
 from ..smtp._signin import ConnectionSettings, open_session
@@ -83,6 +82,10 @@ def _check_password(credentials: AppPassword, title: str) -> CheckResult:
 
 
 async def _check_token(source: TokenSource, title: str) -> CheckResult:
+    # Imported here: the refreshing sources subclass google-auth's requests transport, which
+    # the doctor of an app-password setup has no use for.
+    from ..auth._refresh import RefreshingTokenSource
+
     if not isinstance(source, RefreshingTokenSource):
         return CheckResult(
             "credentials",

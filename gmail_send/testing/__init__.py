@@ -64,7 +64,7 @@ def _require_extra() -> None:
         ) from missing
 
 
-def __getattr__(name: str) -> Any:
+def _load(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -74,6 +74,11 @@ def __getattr__(name: str) -> Any:
     globals()[name] = value
     return value
 
+
+if not TYPE_CHECKING:
+    # PEP 562 hook, hidden from type checkers: they see the names imported above, and a
+    # misspelt one is an error there instead of an Any.
+    __getattr__ = _load
 
 __all__ = [
     "DEFAULT_CLOSE_REPLY",
