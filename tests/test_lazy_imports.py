@@ -47,17 +47,19 @@ report["after_import"] = loaded()
 report["own_modules"] = sorted(name for name in sys.modules if name.startswith("gmail_send"))
 
 if server:
-    from gmail_send import AccountQuotas, AppPassword, GmailSender
+    from gmail_send import AccountQuotas, GmailSender, SendingLimits, from_env
 
     async def main():
-        context = ssl.create_default_context(cafile=server["ca_file"])
-        async with GmailSender(
-            AppPassword(server["account"], server["app_password"]),
-            host=server["host"],
-            port=server["port"],
-            tls_context=context,
-            quotas=AccountQuotas(),
-        ) as gmail:
+        settings = from_env(
+            {
+                "GMAIL_SEND_USER": server["account"],
+                "GMAIL_SEND_APP_PASSWORD": server["app_password"],
+                "GMAIL_SEND_HOST": server["host"],
+                "GMAIL_SEND_PORT": str(server["port"]),
+                "GMAIL_SEND_CA_FILE": server["ca_file"],
+            }
+        )
+        async with GmailSender(**settings, limits=SendingLimits(quotas=AccountQuotas())) as gmail:
             result = await gmail.send(
                 to="you@example.com", subject="lazy imports", text="Sent by a fresh interpreter."
             )
