@@ -11,6 +11,7 @@ from gmail_send._limits import PROCESS_QUOTAS
 from gmail_send.testing import LocalGmail, TestCertificates
 
 from .local_helpers import ACCESS_TOKEN, ACCOUNT, account
+from .postgres_helpers import postgres_server, postgres_url  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,119 @@
+"""`StateStore`: per-account sending state shared by every process that names the same URL.
+
+The sender keeps its rolling 24-hour count, Gmail's quota pause, the login hold-off and the
+current access token here when given `store="sqlite:///..."` or `store="postgresql://..."`, so
+N processes together stay under the account's daily limit and refresh its token once. Every
+call runs in a worker thread (the database is never touched on the event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from . import _state
+from ._database import Cursor, Database
+from ._state import Admission, PauseKind, TokenState
+
+__all__ = ["RESERVATION_TTL", "StateStore"]
+
+T = TypeVar("T")
+
+RESERVATION_TTL = 900.0
+"""Seconds a reservation counts toward the limit when its process died before settling it."""
+
+
+class StateStore:
+    """The shared state behind `store=` (see the module docstring).
+
+    Args:
+        url: `sqlite:///path/to/file.db` (one host, several processes) or
+            `postgresql://user:password@host/db` (several hosts; needs the `[postgres]` extra).
+        clock: seconds since the epoch (a seam for tests); shared by every host.
+    """
+
+    def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
+        self._database = Database(url)
+        self._clock = clock
+        self.url = url
+
+    @property
+    def name(self) -> str:
+        """The URL without its password, for logs and messages."""
+        return self._database.name
+
+    @property
+    def dialect(self) -> str:
+        return self._database.dialect
+
+    def __repr__(self) -> str:
+        return f"StateStore({self.name!r})"
+
+    async def _run(self, operation: Callable[[Cursor, float], T]) -> T:
+        def work() -> T:
+            with self._database.transaction() as cursor:
+                return operation(cursor, self._clock())
+
+        return await asyncio.to_thread(work)
+
+    async def admit(self, account: str, limit: int | None) -> Admission:
+        """Reserve room for one message of `account`, unless paused or at `limit` a day."""
+        key = account.lower()
+        return await self._run(
+            lambda c, now: _state.admit(c, key, limit, now=now, reservation_ttl=RESERVATION_TTL)
+        )
+
+    async def settle(self, account: str, reservation: str, *, sent: bool) -> None:
+        """Count the reserved message (it was or may have been sent) or free its room."""
+        key = account.lower()
+        await self._run(lambda c, now: _state.settle(c, key, reservation, sent=sent, now=now))
+
+    async def sent_today(self, account: str) -> int:
+        """Messages of `account` counted in the last 24 hours, by every process."""
+        key = account.lower()
+        return await self._run(lambda c, now: _state.sent_in_window(c, key, now=now))
+
+    async def pause(self, account: str, kind: PauseKind, seconds: float) -> None:
+        """Stop `kind` ("quota": sending; "login": new sign-ins) for `seconds`, everywhere."""
+        key = account.lower()
+        await self._run(lambda c, now: _state.pause(c, key, kind, until=now + seconds))
+
+    async def paused_for(self, account: str, kind: PauseKind) -> float | None:
+        """Seconds left of a pause, or None."""
+        key = account.lower()
+
+        def left(cursor: Cursor, now: float) -> float | None:
+            until = _state.paused_until(cursor, key, kind)
+            return until - now if until is not None and until > now else None
+
+        return await self._run(left)
+
+    async def reset(self, account: str, *, count: bool = False) -> None:
+        """Lift the quota pause of `account`; with `count=True` also forget its 24-hour count."""
+        key = account.lower()
+        await self._run(lambda c, now: _state.reset(c, key, count=count))
+
+    async def token_state(self, account: str) -> tuple[TokenState, float]:
+        """The shared access token and refresh lease of `account`, and the time now."""
+        key = account.lower()
+        return await self._run(lambda c, now: (_state.token_state(c, key), now))
+
+    async def lease_token(self, account: str, owner: str, seconds: float) -> bool:
+        """Take the refresh lease of `account` for `seconds` if no one else holds it."""
+        key = account.lower()
+        return await self._run(
+            lambda c, now: _state.lease_token(c, key, owner, now=now, seconds=seconds)
+        )
+
+    async def put_token(
+        self, account: str, owner: str, token: str | None, expires_at: float | None
+    ) -> None:
+        """Publish a new access token (None: the refresh failed) and release the lease."""
+        key = account.lower()
+        await self._run(lambda c, now: _state.put_token(c, key, owner, token, expires_at))
+
+    async def aclose(self) -> None:
+        """Close the connection (it opens again on the next call)."""
+        await asyncio.to_thread(self._database.close)
