@@ -16,8 +16,8 @@ __all__ = [
     "DAY",
     "Admission",
     "TokenState",
+    "acquire_token",
     "admit",
-    "lease_token",
     "pause",
     "paused_until",
     "put_token",
@@ -163,15 +163,36 @@ def token_state(cursor: Cursor, account: str) -> TokenState:
     )
 
 
-def lease_token(cursor: Cursor, account: str, owner: str, *, now: float, seconds: float) -> bool:
-    """Take the account's refresh lease if it is free, expired or already `owner`'s."""
+def acquire_token(
+    cursor: Cursor,
+    account: str,
+    owner: str,
+    *,
+    now: float,
+    lease_seconds: float,
+    fresh_margin: float,
+    unusable: str | None,
+    any_is_stale: bool,
+) -> tuple[str | None, bool]:
+    """(token, False) when the shared token is usable; (None, True) when `owner` now holds the
+    refresh lease; (None, False) when another process holds it. One transaction, so a token
+    published meanwhile is seen before a second refresh could start."""
     _lock(cursor, account)
+    state = token_state(cursor, account)
+    if (
+        state.token is not None
+        and state.expires_at is not None
+        and state.expires_at - now > fresh_margin
+        and state.token != unusable
+        and not any_is_stale
+    ):
+        return state.token, False
     cursor.execute(
         "UPDATE gmail_send_accounts SET lease_owner = %s, lease_until = %s "
         "WHERE account = %s AND (lease_until IS NULL OR lease_until < %s OR lease_owner = %s)",
-        (owner, now + seconds, account, now, owner),
+        (owner, now + lease_seconds, account, now, owner),
     )
-    return cursor.rowcount == 1
+    return None, cursor.rowcount == 1
 
 
 def put_token(

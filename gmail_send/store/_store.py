@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from . import _state
 from ._database import Cursor, Database
-from ._state import Admission, PauseKind, TokenState
+from ._state import Admission, PauseKind
 
 __all__ = ["RESERVATION_TTL", "StateStore"]
 
@@ -95,16 +95,30 @@ class StateStore:
         key = account.lower()
         await self._run(lambda c, now: _state.reset(c, key, count=count))
 
-    async def token_state(self, account: str) -> tuple[TokenState, float]:
-        """The shared access token and refresh lease of `account`, and the time now."""
-        key = account.lower()
-        return await self._run(lambda c, now: (_state.token_state(c, key), now))
-
-    async def lease_token(self, account: str, owner: str, seconds: float) -> bool:
-        """Take the refresh lease of `account` for `seconds` if no one else holds it."""
+    async def acquire_token(
+        self,
+        account: str,
+        owner: str,
+        *,
+        lease_seconds: float,
+        fresh_margin: float,
+        unusable: str | None = None,
+        any_is_stale: bool = False,
+    ) -> tuple[str | None, bool]:
+        """The shared access token of `account` if it has `fresh_margin` seconds left (and is
+        not `unusable`), else whether `owner` took the refresh lease; see `_state`."""
         key = account.lower()
         return await self._run(
-            lambda c, now: _state.lease_token(c, key, owner, now=now, seconds=seconds)
+            lambda c, now: _state.acquire_token(
+                c,
+                key,
+                owner,
+                now=now,
+                lease_seconds=lease_seconds,
+                fresh_margin=fresh_margin,
+                unusable=unusable,
+                any_is_stale=any_is_stale,
+            )
         )
 
     async def put_token(

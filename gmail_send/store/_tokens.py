@@ -76,19 +76,18 @@ class SharedTokens:
     async def _shared(self, force_refresh: bool, rejected: str | None) -> str:
         deadline = time.monotonic() + self._lease * 2
         while True:
-            state, now = await self._store.token_state(self.user)
-            usable = (
-                state.token is not None
-                and state.expires_at is not None
-                and state.expires_at - now > FRESH_MARGIN
-                and state.token != rejected
-                and not (force_refresh and rejected is None)
+            token, leased = await self._store.acquire_token(
+                self.user,
+                self._owner,
+                lease_seconds=self._lease,
+                fresh_margin=FRESH_MARGIN,
+                unusable=rejected,
+                any_is_stale=force_refresh and rejected is None,
             )
-            if usable:
-                assert state.token is not None
+            if token is not None:
                 self._degraded = False
-                return state.token
-            if await self._store.lease_token(self.user, self._owner, self._lease):
+                return token
+            if leased:
                 return await self._refresh_under_lease(
                     force_refresh or rejected is not None, rejected
                 )
@@ -98,7 +97,7 @@ class SharedTokens:
                     "held the refresh lease"
                 )
             await asyncio.sleep(self._poll)
-            force_refresh = False  # someone else refreshed meanwhile: their token will do
+            force_refresh = False  # someone else is refreshing: their token will do
 
     async def _refresh_under_lease(self, force: bool, rejected: str | None) -> str:
         try:
