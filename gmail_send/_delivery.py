@@ -250,7 +250,7 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
                 raise error
         else:
             assert error is not None
-            _note_failure(context, run, error)
+            error = _note_failure(context, run, error)
             if isinstance(error, UnknownOutcomeError) and not policy.should_retry(error):
                 raise _with_accepted(run, error)
             # A server that cannot be reached (DNS, refused, timeout, TLS) is reported at once;
@@ -322,10 +322,19 @@ def _retried(policy: RetryPolicy, error: GmailSendError | None) -> bool:
 
 
 def _with_accepted(run: _Run, error: UnknownOutcomeError) -> UnknownOutcomeError:
-    """`error`, listing the recipients an earlier transaction of this send delivered to."""
+    """The error to raise: a new one listing the recipients an earlier transaction of this
+    send delivered to, if any (chained to `error`, which stays as it was raised)."""
+    if not run.accepted:
+        return error
     order = {a: n for n, a in enumerate(run.outgoing.recipients)}
-    error.accepted = tuple(sorted(run.accepted, key=order.__getitem__))
-    return error
+    complete = UnknownOutcomeError(
+        error.message,
+        message_id=error.message_id,
+        hint=error.hint,
+        accepted=tuple(sorted(run.accepted, key=order.__getitem__)),
+    )
+    complete.__cause__ = error
+    return complete
 
 
 def _note_partial_quota(
@@ -361,8 +370,10 @@ def _split_refused(run: _Run, refused: Mapping[str, SMTPReply]) -> bool:
     return bool(run.pending)
 
 
-def _note_failure(context: DeliveryContext, run: _Run, error: GmailSendError) -> None:
-    if isinstance(error, SMTPReplyError):
+def _note_failure(context: DeliveryContext, run: _Run, error: GmailSendError) -> GmailSendError:
+    """Record a failed attempt; return the error to go on with (a new, complete one when
+    Gmail's 550 5.4.5 paused the account: it says for how long)."""
+    if isinstance(error, SMTPReplyError) and error.reply is not None:
         run.last_reply.update(dict.fromkeys(run.pending, error.reply))
     if isinstance(error, UnknownOutcomeError):
         run.maybe_sent = True
@@ -373,8 +384,16 @@ def _note_failure(context: DeliveryContext, run: _Run, error: GmailSendError) ->
         and error.enhanced_code == "5.4.5"
         and account is not None
     ):
-        error.retry_after = context.quota_pause
         _pause_account(context, account, run)
+        paused = QuotaExceededError(
+            f"{error.message}; no message is sent for {account} for {context.quota_pause:.0f} s",
+            reply=error.reply,
+            retry_after=context.quota_pause,
+            hint=error.hint,
+        )
+        paused.__cause__ = error
+        return paused
+    return error
 
 
 def _session_ended(error: GmailSendError) -> bool:

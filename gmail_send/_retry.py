@@ -79,5 +79,5 @@ class RetryPolicy:
         if isinstance(error, GmailConnectionError):
             return True
         if isinstance(error, TemporaryError):
-            return error.retryable and reply_is_transient(error.reply)
+            return error.retryable
         return False

@@ -25,7 +25,7 @@ from ._result import SendResult
 from ._retry import RetryPolicy
 from ._sink import MessageSink
 from .auth._credentials import AppPassword, Credentials, Fallback, TokenSource
-from .errors import ConfigurationError, LoginThrottledError, SMTPReply
+from .errors import ConfigurationError, LoginThrottledError
 from .events import EventHook, TokenRefreshed, emit
 from .message._compose import Attachment, OutgoingMessage, compose_message, prepare_message
 from .smtp._connection import (
@@ -290,8 +290,6 @@ class GmailSender:
                 raise LoginThrottledError(
                     f"Gmail refused a login as too many (454 4.7.0); not signing in again for "
                     f"another {left:.0f} s",
-                    reply=SMTPReply(454, "4.7.0", "Too many login attempts"),
-                    retryable=False,
                     hint="wait; every login attempt now prolongs Gmail's block",
                 )
             self._login_blocked_until = None

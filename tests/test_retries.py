@@ -294,6 +294,10 @@ async def test_unknown_outcome_of_a_recipient_retry_is_raised_not_reported_refus
             )
     assert caught.value.accepted == ("a@example.com",)
     assert caught.value.message_id == "<split@gmail.com>"
+    # The error the transaction raised is chained as it was, not changed afterwards.
+    raised = caught.value.__cause__
+    assert isinstance(raised, UnknownOutcomeError)
+    assert raised.accepted == ()
     assert [m.rcpt_tos for m in server.messages] == [("a@example.com",), ("b@example.com",)]
 
 

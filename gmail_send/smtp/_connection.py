@@ -154,11 +154,6 @@ class SMTPConnection:
             await self._connect()
             if credentials is not None:
                 self.auth_method = await self._authenticate(credentials, force_refresh)
-        except GmailConnectionError as exc:
-            self.close()
-            if self._greeted and not isinstance(exc, TLSError):
-                exc.after_greeting = True  # the server was reached: a drop, not unreachable
-            raise
         except BaseException:
             self.close()
             raise
@@ -204,7 +199,9 @@ class SMTPConnection:
         except aiosmtplib.SMTPResponseException as exc:
             raise self.reply_error(SMTPResponse(exc.code, exc.message), "ehlo") from None
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise GmailConnectionError(f"connection to {where} failed: {exc}") from None
+            raise GmailConnectionError(
+                f"connection to {where} failed: {exc}", after_greeting=self._greeted
+            ) from None
 
     async def _ehlo(self) -> None:
         response = await self._smtp.ehlo()
@@ -245,9 +242,12 @@ class SMTPConnection:
             else:
                 await self._smtp.auth_plain(credentials.user, credentials.password)
         except aiosmtplib.SMTPAuthenticationError as exc:
-            raise self.reply_error(SMTPResponse(exc.code, exc.message), "auth") from None
+            reply = parse_reply(exc.code, exc.message)
+            raise error_for_reply(reply, stage="auth", mechanism=method) from None
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise GmailConnectionError(f"connection lost during login: {exc}") from None
+            raise GmailConnectionError(
+                f"connection lost during login: {exc}", after_greeting=True
+            ) from None
 
     async def _xoauth2_login(self, source: TokenSource, force_refresh: bool) -> None:
         try:
@@ -267,13 +267,16 @@ class SMTPConnection:
                 challenge = parse_xoauth2_challenge(response.message)
                 response = await self._smtp.execute_command(b"")
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise GmailConnectionError(f"connection lost during login: {exc}") from None
+            raise GmailConnectionError(
+                f"connection lost during login: {exc}", after_greeting=True
+            ) from None
         if response.code == 235:
             return
         reply = parse_reply(response.code, response.message)
         raise error_for_reply(
             reply,
             stage="auth",
+            mechanism="xoauth2",
             oauth_status=challenge.status if challenge else None,
             oauth_scope=challenge.scope if challenge else None,
             hint=challenge.hint if challenge else None,

@@ -301,13 +301,15 @@ def error_for_reply(
     reply: SMTPReply,
     *,
     stage: Stage,
+    mechanism: str | None = None,
     oauth_status: str | None = None,
     oauth_scope: str | None = None,
     hint: str | None = None,
 ) -> GmailSendError:
     """The typed error for an error reply at a given stage of the session.
 
-    `hint` overrides the table's hint where the caller knows more (e.g. the XOAUTH2 challenge).
+    `mechanism` names the login mechanism a reply at "auth" refused. `hint` overrides the
+    table's hint where the caller knows more (e.g. the XOAUTH2 challenge).
     """
     rule = find_rule(reply)
     kind: ReplyKind
@@ -329,7 +331,12 @@ def error_for_reply(
         what = f"{what} ({rule.meaning})"
     if kind == "auth":
         return AuthenticationError(
-            what, hint=hint, reply=reply, oauth_status=oauth_status, oauth_scope=oauth_scope
+            what,
+            hint=hint,
+            reply=reply,
+            mechanism=mechanism,
+            oauth_status=oauth_status,
+            oauth_scope=oauth_scope,
         )
     if kind == "quota":
         return QuotaExceededError(what, reply=reply, hint=hint)

@@ -89,9 +89,14 @@ async def _open_with_fallback(settings: ConnectionSettings, fallback: Fallback) 
         return await _open_single(settings, fallback.app_password)
     except AuthenticationError as exc:
         oauth_error = fallback.last_oauth_error
-        if oauth_error is not None:
-            exc.message = f"{exc.message}; OAuth2 had failed before: {oauth_error.message}"
-        raise
+        if oauth_error is None:
+            raise
+        raise AuthenticationError(
+            f"{exc.message}; OAuth2 had failed before: {oauth_error.message}",
+            hint=exc.hint,
+            reply=exc.reply,
+            mechanism=exc.mechanism,
+        ) from exc
 
 
 def session_still_wanted(connection: SMTPConnection, credentials: Credentials | None) -> bool:
