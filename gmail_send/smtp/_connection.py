@@ -170,17 +170,21 @@ class SMTPConnection:
             await self._ehlo()
             if self.security == "starttls":
                 if not self._smtp.supports_extension("starttls"):
-                    raise GmailConnectionError(
+                    raise TLSError(
                         f"{where} does not offer STARTTLS",
                         hint="refusing to continue unencrypted; check host and port "
-                        "(587 for STARTTLS, 465 for implicit TLS)",
+                        "(587 for STARTTLS, 465 for implicit TLS); a filtering proxy or "
+                        "antivirus may also remove STARTTLS",
+                        after_greeting=True,
                     )
                 response = await self._smtp.starttls(tls_context=self._tls_context)
                 if response.code != 220:
                     raise self.reply_error(response, "starttls")
                 await self._ehlo()
+        except GmailSendError:
+            raise  # already typed and complete (GmailConnectionError is an OSError too)
         except ssl.SSLError as exc:
-            raise _tls_error(where, exc) from None
+            raise _tls_error(where, exc, after_greeting=self._greeted) from None
         except aiosmtplib.SMTPConnectResponseError as exc:
             raise self.reply_error(SMTPResponse(exc.code, exc.message), "connect") from None
         except aiosmtplib.SMTPConnectTimeoutError:
@@ -191,7 +195,7 @@ class SMTPConnection:
         except aiosmtplib.SMTPConnectError as exc:
             cause = exc.__cause__
             if isinstance(cause, ssl.SSLError):
-                raise _tls_error(where, cause) from None
+                raise _tls_error(where, cause, after_greeting=False) from None
             raise GmailConnectionError(
                 f"could not connect to {where}: {cause or exc}",
                 hint=_port_hint(self.port),
@@ -364,14 +368,15 @@ class SMTPConnection:
         self._smtp.close()
 
 
-def _tls_error(where: str, exc: ssl.SSLError) -> TLSError:
+def _tls_error(where: str, exc: ssl.SSLError, *, after_greeting: bool) -> TLSError:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return TLSError(
             f"the certificate of {where} could not be verified: {exc.verify_message}",
             hint="a proxy or antivirus may be intercepting TLS; for a private or test server "
             "pass tls_context with its CA loaded (never switch verification off)",
+            after_greeting=after_greeting,
         )
-    return TLSError(f"TLS with {where} failed: {exc.reason or exc}")
+    return TLSError(f"TLS with {where} failed: {exc.reason or exc}", after_greeting=after_greeting)
 
 
 def _port_hint(port: int) -> str:
