@@ -177,9 +177,7 @@ class SMTPConnection:
                         "antivirus may also remove STARTTLS",
                         after_greeting=True,
                     )
-                response = await self._smtp.starttls(tls_context=self._tls_context)
-                if response.code != 220:
-                    raise self.reply_error(response, "starttls")
+                await self._starttls()
                 await self._ehlo()
         except GmailSendError:
             raise  # already typed and complete (GmailConnectionError is an OSError too)
@@ -206,6 +204,15 @@ class SMTPConnection:
             raise GmailConnectionError(
                 f"connection to {where} failed: {exc}", after_greeting=self._greeted
             ) from None
+
+    async def _starttls(self) -> None:
+        """STARTTLS; a refusal is typed as an answer to STARTTLS (RFC 3207's 454 is temporary)."""
+        try:
+            response = await self._smtp.starttls(tls_context=self._tls_context)
+        except aiosmtplib.SMTPResponseException as exc:
+            raise self.reply_error(SMTPResponse(exc.code, exc.message), "starttls") from None
+        if response.code != 220:
+            raise self.reply_error(response, "starttls")
 
     async def _ehlo(self) -> None:
         response = await self._smtp.ehlo()
