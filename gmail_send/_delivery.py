@@ -19,17 +19,15 @@ from typing import Literal
 
 from ._limits import AccountQuotas, RateLimiter
 from ._result import AuthMethod, SendResult
-from ._retry import RetryPolicy, reply_is_transient
+from ._retry import Decision, RetryPolicy, reply_is_transient
 from .errors import (
     DeadlineExceededError,
-    GmailConnectionError,
     GmailSendError,
     QuotaExceededError,
     RecipientsRefusedError,
     SMTPReply,
     SMTPReplyError,
     TemporaryError,
-    TLSError,
     UnknownOutcomeError,
 )
 from .events import EventHook, MessageSent, OutcomeUnknown, QuotaReached, SendRetried, emit
@@ -213,12 +211,11 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
             await context.rate.wait()
         run.progress = Progress()
         connection: SMTPConnection | None = None
+        reused = False
         result: SendResult | None = None
         error: GmailSendError | None = None
         try:
-            opening = True
             connection = await context.pool.acquire()
-            opening = False
             reused = connection.messages_sent > 0
             if not reused:
                 connection.use_pipelining = context.pipelining
@@ -229,12 +226,13 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
             if connection is not None:
                 context.pool.release(connection)
             raise
+        decision = policy.decide(error) if error is not None else None
         if connection is not None:
-            # After a failure that will be retried, the retry (and the next message) gets a
-            # fresh session, never the one that just failed; a permanent refusal leaves it usable.
-            context.pool.release(connection, reusable=not _retried(policy, error))
+            # A failure that calls for a new session (a drop, a 421, a transient reply to the
+            # whole message) retires this one; after a success or a refusal it stays usable.
+            context.pool.release(connection, reusable=decision is None or decision.keep_session)
         connection_id = connection.id if connection is not None else None
-        _log_attempt(run, connection_id, error)
+        _log_attempt(run, connection_id, error, decision)
         if result is not None:
             run.maybe_sent = True
             run.final_reply, run.auth_method = result.reply, result.auth_method
@@ -243,26 +241,19 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
             _note_partial_quota(context, run, result.refused)
             if not _split_refused(run, result.refused):
                 return run.result()
-        elif isinstance(error, RecipientsRefusedError):
-            if not _split_refused(run, error.refused):
-                if run.accepted:
-                    return run.result()
-                raise error
         else:
-            assert error is not None
-            error = _note_failure(context, run, error)
-            if isinstance(error, UnknownOutcomeError) and not policy.should_retry(error):
-                raise _with_accepted(run, error)
-            # A server that cannot be reached (DNS, refused, timeout, TLS) is reported at once;
-            # a session that broke after the greeting is retried: nothing can have been sent.
-            unreachable = (
-                opening and isinstance(error, GmailConnectionError) and not error.after_greeting
-            )
-            if unreachable or not policy.should_retry(error):
+            assert error is not None and decision is not None
+            if isinstance(error, RecipientsRefusedError):
+                _split_refused(run, error.refused)
+            else:
+                error = _note_failure(context, run, error)
+            if not decision.retry:
+                if isinstance(error, UnknownOutcomeError):
+                    raise _with_accepted(run, error)
                 if run.accepted:
                     return run.result()
                 raise error
-            if connection is not None and reused and free_reconnect and _session_ended(error):
+            if reused and free_reconnect and decision.idle_close:
                 # A kept session had been closed by Gmail before this message could be
                 # accepted: replace it at once, without using up a retry.
                 free_reconnect = False
@@ -310,15 +301,6 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
             },
         )
         await asyncio.sleep(delay)
-
-
-def _retried(policy: RetryPolicy, error: GmailSendError | None) -> bool:
-    """Whether `error` ends an attempt that a retry may follow (transient replies, drops)."""
-    if error is None:
-        return False
-    if isinstance(error, RecipientsRefusedError):
-        return any(reply_is_transient(reply) for reply in error.refused.values())
-    return policy.should_retry(error)
 
 
 def _with_accepted(run: _Run, error: UnknownOutcomeError) -> UnknownOutcomeError:
@@ -396,27 +378,26 @@ def _note_failure(context: DeliveryContext, run: _Run, error: GmailSendError) ->
     return error
 
 
-def _session_ended(error: GmailSendError) -> bool:
-    if isinstance(error, TemporaryError):
-        return error.code == 421
-    return isinstance(error, GmailConnectionError) and not isinstance(error, TLSError)
-
-
 def _temporary(run: _Run) -> GmailSendError:
-    first = next(iter(run.last_reply.values()), SMTPReply(451, "4.3.0", "temporary"))
+    """What SendRetried names as the error when only some recipients are tried again."""
+    first = run.last_reply[run.pending[0]]  # _split_refused noted each pending one's reply
     return TemporaryError(f"recipients refused for now: {', '.join(run.pending)}", reply=first)
 
 
-def _log_attempt(run: _Run, connection_id: int | None, error: GmailSendError | None) -> None:
+def _log_attempt(
+    run: _Run, connection_id: int | None, error: GmailSendError | None, decision: Decision | None
+) -> None:
     log.debug(
-        "attempt %s %s",
+        "attempt %s %s%s",
         run.attempts,
         "failed" if error else "done",
+        f" ({decision.reason}: {decision.action.value})" if decision else "",
         extra={
             "event": "attempt_failed" if error else "attempt_done",
             "message_id": run.outgoing.message_id,
             "attempt": run.attempts,
             "connection_id": connection_id,
             "error": type(error).__name__ if error else None,
+            "decision": decision.action.name if decision else None,
         },
     )

@@ -184,7 +184,8 @@ def test_what_is_retried() -> None:
     )
 
     policy = RetryPolicy()
-    assert policy.should_retry(GmailConnectionError("gone"))
+    assert policy.should_retry(GmailConnectionError("gone", after_greeting=True))
+    assert not policy.should_retry(GmailConnectionError("unreachable"))
     assert not policy.should_retry(TLSError("bad certificate"))
     assert policy.should_retry(TemporaryError("x", reply=SMTPReply(421, "4.7.0", "later")))
     assert not policy.should_retry(PermanentError("x", reply=SMTPReply(550, "5.7.1", "no")))

@@ -16,8 +16,9 @@ import logging
 import ssl
 from dataclasses import dataclass
 
+from .._retry import classify
 from ..auth._credentials import Credentials, Fallback, SingleCredentials, TokenSource
-from ..errors import AuthenticationError, TokenError
+from ..errors import AuthenticationError
 from ._connection import DEFAULT_TIMEOUT, Security, SMTPConnection
 
 __all__ = ["ConnectionSettings", "open_session", "session_still_wanted"]
@@ -64,7 +65,7 @@ async def _open_single(
         await connection.open(credentials)
         return connection
     except AuthenticationError as exc:
-        if not _token_rejected(credentials, exc):
+        if not classify(exc).new_token:
             raise
     assert isinstance(credentials, TokenSource)
     log.info(
@@ -107,11 +108,4 @@ def session_still_wanted(connection: SMTPConnection, credentials: Credentials | 
         isinstance(credentials, Fallback)
         and connection.auth_method in ("login", "plain")
         and not credentials.using_fallback
-    )
-
-
-def _token_rejected(credentials: SingleCredentials | None, exc: AuthenticationError) -> bool:
-    """Gmail said no to a token (not: the source could not make one, or a password)."""
-    return (
-        isinstance(credentials, TokenSource) and not isinstance(exc, TokenError) and exc.code == 535
     )

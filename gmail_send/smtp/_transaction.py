@@ -24,7 +24,7 @@ from ..errors import (
 )
 from ..message._outgoing import OutgoingMessage
 from ._pipelining import PipeliningProtocol
-from ._replies import Stage, error_for_reply, parse_reply
+from ._replies import Stage, error_for_reply, parse_reply, reply_is_transient
 
 if TYPE_CHECKING:
     from ._connection import SMTPConnection
@@ -248,4 +248,5 @@ def all_refused(refused: dict[str, SMTPReply]) -> GmailSendError:
         reply=first,
         refused=refused,
         hint=error.hint,
+        retryable=any(reply_is_transient(reply) for reply in refused.values()),
     )
