@@ -30,7 +30,7 @@ from .errors import (
     TemporaryError,
     UnknownOutcomeError,
 )
-from .events import EventHook, MessageSent, OutcomeUnknown, QuotaReached, SendRetried, emit
+from .events import EventHook, MessageSent, OutcomeUnknown, QuotaReached, Reporter, SendRetried
 from .message._outgoing import OutgoingMessage
 from .smtp._connection import Progress, SMTPConnection
 from .smtp._pool import ConnectionPool
@@ -53,6 +53,11 @@ class DeliveryContext:
     rate: RateLimiter | None = None
     on_event: EventHook | None = None
     pipelining: bool = True
+    reporter: Reporter = field(init=False)
+    """Logs each happening under the sender's logger and reports events to `on_event`."""
+
+    def __post_init__(self) -> None:
+        self.reporter = Reporter(log, self.on_event)
 
 
 @dataclass
@@ -71,15 +76,19 @@ class _Run:
     auth_method: AuthMethod | None = None
     connection_id: int | None = None
 
+    def accepted_in_order(self) -> tuple[str, ...]:
+        """The recipients accepted so far, in the message's order."""
+        order = {a: n for n, a in enumerate(self.outgoing.recipients)}
+        return tuple(sorted(self.accepted, key=order.__getitem__))
+
     def result(self) -> SendResult:
         for address in self.pending:
             self.refused.setdefault(
                 address, self.last_reply.get(address, SMTPReply(451, "4.3.0", "not retried"))
             )
-        order = {a: n for n, a in enumerate(self.outgoing.recipients)}
         return SendResult(
             message_id=self.outgoing.message_id,
-            accepted=tuple(sorted(self.accepted, key=order.__getitem__)),
+            accepted=self.accepted_in_order(),
             refused=dict(self.refused),
             reply=self.final_reply or SMTPReply(250, "2.0.0", "OK"),
             auth_method=self.auth_method,
@@ -97,16 +106,12 @@ async def deliver(
         except QuotaExceededError as exc:
             paused = context.quotas.blocked_for(account) is not None
             source: Literal["daily_limit", "server"] = "server" if paused else "daily_limit"
-            log.warning(
+            context.reporter.report(
+                QuotaReached(account, source, exc.retry_after),
                 "not sending: %s",
                 "Gmail paused this account" if paused else "the daily limit is reached",
-                extra={
-                    "event": QuotaReached.name,
-                    "source": source,
-                    "retry_after": exc.retry_after,
-                },
+                level=logging.WARNING,
             )
-            emit(context.on_event, QuotaReached(account, source, exc.retry_after))
             raise
     run = _Run(outgoing, list(outgoing.recipients))
     try:
@@ -128,19 +133,7 @@ async def deliver(
             _report_unknown(context, run, "the send was cancelled after the body went out")
         raise
     _settle(context, run, sent=True)
-    log.info(
-        "message sent",
-        extra={
-            "event": MessageSent.name,
-            "message_id": result.message_id,
-            "attempt": run.attempts,
-            "connection_id": run.connection_id,
-            "accepted": len(result.accepted),
-            "refused": len(result.refused),
-        },
-    )
-    emit(
-        context.on_event,
+    context.reporter.report(
         MessageSent(
             account,
             message_id=result.message_id,
@@ -149,6 +142,8 @@ async def deliver(
             accepted=len(result.accepted),
             refused=len(result.refused),
         ),
+        "message sent",
+        attempt=run.attempts,
     )
     return result
 
@@ -167,13 +162,11 @@ def _after_deadline(context: DeliveryContext, run: _Run, deadline: float | None)
         _settle(context, run, sent=True)
         reason = f"the deadline of {deadline} s passed after the body went out"
         _report_unknown(context, run, reason)
-        raise _with_accepted(
-            run,
-            UnknownOutcomeError(
-                f"{reason}; Gmail may or may not have accepted it",
-                message_id=run.outgoing.message_id,
-                hint="check the recipient's mailbox for this Message-ID before resending",
-            ),
+        raise UnknownOutcomeError(
+            f"{reason}; Gmail may or may not have accepted it",
+            message_id=run.outgoing.message_id,
+            hint="check the recipient's mailbox for this Message-ID before resending",
+            accepted=run.accepted_in_order(),
         ) from None
     if run.accepted:
         return run.result()  # settled by the caller
@@ -185,17 +178,14 @@ def _after_deadline(context: DeliveryContext, run: _Run, deadline: float | None)
 
 
 def _report_unknown(context: DeliveryContext, run: _Run, reason: str) -> None:
-    log.warning(
+    context.reporter.report(
+        OutcomeUnknown(context.account, run.outgoing.message_id, reason),
         "outcome unknown: %s",
         reason,
-        extra={
-            "event": OutcomeUnknown.name,
-            "message_id": run.outgoing.message_id,
-            "attempt": run.attempts,
-            "connection_id": run.progress.connection_id,
-        },
+        level=logging.WARNING,
+        attempt=run.attempts,
+        connection_id=run.progress.connection_id,
     )
-    emit(context.on_event, OutcomeUnknown(context.account, run.outgoing.message_id, reason))
 
 
 async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | None) -> SendResult:
@@ -232,7 +222,7 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
             # whole message) retires this one; after a success or a refusal it stays usable.
             context.pool.release(connection, reusable=decision is None or decision.keep_session)
         connection_id = connection.id if connection is not None else None
-        _log_attempt(run, connection_id, error, decision)
+        _note_attempt(context, run, connection_id, error, decision)
         if result is not None:
             run.maybe_sent = True
             run.final_reply, run.auth_method = result.reply, result.auth_method
@@ -257,14 +247,12 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
                 # A kept session had been closed by Gmail before this message could be
                 # accepted: replace it at once, without using up a retry.
                 free_reconnect = False
-                log.debug(
+                context.reporter.note(
+                    "reconnect",
                     "kept session was closed; reconnecting",
-                    extra={
-                        "event": "reconnect",
-                        "message_id": run.outgoing.message_id,
-                        "attempt": run.attempts,
-                        "connection_id": connection_id,
-                    },
+                    message_id=run.outgoing.message_id,
+                    attempt=run.attempts,
+                    connection_id=connection_id,
                 )
                 continue
         retries += 1
@@ -278,8 +266,7 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
             if error is None:  # pragma: no cover - a result always has an accepted recipient
                 raise RuntimeError("no recipient accepted and no error")
             raise error
-        emit(
-            context.on_event,
+        context.reporter.report(
             SendRetried(
                 context.account,
                 message_id=run.outgoing.message_id,
@@ -288,17 +275,9 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
                 error=error or _temporary(run),
                 recipients=len(run.pending),
             ),
-        )
-        log.info(
             "retrying in %.2f s",
             delay,
-            extra={
-                "event": SendRetried.name,
-                "message_id": run.outgoing.message_id,
-                "attempt": run.attempts,
-                "connection_id": connection_id,
-                "recipients": len(run.pending),
-            },
+            connection_id=connection_id,
         )
         await asyncio.sleep(delay)
 
@@ -308,12 +287,11 @@ def _with_accepted(run: _Run, error: UnknownOutcomeError) -> UnknownOutcomeError
     send delivered to, if any (chained to `error`, which stays as it was raised)."""
     if not run.accepted:
         return error
-    order = {a: n for n, a in enumerate(run.outgoing.recipients)}
     complete = UnknownOutcomeError(
         error.message,
         message_id=error.message_id,
         hint=error.hint,
-        accepted=tuple(sorted(run.accepted, key=order.__getitem__)),
+        accepted=run.accepted_in_order(),
     )
     complete.__cause__ = error
     return complete
@@ -331,16 +309,12 @@ def _note_partial_quota(
 
 def _pause_account(context: DeliveryContext, account: str, run: _Run) -> None:
     context.quotas.block(account, context.quota_pause)
-    log.warning(
+    context.reporter.report(
+        QuotaReached(account, "server", context.quota_pause),
         "Gmail reports the daily sending limit reached; pausing this account",
-        extra={
-            "event": QuotaReached.name,
-            "source": "server",
-            "message_id": run.outgoing.message_id,
-            "retry_after": context.quota_pause,
-        },
+        level=logging.WARNING,
+        message_id=run.outgoing.message_id,
     )
-    emit(context.on_event, QuotaReached(account, "server", context.quota_pause))
 
 
 def _split_refused(run: _Run, refused: Mapping[str, SMTPReply]) -> bool:
@@ -384,20 +358,22 @@ def _temporary(run: _Run) -> GmailSendError:
     return TemporaryError(f"recipients refused for now: {', '.join(run.pending)}", reply=first)
 
 
-def _log_attempt(
-    run: _Run, connection_id: int | None, error: GmailSendError | None, decision: Decision | None
+def _note_attempt(
+    context: DeliveryContext,
+    run: _Run,
+    connection_id: int | None,
+    error: GmailSendError | None,
+    decision: Decision | None,
 ) -> None:
-    log.debug(
+    context.reporter.note(
+        "attempt_failed" if error else "attempt_done",
         "attempt %s %s%s",
         run.attempts,
         "failed" if error else "done",
         f" ({decision.reason}: {decision.action.value})" if decision else "",
-        extra={
-            "event": "attempt_failed" if error else "attempt_done",
-            "message_id": run.outgoing.message_id,
-            "attempt": run.attempts,
-            "connection_id": connection_id,
-            "error": type(error).__name__ if error else None,
-            "decision": decision.action.name if decision else None,
-        },
+        message_id=run.outgoing.message_id,
+        attempt=run.attempts,
+        connection_id=connection_id,
+        error=type(error).__name__ if error else None,
+        decision=decision.action.name if decision else None,
     )

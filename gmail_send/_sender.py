@@ -26,7 +26,7 @@ from ._retry import RetryPolicy
 from ._sink import MessageSink
 from .auth._credentials import AppPassword, Credentials, Fallback, TokenSource
 from .errors import ConfigurationError, LoginThrottledError
-from .events import EventHook, TokenRefreshed, emit
+from .events import EventHook, MessageSent, Reporter, TokenRefreshed
 from .message._compose import Attachment, OutgoingMessage, compose_message, prepare_message
 from .smtp._connection import (
     DEFAULT_TIMEOUT,
@@ -258,14 +258,16 @@ class GmailSender:
             raise ConfigurationError(f"deadline must be positive seconds, not {deadline!r}")
         if self.sink is not None:
             result = await self.sink.deliver(outgoing)
-            log.info(
+            self._delivery.reporter.report(
+                MessageSent(
+                    self.account,
+                    message_id=result.message_id,
+                    attempts=1,
+                    connection_id=None,
+                    accepted=len(result.accepted),
+                    refused=len(result.refused),
+                ),
                 "message handed to the sink",
-                extra={
-                    "event": "sent",
-                    "message_id": result.message_id,
-                    "accepted": len(result.accepted),
-                    "refused": len(result.refused),
-                },
             )
             return result
         self._in_flight += 1
@@ -298,10 +300,12 @@ class GmailSender:
         except LoginThrottledError:
             if self.login_throttle_pause > 0:
                 self._login_blocked_until = time.monotonic() + self.login_throttle_pause
-                log.warning(
+                self._delivery.reporter.note(
+                    "login_throttled",
                     "Gmail refused a login as too many; no new session for %.0f s",
                     self.login_throttle_pause,
-                    extra={"event": "login_throttled", "retry_after": self.login_throttle_pause},
+                    level=logging.WARNING,
+                    retry_after=self.login_throttle_pause,
                 )
             raise
 
@@ -322,11 +326,11 @@ class GmailSender:
 
 
 class _ObservedTokens:
-    """A token source that reports each new access token to the application's hook."""
+    """A token source that reports each new access token (log record and hook)."""
 
-    def __init__(self, source: TokenSource, hook: EventHook) -> None:
+    def __init__(self, source: TokenSource, reporter: Reporter) -> None:
         self._source = source
-        self._hook = hook
+        self._reporter = reporter
         self._last: int | None = None
 
     @property
@@ -337,7 +341,11 @@ class _ObservedTokens:
         token = await self._source.get_token(force_refresh=force_refresh)
         fingerprint = hash(token)
         if self._last is not None and (force_refresh or fingerprint != self._last):
-            emit(self._hook, TokenRefreshed(self._source.user, forced=force_refresh))
+            self._reporter.report(
+                TokenRefreshed(self._source.user, forced=force_refresh),
+                "the token source handed out a new access token%s",
+                " after Gmail rejected one" if force_refresh else "",
+            )
         self._last = fingerprint
         return token
 
@@ -346,9 +354,9 @@ class _ObservedTokens:
 
 
 def _observed(credentials: Credentials | None, hook: EventHook | None) -> Credentials | None:
-    if hook is None or not isinstance(credentials, TokenSource):
+    if not isinstance(credentials, TokenSource):
         return credentials  # app passwords and Fallback are no TokenSource: nothing to observe
-    return _ObservedTokens(credentials, hook)
+    return _ObservedTokens(credentials, Reporter(log, hook))
 
 
 async def send(
