@@ -24,7 +24,7 @@ from ._limits import PROCESS_QUOTAS, AccountQuotas, RateLimiter, default_daily_l
 from ._result import SendResult
 from ._retry import RetryPolicy
 from ._sink import MessageSink
-from .auth._credentials import AppPassword, Credentials, Fallback, TokenSource
+from .auth._credentials import AppPassword, Credentials, Fallback, TokenSource, fetch_token
 from .errors import ConfigurationError, LoginThrottledError
 from .events import EventHook, MessageSent, Reporter, TokenRefreshed
 from .message._compose import Attachment, OutgoingMessage, compose_message, prepare_message
@@ -337,14 +337,18 @@ class _ObservedTokens:
     def user(self) -> str:
         return self._source.user
 
-    async def get_token(self, *, force_refresh: bool = False) -> str:
-        token = await self._source.get_token(force_refresh=force_refresh)
+    async def get_token(self, *, force_refresh: bool = False, rejected: str | None = None) -> str:
+        if rejected is not None:  # passed on only to sources that take it
+            token = await fetch_token(self._source, rejected=rejected)
+        else:
+            token = await self._source.get_token(force_refresh=force_refresh)
+        forced = force_refresh or rejected is not None
         fingerprint = hash(token)
-        if self._last is not None and (force_refresh or fingerprint != self._last):
+        if self._last is not None and fingerprint != self._last:
             self._reporter.report(
-                TokenRefreshed(self._source.user, forced=force_refresh),
+                TokenRefreshed(self._source.user, forced=forced),
                 "the token source handed out a new access token%s",
-                " after Gmail rejected one" if force_refresh else "",
+                " after Gmail rejected one" if forced else "",
             )
         self._last = fingerprint
         return token

@@ -13,13 +13,14 @@ import itertools
 import logging
 import ssl
 import time
+from dataclasses import dataclass, field
 from typing import Literal
 
 import aiosmtplib
 from aiosmtplib import SMTPResponse
 
 from .._result import AuthMethod, SendResult
-from ..auth._credentials import AppPassword, SingleCredentials, TokenSource
+from ..auth._credentials import AppPassword
 from ..auth._xoauth2 import XOAuth2Challenge, build_xoauth2, parse_xoauth2_challenge
 from ..errors import (
     AuthenticationError,
@@ -28,7 +29,6 @@ from ..errors import (
     GmailSendError,
     MessageTooLargeError,
     TLSError,
-    TokenError,
 )
 from ..message._outgoing import OutgoingMessage
 from ._pipelining import PipeliningProtocol, attach
@@ -38,6 +38,8 @@ from ._transaction import Progress, mail_options, send_pipelined, send_plain
 __all__ = [
     "DEFAULT_TIMEOUT",
     "GMAIL_HOST",
+    "AccessToken",
+    "Login",
     "Progress",
     "SMTPConnection",
     "Security",
@@ -48,6 +50,18 @@ __all__ = [
 log = logging.getLogger("gmail_send.smtp")
 
 Security = Literal["starttls", "tls", "none"]
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """What an XOAUTH2 login sends: the mailbox and an access token (kept out of the repr)."""
+
+    user: str
+    token: str = field(repr=False)
+
+
+Login = AppPassword | AccessToken
+"""What one session signs in with."""
 GMAIL_HOST = "smtp.gmail.com"
 DEFAULT_TIMEOUT = 60.0
 _ids = itertools.count(1)
@@ -137,14 +151,13 @@ class SMTPConnection:
         value = self._smtp.esmtp_extensions.get("size", "")
         return int(value) if value.isdigit() and int(value) > 0 else None
 
-    async def open(
-        self, credentials: SingleCredentials | None, *, force_refresh: bool = False
-    ) -> None:
-        """Connect, secure the session, EHLO and sign in (when credentials are given).
+    async def open(self, login: Login | None) -> None:
+        """Connect, secure the session, EHLO and sign in (when `login` is given): one attempt.
 
-        `force_refresh` asks a token source for a new token, after Gmail rejected the last one.
+        Where the access token comes from, and what to do when Gmail rejects it, is sign-in's
+        business (`_signin.py`): this session only uses the token it is given.
         """
-        if credentials is not None and self.security == "none":
+        if login is not None and self.security == "none":
             raise ConfigurationError(
                 "refusing to send credentials over an unencrypted connection",
                 hint="use security='starttls' (port 587) or 'tls' (port 465)",
@@ -152,8 +165,8 @@ class SMTPConnection:
         self._greeted = False
         try:
             await self._connect()
-            if credentials is not None:
-                self.auth_method = await self._authenticate(credentials, force_refresh)
+            if login is not None:
+                self.auth_method = await self._authenticate(login)
         except BaseException:
             self.close()
             raise
@@ -219,30 +232,28 @@ class SMTPConnection:
         if response.code != 250:
             raise self.reply_error(response, "ehlo")
 
-    async def _authenticate(
-        self, credentials: SingleCredentials, force_refresh: bool
-    ) -> AuthMethod:
+    async def _authenticate(self, login: Login) -> AuthMethod:
         if not self.is_encrypted:
             raise ConfigurationError(
                 "refusing to send credentials over an unencrypted connection",
                 hint="use security='starttls' (port 587) or 'tls' (port 465)",
             )
         methods = self._smtp.server_auth_methods
-        if isinstance(credentials, AppPassword):
+        if isinstance(login, AppPassword):
             method: AuthMethod = "login" if "login" in methods else "plain"
             if method not in methods:
                 raise AuthenticationError(
                     f"the server offers no password login (it offers {methods or 'none'})",
                     hint="use OAuth2 credentials, or check host and port",
                 )
-            await self._password_login(method, credentials)
+            await self._password_login(method, login)
             return method
         if "xoauth2" not in methods:
             raise AuthenticationError(
                 f"the server does not offer XOAUTH2 (it offers {methods or 'none'})",
                 hint="use an AppPassword for this server, or check host and port",
             )
-        await self._xoauth2_login(credentials, force_refresh)
+        await self._xoauth2_login(login)
         return "xoauth2"
 
     async def _password_login(self, method: AuthMethod, credentials: AppPassword) -> None:
@@ -260,17 +271,8 @@ class SMTPConnection:
                 f"connection lost during login: {exc}", after_greeting=True
             ) from None
 
-    async def _xoauth2_login(self, source: TokenSource, force_refresh: bool) -> None:
-        try:
-            token = await source.get_token(force_refresh=force_refresh)
-        except GmailSendError:
-            raise
-        except Exception as exc:
-            raise TokenError(
-                f"the token source failed: {type(exc).__name__}",
-                hint="check the token source; the send was not attempted",
-            ) from None
-        blob = build_xoauth2(source.user, token).encode("ascii")
+    async def _xoauth2_login(self, login: AccessToken) -> None:
+        blob = build_xoauth2(login.user, login.token).encode("ascii")
         challenge: XOAuth2Challenge | None = None
         try:
             response = await self._smtp.execute_command(b"AUTH", b"XOAUTH2", blob)
