@@ -1,7 +1,8 @@
 """Delivering one composed message over the pool: attempts, safe retries, deadline, quota.
 
 `deliver()` is what `GmailSender.send_outgoing` runs for the network. Each attempt borrows a
-pooled session and runs one transaction; `RetryPolicy` decides what may be tried again. The
+pooled session and runs one transaction; `classify` (through `RetryPolicy`, which adds the count
+and backoff) decides what may be tried again and whether the pool keeps the session. The
 Message-ID and bytes never change between attempts. A retry after some recipients were refused
 for the moment goes to those recipients only. The deadline bounds everything, backoff included;
 when it passes (or the send is cancelled) after the body went out, the outcome is unknown.
