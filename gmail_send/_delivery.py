@@ -1,7 +1,8 @@
 """Delivering one composed message over the pool: attempts, safe retries, deadline, quota.
 
 `deliver()` is what `GmailSender.send_outgoing` runs for the network. Each attempt borrows a
-pooled session and runs one transaction; `RetryPolicy` decides what may be tried again. The
+pooled session and runs one transaction; `classify` (through `RetryPolicy`, which adds the count
+and backoff) decides what may be tried again and whether the pool keeps the session. The
 Message-ID and bytes never change between attempts. A retry after some recipients were refused
 for the moment goes to those recipients only. The deadline bounds everything, backoff included;
 when it passes (or the send is cancelled) after the body went out, the outcome is unknown.
@@ -19,20 +20,18 @@ from typing import Literal
 
 from ._limits import AccountQuotas, RateLimiter
 from ._result import AuthMethod, SendResult
-from ._retry import RetryPolicy, reply_is_transient
+from ._retry import Decision, RetryPolicy, reply_is_transient
 from .errors import (
     DeadlineExceededError,
-    GmailConnectionError,
     GmailSendError,
     QuotaExceededError,
     RecipientsRefusedError,
     SMTPReply,
     SMTPReplyError,
     TemporaryError,
-    TLSError,
     UnknownOutcomeError,
 )
-from .events import EventHook, MessageSent, OutcomeUnknown, QuotaReached, SendRetried, emit
+from .events import EventHook, MessageSent, OutcomeUnknown, QuotaReached, Reporter, SendRetried
 from .message._outgoing import OutgoingMessage
 from .smtp._connection import Progress, SMTPConnection
 from .smtp._pool import ConnectionPool
@@ -55,6 +54,11 @@ class DeliveryContext:
     rate: RateLimiter | None = None
     on_event: EventHook | None = None
     pipelining: bool = True
+    reporter: Reporter = field(init=False)
+    """Logs each happening under the sender's logger and reports events to `on_event`."""
+
+    def __post_init__(self) -> None:
+        self.reporter = Reporter(log, self.on_event)
 
 
 @dataclass
@@ -73,15 +77,19 @@ class _Run:
     auth_method: AuthMethod | None = None
     connection_id: int | None = None
 
+    def accepted_in_order(self) -> tuple[str, ...]:
+        """The recipients accepted so far, in the message's order."""
+        order = {a: n for n, a in enumerate(self.outgoing.recipients)}
+        return tuple(sorted(self.accepted, key=order.__getitem__))
+
     def result(self) -> SendResult:
         for address in self.pending:
             self.refused.setdefault(
                 address, self.last_reply.get(address, SMTPReply(451, "4.3.0", "not retried"))
             )
-        order = {a: n for n, a in enumerate(self.outgoing.recipients)}
         return SendResult(
             message_id=self.outgoing.message_id,
-            accepted=tuple(sorted(self.accepted, key=order.__getitem__)),
+            accepted=self.accepted_in_order(),
             refused=dict(self.refused),
             reply=self.final_reply or SMTPReply(250, "2.0.0", "OK"),
             auth_method=self.auth_method,
@@ -99,16 +107,12 @@ async def deliver(
         except QuotaExceededError as exc:
             paused = context.quotas.blocked_for(account) is not None
             source: Literal["daily_limit", "server"] = "server" if paused else "daily_limit"
-            log.warning(
+            context.reporter.report(
+                QuotaReached(account, source, exc.retry_after),
                 "not sending: %s",
                 "Gmail paused this account" if paused else "the daily limit is reached",
-                extra={
-                    "event": QuotaReached.name,
-                    "source": source,
-                    "retry_after": exc.retry_after,
-                },
+                level=logging.WARNING,
             )
-            emit(context.on_event, QuotaReached(account, source, exc.retry_after))
             raise
     run = _Run(outgoing, list(outgoing.recipients))
     try:
@@ -130,19 +134,7 @@ async def deliver(
             _report_unknown(context, run, "the send was cancelled after the body went out")
         raise
     _settle(context, run, sent=True)
-    log.info(
-        "message sent",
-        extra={
-            "event": MessageSent.name,
-            "message_id": result.message_id,
-            "attempt": run.attempts,
-            "connection_id": run.connection_id,
-            "accepted": len(result.accepted),
-            "refused": len(result.refused),
-        },
-    )
-    emit(
-        context.on_event,
+    context.reporter.report(
         MessageSent(
             account,
             message_id=result.message_id,
@@ -151,6 +143,8 @@ async def deliver(
             accepted=len(result.accepted),
             refused=len(result.refused),
         ),
+        "message sent",
+        attempt=run.attempts,
     )
     return result
 
@@ -169,13 +163,11 @@ def _after_deadline(context: DeliveryContext, run: _Run, deadline: float | None)
         _settle(context, run, sent=True)
         reason = f"the deadline of {deadline} s passed after the body went out"
         _report_unknown(context, run, reason)
-        raise _with_accepted(
-            run,
-            UnknownOutcomeError(
-                f"{reason}; Gmail may or may not have accepted it",
-                message_id=run.outgoing.message_id,
-                hint="check the recipient's mailbox for this Message-ID before resending",
-            ),
+        raise UnknownOutcomeError(
+            f"{reason}; Gmail may or may not have accepted it",
+            message_id=run.outgoing.message_id,
+            hint="check the recipient's mailbox for this Message-ID before resending",
+            accepted=run.accepted_in_order(),
         ) from None
     if run.accepted:
         return run.result()  # settled by the caller
@@ -187,17 +179,14 @@ def _after_deadline(context: DeliveryContext, run: _Run, deadline: float | None)
 
 
 def _report_unknown(context: DeliveryContext, run: _Run, reason: str) -> None:
-    log.warning(
+    context.reporter.report(
+        OutcomeUnknown(context.account, run.outgoing.message_id, reason),
         "outcome unknown: %s",
         reason,
-        extra={
-            "event": OutcomeUnknown.name,
-            "message_id": run.outgoing.message_id,
-            "attempt": run.attempts,
-            "connection_id": run.progress.connection_id,
-        },
+        level=logging.WARNING,
+        attempt=run.attempts,
+        connection_id=run.progress.connection_id,
     )
-    emit(context.on_event, OutcomeUnknown(context.account, run.outgoing.message_id, reason))
 
 
 async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | None) -> SendResult:
@@ -213,12 +202,11 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
             await context.rate.wait()
         run.progress = Progress()
         connection: SMTPConnection | None = None
+        reused = False
         result: SendResult | None = None
         error: GmailSendError | None = None
         try:
-            opening = True
             connection = await context.pool.acquire()
-            opening = False
             reused = connection.messages_sent > 0
             if not reused:
                 connection.use_pipelining = context.pipelining
@@ -229,12 +217,13 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
             if connection is not None:
                 context.pool.release(connection)
             raise
+        decision = policy.decide(error) if error is not None else None
         if connection is not None:
-            # After a failure that will be retried, the retry (and the next message) gets a
-            # fresh session, never the one that just failed; a permanent refusal leaves it usable.
-            context.pool.release(connection, reusable=not _retried(policy, error))
+            # A failure that calls for a new session (a drop, a 421, a transient reply to the
+            # whole message) retires this one; after a success or a refusal it stays usable.
+            context.pool.release(connection, reusable=decision is None or decision.keep_session)
         connection_id = connection.id if connection is not None else None
-        _log_attempt(run, connection_id, error)
+        _note_attempt(context, run, connection_id, error, decision)
         if result is not None:
             run.maybe_sent = True
             run.final_reply, run.auth_method = result.reply, result.auth_method
@@ -243,37 +232,28 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
             _note_partial_quota(context, run, result.refused)
             if not _split_refused(run, result.refused):
                 return run.result()
-        elif isinstance(error, RecipientsRefusedError):
-            if not _split_refused(run, error.refused):
-                if run.accepted:
-                    return run.result()
-                raise error
         else:
-            assert error is not None
-            _note_failure(context, run, error)
-            if isinstance(error, UnknownOutcomeError) and not policy.should_retry(error):
-                raise _with_accepted(run, error)
-            # A server that cannot be reached (DNS, refused, timeout, TLS) is reported at once;
-            # a session that broke after the greeting is retried: nothing can have been sent.
-            unreachable = (
-                opening and isinstance(error, GmailConnectionError) and not error.after_greeting
-            )
-            if unreachable or not policy.should_retry(error):
+            assert error is not None and decision is not None
+            if isinstance(error, RecipientsRefusedError):
+                _split_refused(run, error.refused)
+            else:
+                error = _note_failure(context, run, error)
+            if not decision.retry:
+                if isinstance(error, UnknownOutcomeError):
+                    raise _with_accepted(run, error)
                 if run.accepted:
                     return run.result()
                 raise error
-            if connection is not None and reused and free_reconnect and _session_ended(error):
+            if reused and free_reconnect and decision.idle_close:
                 # A kept session had been closed by Gmail before this message could be
                 # accepted: replace it at once, without using up a retry.
                 free_reconnect = False
-                log.debug(
+                context.reporter.note(
+                    "reconnect",
                     "kept session was closed; reconnecting",
-                    extra={
-                        "event": "reconnect",
-                        "message_id": run.outgoing.message_id,
-                        "attempt": run.attempts,
-                        "connection_id": connection_id,
-                    },
+                    message_id=run.outgoing.message_id,
+                    attempt=run.attempts,
+                    connection_id=connection_id,
                 )
                 continue
         retries += 1
@@ -287,8 +267,7 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
             if error is None:  # pragma: no cover - a result always has an accepted recipient
                 raise RuntimeError("no recipient accepted and no error")
             raise error
-        emit(
-            context.on_event,
+        context.reporter.report(
             SendRetried(
                 context.account,
                 message_id=run.outgoing.message_id,
@@ -297,35 +276,26 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
                 error=error or _temporary(run),
                 recipients=len(run.pending),
             ),
-        )
-        log.info(
             "retrying in %.2f s",
             delay,
-            extra={
-                "event": SendRetried.name,
-                "message_id": run.outgoing.message_id,
-                "attempt": run.attempts,
-                "connection_id": connection_id,
-                "recipients": len(run.pending),
-            },
+            connection_id=connection_id,
         )
         await asyncio.sleep(delay)
 
 
-def _retried(policy: RetryPolicy, error: GmailSendError | None) -> bool:
-    """Whether `error` ends an attempt that a retry may follow (transient replies, drops)."""
-    if error is None:
-        return False
-    if isinstance(error, RecipientsRefusedError):
-        return any(reply_is_transient(reply) for reply in error.refused.values())
-    return policy.should_retry(error)
-
-
 def _with_accepted(run: _Run, error: UnknownOutcomeError) -> UnknownOutcomeError:
-    """`error`, listing the recipients an earlier transaction of this send delivered to."""
-    order = {a: n for n, a in enumerate(run.outgoing.recipients)}
-    error.accepted = tuple(sorted(run.accepted, key=order.__getitem__))
-    return error
+    """The error to raise: a new one listing the recipients an earlier transaction of this
+    send delivered to, if any (chained to `error`, which stays as it was raised)."""
+    if not run.accepted:
+        return error
+    complete = UnknownOutcomeError(
+        error.message,
+        message_id=error.message_id,
+        hint=error.hint,
+        accepted=run.accepted_in_order(),
+    )
+    complete.__cause__ = error
+    return complete
 
 
 def _note_partial_quota(
@@ -340,16 +310,12 @@ def _note_partial_quota(
 
 def _pause_account(context: DeliveryContext, account: str, run: _Run) -> None:
     context.quotas.block(account, context.quota_pause)
-    log.warning(
+    context.reporter.report(
+        QuotaReached(account, "server", context.quota_pause),
         "Gmail reports the daily sending limit reached; pausing this account",
-        extra={
-            "event": QuotaReached.name,
-            "source": "server",
-            "message_id": run.outgoing.message_id,
-            "retry_after": context.quota_pause,
-        },
+        level=logging.WARNING,
+        message_id=run.outgoing.message_id,
     )
-    emit(context.on_event, QuotaReached(account, "server", context.quota_pause))
 
 
 def _split_refused(run: _Run, refused: Mapping[str, SMTPReply]) -> bool:
@@ -361,8 +327,10 @@ def _split_refused(run: _Run, refused: Mapping[str, SMTPReply]) -> bool:
     return bool(run.pending)
 
 
-def _note_failure(context: DeliveryContext, run: _Run, error: GmailSendError) -> None:
-    if isinstance(error, SMTPReplyError):
+def _note_failure(context: DeliveryContext, run: _Run, error: GmailSendError) -> GmailSendError:
+    """Record a failed attempt; return the error to go on with (a new, complete one when
+    Gmail's 550 5.4.5 paused the account: it says for how long)."""
+    if isinstance(error, SMTPReplyError) and error.reply is not None:
         run.last_reply.update(dict.fromkeys(run.pending, error.reply))
     if isinstance(error, UnknownOutcomeError):
         run.maybe_sent = True
@@ -373,31 +341,40 @@ def _note_failure(context: DeliveryContext, run: _Run, error: GmailSendError) ->
         and error.enhanced_code == "5.4.5"
         and account is not None
     ):
-        error.retry_after = context.quota_pause
         _pause_account(context, account, run)
-
-
-def _session_ended(error: GmailSendError) -> bool:
-    if isinstance(error, TemporaryError):
-        return error.code == 421
-    return isinstance(error, GmailConnectionError) and not isinstance(error, TLSError)
+        paused = QuotaExceededError(
+            f"{error.message}; no message is sent for {account} for {context.quota_pause:.0f} s",
+            reply=error.reply,
+            retry_after=context.quota_pause,
+            hint=error.hint,
+        )
+        paused.__cause__ = error
+        return paused
+    return error
 
 
 def _temporary(run: _Run) -> GmailSendError:
-    first = next(iter(run.last_reply.values()), SMTPReply(451, "4.3.0", "temporary"))
+    """What SendRetried names as the error when only some recipients are tried again."""
+    first = run.last_reply[run.pending[0]]  # _split_refused noted each pending one's reply
     return TemporaryError(f"recipients refused for now: {', '.join(run.pending)}", reply=first)
 
 
-def _log_attempt(run: _Run, connection_id: int | None, error: GmailSendError | None) -> None:
-    log.debug(
-        "attempt %s %s",
+def _note_attempt(
+    context: DeliveryContext,
+    run: _Run,
+    connection_id: int | None,
+    error: GmailSendError | None,
+    decision: Decision | None,
+) -> None:
+    context.reporter.note(
+        "attempt_failed" if error else "attempt_done",
+        "attempt %s %s%s",
         run.attempts,
         "failed" if error else "done",
-        extra={
-            "event": "attempt_failed" if error else "attempt_done",
-            "message_id": run.outgoing.message_id,
-            "attempt": run.attempts,
-            "connection_id": connection_id,
-            "error": type(error).__name__ if error else None,
-        },
+        f" ({decision.reason}: {decision.action.value})" if decision else "",
+        message_id=run.outgoing.message_id,
+        attempt=run.attempts,
+        connection_id=connection_id,
+        error=type(error).__name__ if error else None,
+        decision=decision.action.name if decision else None,
     )

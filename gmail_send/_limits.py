@@ -19,7 +19,7 @@ import collections
 import time
 from collections.abc import Callable
 
-from .errors import ConfigurationError, QuotaExceededError, SMTPReply
+from .errors import ConfigurationError, QuotaExceededError
 
 __all__ = [
     "DAY",
@@ -103,7 +103,6 @@ class AccountQuotas:
                 raise QuotaExceededError(
                     f"Gmail reported the daily sending limit of {account} as reached; "
                     f"not sending for another {wait:.0f} s",
-                    reply=SMTPReply(550, "5.4.5", "Daily user sending limit exceeded"),
                     retry_after=wait,
                     hint="wait, or call reset_quota() if the limit was lifted",
                 )
@@ -113,7 +112,6 @@ class AccountQuotas:
             raise QuotaExceededError(
                 f"{account} has sent {len(entry.sent)} messages in the last 24 hours; "
                 f"its daily_limit is {limit}",
-                reply=SMTPReply(550, "5.4.5", f"client-side daily limit of {limit} reached"),
                 retry_after=retry_after,
                 hint="wait until older messages leave the 24-hour window; Gmail would lock "
                 "the account for up to a day past its limit",

@@ -1,48 +1,138 @@
-"""Which failed sends may be tried again, and how long to wait first.
+"""Which failed sends may be tried again, on which session, and how long to wait first.
+
+`classify(error)` is the one place that decides, for any failure of a send, whether the same
+message may be sent again and whether the session it failed on may carry it. The delivery
+(`_delivery.py`) asks it after each attempt, also to decide whether the pool keeps the session;
+sign-in (`smtp/_signin.py`) asks it whether Gmail rejected an access token. The stage a failure
+happened at is part of the error as it was raised: a reply error is typed by the command it
+answered (see `smtp/_replies.py`), `GmailConnectionError.after_greeting` says whether the server
+had answered, and `UnknownOutcomeError` means the body had gone out.
 
 A message is retried automatically only where Gmail cannot have accepted it:
 
 - the connection broke before the message body went out, including a drop after the server's
-  greeting while the session was being set up (EHLO, STARTTLS, sign-in); a server that cannot
-  be reached is reported at once: DNS failure, refused port, connect timeout, TLS failure;
-- a transient reply: 421, 450, 451 (and other 4xx marked retryable; never 452 4.5.3, which
-  needs the message split);
-- recipients refused with such a transient reply, while others took the message: only those
-  recipients are tried again.
+  greeting while the session was being set up (EHLO, STARTTLS, sign-in): on a new session;
+- a transient reply to the session or the whole message: 421, 450, 451, 454 to STARTTLS (and
+  other 4xx; never 452 4.5.3, which needs the message split): on a new session;
+- recipients refused with such a transient reply: only those recipients are tried again, and
+  the session stays usable (the server answered; only the recipients were refused).
 
-Never retried: 5xx replies, authentication failures (sign-in has its own rule: one forced token
-refresh), `454 4.7.0 Too many login attempts` (retrying soon makes it worse; the sender then
-attempts no new session for `login_throttle_pause` seconds), the daily limit,
-bad input, and `UnknownOutcomeError` (the body went out and no answer came) unless the caller
-opted in with `retry_unknown_outcome=True`.
+Never retried: a server that cannot be reached (DNS failure, refused port, connect timeout), a
+server without STARTTLS and other TLS failures, 5xx replies, authentication failures (sign-in
+has its own rule: one new token after Gmail rejected one), `454 4.7.0 Too many login attempts`
+(retrying soon makes it worse; the sender then attempts no new session for
+`login_throttle_pause` seconds), the daily limit, bad input or settings, and
+`UnknownOutcomeError` (the body went out and no answer came) unless the caller opted in with
+`retry_unknown_outcome=True`.
 """
 
 from __future__ import annotations
 
+import enum
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import (
+    AuthenticationError,
     ConfigurationError,
     GmailConnectionError,
     GmailSendError,
     LoginThrottledError,
     QuotaExceededError,
-    SMTPReply,
-    TemporaryError,
+    RecipientsRefusedError,
+    SMTPReplyError,
     TLSError,
+    TokenError,
     UnknownOutcomeError,
 )
+from .smtp._replies import reply_is_transient
 
-__all__ = ["RetryPolicy", "reply_is_transient"]
+__all__ = ["Action", "Decision", "RetryPolicy", "classify", "reply_is_transient"]
 
 
-def reply_is_transient(reply: SMTPReply) -> bool:
-    """A 4xx reply after which the same message may simply be sent again later."""
-    if not 400 <= reply.code < 500:
-        return False
-    return not (reply.code == 452 and reply.enhanced_code == "4.5.3") and reply.code != 454
+class Action(enum.Enum):
+    """What may follow a failed attempt."""
+
+    RETRY_SAME_SESSION = "retry; the session stays usable"
+    RETRY_NEW_SESSION = "retry on a new session"
+    DO_NOT_RETRY = "do not retry"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """`classify`'s answer: the action and why, in words for logs."""
+
+    action: Action
+    reason: str
+    idle_close: bool = False
+    """The failure is how a session that Gmail closed while it sat idle shows (a 421, or a drop
+    before the body). When it happens on a session kept from an earlier send, the delivery
+    replaces that session at once, without waiting and without counting a retry."""
+    new_token: bool = False
+    """Gmail rejected an access token: sign-in asks the token source once for a new one."""
+
+    @property
+    def retry(self) -> bool:
+        """Whether sending the same message again is safe and may succeed."""
+        return self.action is not Action.DO_NOT_RETRY
+
+    @property
+    def keep_session(self) -> bool:
+        """Whether the session the attempt ran on may carry the next message."""
+        return self.action is not Action.RETRY_NEW_SESSION
+
+
+def _no(reason: str, *, new_token: bool = False) -> Decision:
+    return Decision(Action.DO_NOT_RETRY, reason, new_token=new_token)
+
+
+def classify(error: GmailSendError, *, retry_unknown_outcome: bool = False) -> Decision:
+    """Decide what may follow `error`, following the rules in this module's doc."""
+    if isinstance(error, UnknownOutcomeError):
+        if retry_unknown_outcome:
+            return Decision(
+                Action.RETRY_NEW_SESSION,
+                "no answer came after the body; resending, as retry_unknown_outcome allows",
+            )
+        return _no("the body went out and no answer came: a resend could duplicate the message")
+    if isinstance(error, TLSError):
+        return _no("no verified TLS session: trying again would fail the same way")
+    if isinstance(error, GmailConnectionError):
+        if error.after_greeting:
+            return Decision(
+                Action.RETRY_NEW_SESSION,
+                "the connection broke before the body went out",
+                idle_close=True,
+            )
+        return _no("the server cannot be reached")
+    if isinstance(error, AuthenticationError):
+        rejected_token = (
+            not isinstance(error, TokenError) and error.mechanism == "xoauth2" and error.code == 535
+        )
+        if rejected_token:
+            return _no(
+                "Gmail rejected the access token; sign-in asks for a new one once",
+                new_token=True,
+            )
+        return _no("the credentials were not accepted or could not be obtained")
+    if isinstance(error, LoginThrottledError):
+        return _no("Gmail throttles logins: trying again soon prolongs the block")
+    if isinstance(error, QuotaExceededError):
+        return _no("the account's sending limit is reached")
+    if isinstance(error, RecipientsRefusedError):
+        if error.retryable:
+            return Decision(Action.RETRY_SAME_SESSION, "recipients were refused for the moment")
+        return _no("every recipient was refused for good")
+    if isinstance(error, SMTPReplyError):
+        if error.retryable:
+            return Decision(
+                Action.RETRY_NEW_SESSION,
+                "a transient reply",
+                idle_close=error.code == 421,
+            )
+        return _no("the reply is final" if error.reply is not None else "the server cannot take it")
+    return _no("not a temporary failure")
 
 
 @dataclass(frozen=True)
@@ -50,7 +140,9 @@ class RetryPolicy:
     """`retries` further attempts at most, after jittered exponential backoff.
 
     The n-th retry waits a random time between half and all of `min(backoff * 2**(n-1),
-    max_backoff)` seconds (jitter keeps many senders from retrying in step).
+    max_backoff)` seconds (jitter keeps many senders from retrying in step). What may be retried
+    is `classify`'s decision; `retry_unknown_outcome=True` lets it resend after an unknown
+    outcome too.
 
     Args:
         retries: further attempts after the first, at most.
@@ -85,14 +177,10 @@ class RetryPolicy:
         ceiling = min(self.backoff * 2.0 ** (retry - 1), self.max_backoff)
         return float(ceiling * (0.5 + 0.5 * self.random()))
 
+    def decide(self, error: GmailSendError) -> Decision:
+        """`classify(error)` under this policy."""
+        return classify(error, retry_unknown_outcome=self.retry_unknown_outcome)
+
     def should_retry(self, error: GmailSendError) -> bool:
         """Whether sending the same message again is safe and may succeed."""
-        if isinstance(error, UnknownOutcomeError):
-            return self.retry_unknown_outcome
-        if isinstance(error, (LoginThrottledError, QuotaExceededError, TLSError)):
-            return False
-        if isinstance(error, GmailConnectionError):
-            return True
-        if isinstance(error, TemporaryError):
-            return error.retryable and reply_is_transient(error.reply)
-        return False
+        return self.decide(error).retry

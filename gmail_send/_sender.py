@@ -22,9 +22,9 @@ from ._limits import PROCESS_QUOTAS, RateLimiter, default_daily_limit
 from ._options import OPTION_NAMES, Settings
 from ._result import SendResult
 from ._types import MessageFields, Security, SendArguments, SenderOptions
-from .auth._credentials import AppPassword, Credentials, Fallback, TokenSource
-from .errors import ConfigurationError, LoginThrottledError, SMTPReply
-from .events import EventHook, TokenRefreshed, emit
+from .auth._credentials import AppPassword, Credentials, Fallback, TokenSource, fetch_token
+from .errors import ConfigurationError, LoginThrottledError
+from .events import EventHook, MessageSent, Reporter, TokenRefreshed
 from .message._compose import OutgoingMessage, compose_message, prepare_message
 from .smtp._connection import SMTPConnection, verified_context
 from .smtp._pool import ConnectionPool
@@ -206,14 +206,16 @@ class GmailSender:
             raise ConfigurationError(f"deadline must be positive seconds, not {deadline!r}")
         if self.sink is not None:
             result = await self.sink.deliver(outgoing)
-            log.info(
+            self._delivery.reporter.report(
+                MessageSent(
+                    self.account,
+                    message_id=result.message_id,
+                    attempts=1,
+                    connection_id=None,
+                    accepted=len(result.accepted),
+                    refused=len(result.refused),
+                ),
                 "message handed to the sink",
-                extra={
-                    "event": "sent",
-                    "message_id": result.message_id,
-                    "accepted": len(result.accepted),
-                    "refused": len(result.refused),
-                },
             )
             return result
         self._in_flight += 1
@@ -238,8 +240,6 @@ class GmailSender:
                 raise LoginThrottledError(
                     f"Gmail refused a login as too many (454 4.7.0); not signing in again for "
                     f"another {left:.0f} s",
-                    reply=SMTPReply(454, "4.7.0", "Too many login attempts"),
-                    retryable=False,
                     hint="wait; every login attempt now prolongs Gmail's block",
                 )
             self._login_blocked_until = None
@@ -248,10 +248,12 @@ class GmailSender:
         except LoginThrottledError:
             if self.login_throttle_pause > 0:
                 self._login_blocked_until = time.monotonic() + self.login_throttle_pause
-                log.warning(
+                self._delivery.reporter.note(
+                    "login_throttled",
                     "Gmail refused a login as too many; no new session for %.0f s",
                     self.login_throttle_pause,
-                    extra={"event": "login_throttled", "retry_after": self.login_throttle_pause},
+                    level=logging.WARNING,
+                    retry_after=self.login_throttle_pause,
                 )
             raise
 
@@ -272,22 +274,30 @@ class GmailSender:
 
 
 class _ObservedTokens:
-    """A token source that reports each new access token to the application's hook."""
+    """A token source that reports each new access token (log record and hook)."""
 
-    def __init__(self, source: TokenSource, hook: EventHook) -> None:
+    def __init__(self, source: TokenSource, reporter: Reporter) -> None:
         self._source = source
-        self._hook = hook
+        self._reporter = reporter
         self._last: int | None = None
 
     @property
     def user(self) -> str:
         return self._source.user
 
-    async def get_token(self, *, force_refresh: bool = False) -> str:
-        token = await self._source.get_token(force_refresh=force_refresh)
+    async def get_token(self, *, force_refresh: bool = False, rejected: str | None = None) -> str:
+        if rejected is not None:  # passed on only to sources that take it
+            token = await fetch_token(self._source, rejected=rejected)
+        else:
+            token = await self._source.get_token(force_refresh=force_refresh)
+        forced = force_refresh or rejected is not None
         fingerprint = hash(token)
-        if self._last is not None and (force_refresh or fingerprint != self._last):
-            emit(self._hook, TokenRefreshed(self._source.user, forced=force_refresh))
+        if self._last is not None and fingerprint != self._last:
+            self._reporter.report(
+                TokenRefreshed(self._source.user, forced=forced),
+                "the token source handed out a new access token%s",
+                " after Gmail rejected one" if forced else "",
+            )
         self._last = fingerprint
         return token
 
@@ -296,9 +306,9 @@ class _ObservedTokens:
 
 
 def _observed(credentials: Credentials | None, hook: EventHook | None) -> Credentials | None:
-    if hook is None or not isinstance(credentials, TokenSource):
+    if not isinstance(credentials, TokenSource):
         return credentials  # app passwords and Fallback are no TokenSource: nothing to observe
-    return _ObservedTokens(credentials, hook)
+    return _ObservedTokens(credentials, Reporter(log, hook))
 
 
 async def send(credentials: Credentials | None, **arguments: Unpack[SendArguments]) -> SendResult:

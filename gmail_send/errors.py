@@ -1,7 +1,9 @@
 """The exceptions gmail_send raises: one tree, each carrying a hint of what to do.
 
 ```
-GmailSendError                          .hint: str | None
+GmailSendError                          .hint: str | None; .reply: SMTPReply | None and its
+│                                       .code, .enhanced_code, .server_message (each | None):
+│                                       set only when a server reply caused the error
 ├── MessageError (also ValueError)      bad input, raised before any connection is opened
 │   ├── HeaderInjectionError            CR, LF or NUL in a header value or address
 │   ├── InvalidAddressError             an address that does not parse
@@ -10,12 +12,13 @@ GmailSendError                          .hint: str | None
 │   ├── BlockedAttachmentError          a file type Gmail refuses (.exe, .js, ...)
 │   └── MessageTooLargeError            over Gmail's SIZE limit once encoded
 ├── ConfigurationError                  missing or contradictory settings, unreadable token file
-├── GmailConnectionError (also ConnectionError)  DNS, TCP, TLS, server went away
-│   └── TLSError                        handshake or certificate verification failed
-├── AuthenticationError                 .oauth_status, .oauth_scope (decoded 334 JSON) for XOAUTH2;
-│   │                                   .code, .enhanced_code, .server_message when Gmail replied
+├── GmailConnectionError (also ConnectionError)  DNS, TCP, TLS, server went away;
+│   │                                   .after_greeting: the server had answered first
+│   └── TLSError                        no STARTTLS offered, handshake or certificate failed
+├── AuthenticationError                 .mechanism tried; .oauth_status, .oauth_scope (decoded
+│   │                                   334 JSON) for XOAUTH2
 │   └── TokenError                      the token source could not produce an access token
-├── SMTPReplyError                      .code: int, .enhanced_code: str | None, .server_message: str
+├── SMTPReplyError                      .retryable: bool
 │   ├── TemporaryError                  4xx, retryable later
 │   │   └── LoginThrottledError         454 4.7.0 too many login attempts: wait minutes
 │   ├── RecipientsRefusedError          .refused: every recipient refused
@@ -24,6 +27,11 @@ GmailSendError                          .hint: str | None
 ├── UnknownOutcomeError                 .message_id, .accepted: lost after the body was sent
 └── DeadlineExceededError (also TimeoutError)  send()'s deadline passed before Gmail accepted it
 ```
+
+An error is complete when it is raised and never changed afterwards. `reply` and `code` are
+`None` when the error is the library's own decision (the client-side daily limit, Gmail's pause
+being remembered, the login hold-off, a closed sender, bad configuration, a server that lacks an
+extension the message needs): only a reply the server actually sent fills them.
 
 This module imports nothing else from gmail_send, so every layer can use it. Secrets never go
 into these messages: callers pass server replies and descriptions only.
@@ -73,12 +81,22 @@ class SMTPReply(NamedTuple):
 
 
 class GmailSendError(Exception):
-    """Root of every error gmail_send raises; `hint` says what to do about it."""
+    """Root of every error gmail_send raises; `hint` says what to do about it.
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    `reply` is the server reply that caused the error, if one did, and `code`,
+    `enhanced_code` and `server_message` are its parts; all are None otherwise.
+    """
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, reply: SMTPReply | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.reply = reply
+        self.code: int | None = reply.code if reply is not None else None
+        self.enhanced_code: str | None = reply.enhanced_code if reply is not None else None
+        self.server_message: str | None = reply.message if reply is not None else None
 
     def __str__(self) -> str:
         if self.hint:
@@ -126,21 +144,30 @@ class ConfigurationError(GmailSendError):
 class GmailConnectionError(GmailSendError, ConnectionError):
     """The server could not be reached, or the connection broke before the message was sent.
 
-    `after_greeting` is true when the server had answered (220) and the connection broke while
-    the session was being set up (EHLO, STARTTLS, sign-in): a send may try again then.
+    `after_greeting` is true when the server had answered (220) before the connection broke:
+    the session broke while it was set up (EHLO, STARTTLS, sign-in) or during a transaction
+    before the body went out, and a send may try again on a new session. It is false when the
+    server could not be reached at all (DNS, refused port, connect timeout).
     """
 
-    after_greeting: bool = False
+    def __init__(
+        self, message: str, *, hint: str | None = None, after_greeting: bool = False
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.after_greeting = after_greeting
 
 
 class TLSError(GmailConnectionError):
-    """The TLS handshake failed, most often because the certificate could not be verified."""
+    """No encrypted session: the server did not offer STARTTLS, or the TLS handshake failed
+    (most often because the certificate could not be verified). Never retried."""
 
 
 class AuthenticationError(GmailSendError):
     """Gmail did not accept the credentials, or none could be obtained.
 
-    For XOAUTH2 failures `oauth_status` and `oauth_scope` hold what Gmail's 334 challenge said.
+    `mechanism` is the login mechanism that was refused ("xoauth2", "login" or "plain"), None
+    when no login was tried. For XOAUTH2 failures `oauth_status` and `oauth_scope` hold what
+    Gmail's 334 challenge said.
     """
 
     def __init__(
@@ -149,14 +176,12 @@ class AuthenticationError(GmailSendError):
         *,
         hint: str | None = None,
         reply: SMTPReply | None = None,
+        mechanism: str | None = None,
         oauth_status: str | None = None,
         oauth_scope: str | None = None,
     ) -> None:
-        super().__init__(message, hint=hint)
-        self.reply = reply
-        self.code = reply.code if reply else None
-        self.enhanced_code = reply.enhanced_code if reply else None
-        self.server_message = reply.message if reply else None
+        super().__init__(message, hint=hint, reply=reply)
+        self.mechanism = mechanism
         self.oauth_status = oauth_status
         self.oauth_scope = oauth_scope
 
@@ -166,26 +191,27 @@ class TokenError(AuthenticationError):
 
 
 class SMTPReplyError(GmailSendError):
-    """Gmail answered a command with an error reply.
+    """Gmail answered a command with an error reply, or the library refused the same way.
 
-    `retryable` says whether sending the same message again later can succeed: true for most
-    4xx replies, false for 5xx and for 4xx replies that need a change first (452 4.5.3).
+    `reply` (and `code`, ...) is the server's reply; it is None when the library decided on its
+    own (the client-side daily limit, the login hold-off, a server without 8BITMIME). `retryable`
+    says whether sending the same message again later can succeed: true for most 4xx replies,
+    false for 5xx, for 4xx replies that need a change first (452 4.5.3) and for the library's
+    own refusals.
     """
 
     def __init__(
         self,
         message: str,
         *,
-        reply: SMTPReply,
+        reply: SMTPReply | None = None,
         hint: str | None = None,
         retryable: bool | None = None,
     ) -> None:
-        super().__init__(message, hint=hint)
-        self.reply = reply
-        self.code = reply.code
-        self.enhanced_code = reply.enhanced_code
-        self.server_message = reply.message
-        self.retryable = (400 <= reply.code < 500) if retryable is None else retryable
+        super().__init__(message, hint=hint, reply=reply)
+        if retryable is None:
+            retryable = reply is not None and 400 <= reply.code < 500
+        self.retryable = retryable
 
 
 class TemporaryError(SMTPReplyError):
@@ -197,7 +223,11 @@ class LoginThrottledError(TemporaryError):
 
 
 class RecipientsRefusedError(SMTPReplyError):
-    """Every recipient was refused, so nothing was sent. `refused` maps address -> reply."""
+    """Every recipient was refused, so nothing was sent. `refused` maps address -> reply.
+
+    `reply` is the first refusal; `retryable` is true only when some recipient was refused for
+    the moment (a retry goes to those), never for `452 4.5.3` (too many recipients: split).
+    """
 
     def __init__(
         self,
@@ -206,28 +236,34 @@ class RecipientsRefusedError(SMTPReplyError):
         reply: SMTPReply,
         refused: Mapping[str, SMTPReply],
         hint: str | None = None,
+        retryable: bool = False,
     ) -> None:
-        super().__init__(message, reply=reply, hint=hint)
+        super().__init__(message, reply=reply, hint=hint, retryable=retryable)
         self.refused = dict(refused)
 
 
 class QuotaExceededError(SMTPReplyError):
-    """The account's sending limit is reached; `retry_after` is seconds to wait, if known."""
+    """The account's sending limit is reached; `retry_after` is seconds to wait, if known.
+
+    `reply` is Gmail's `550 5.4.5` when Gmail said so in this send; None when the client-side
+    daily limit, or the pause an earlier 550 5.4.5 started, refused the send before connecting.
+    """
 
     def __init__(
         self,
         message: str,
         *,
-        reply: SMTPReply,
+        reply: SMTPReply | None = None,
         retry_after: float | None = None,
         hint: str | None = None,
     ) -> None:
-        super().__init__(message, reply=reply, hint=hint)
+        super().__init__(message, reply=reply, hint=hint, retryable=False)
         self.retry_after = retry_after
 
 
 class PermanentError(SMTPReplyError):
-    """A 5xx reply: sending the same message again will fail the same way."""
+    """A 5xx reply, or a message this server cannot take (`reply` None): sending the same
+    message again will fail the same way."""
 
 
 class UnknownOutcomeError(GmailSendError):

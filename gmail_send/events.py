@@ -4,6 +4,10 @@
 hook should be quick (increment a counter, put on a queue). An exception in a hook is logged
 and ignored: observability never breaks a send. Events hold no secret.
 
+Each event is also a log record: `Reporter.report(event, message)` writes the record (its
+`event` field is `event.name`, its other fields the event's own plus the context given) and
+calls the hook, so the two never drift apart.
+
     def hook(event: SendEvent) -> None:
         if isinstance(event, QuotaReached):
             alert(f"{event.account} stopped sending for {event.retry_after} s")
@@ -11,6 +15,7 @@ and ignored: observability never breaks a send. Events hold no secret.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +28,7 @@ __all__ = [
     "MessageSent",
     "OutcomeUnknown",
     "QuotaReached",
+    "Reporter",
     "SendEvent",
     "SendRetried",
     "TokenRefreshed",
@@ -110,3 +116,43 @@ def emit(hook: EventHook | None, event: SendEvent) -> None:
             event.name,
             extra={"event": "hook_failed", "failed_event": event.name},
         )
+
+
+class Reporter:
+    """Turns each happening of a send into its log record and, for an event, the hook's call.
+
+    `report(event, message, *args)` logs `message % args` with `event=event.name`, the event's
+    fields (an exception as its class name) and any further `fields`, then calls the hook.
+    `note(name, message, *args)` logs a happening that has no event class (`attempt_failed`,
+    `reconnect`, `login_throttled`, ...). No secret may be passed to either.
+    """
+
+    def __init__(self, logger: logging.Logger, hook: EventHook | None = None) -> None:
+        self.logger = logger
+        self.hook = hook
+
+    def report(
+        self,
+        event: SendEvent,
+        message: str,
+        *args: object,
+        level: int = logging.INFO,
+        **fields: object,
+    ) -> None:
+        """Log `event` and call the hook with it."""
+        self.note(event.name, message, *args, level=level, **{**_log_fields(event), **fields})
+        emit(self.hook, event)
+
+    def note(
+        self, name: str, message: str, *args: object, level: int = logging.DEBUG, **fields: object
+    ) -> None:
+        """Log a happening the hook does not see; `name` goes into the record's `event`."""
+        self.logger.log(level, message, *args, extra={"event": name, **fields})
+
+
+def _log_fields(event: SendEvent) -> dict[str, object]:
+    fields: dict[str, object] = {}
+    for item in dataclasses.fields(event):
+        value = getattr(event, item.name)
+        fields[item.name] = type(value).__name__ if isinstance(value, BaseException) else value
+    return fields

@@ -63,8 +63,11 @@ async def test_xoauth2_failure_carries_decoded_challenge(gmail: LocalGmail) -> N
     assert error.oauth_status in ("400", "401")
     assert error.oauth_scope == "https://mail.google.com/"
     assert error.hint
-    # Gmail rejected the fixed token; the sender asked for a fresh one once and tried again.
-    assert len(gmail.auth_attempts) == 2
+    # Gmail rejected the fixed token. It cannot be replaced, so it is not tried a second time:
+    # every failed login counts toward Gmail's throttle.
+    assert len(gmail.auth_attempts) == 1
+    assert len(gmail.sessions) == 1
+    assert "the token source had no other token" in error.message
 
 
 async def test_rejected_token_refreshed_once_then_accepted(gmail: LocalGmail) -> None:

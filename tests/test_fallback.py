@@ -149,5 +149,6 @@ async def test_long_lived_sender_returns_to_oauth(
         # The kept session signed in with the app password is retired, not reused.
         recovered = await sender.send(to="you@example.com", subject="2", text="x")
     assert (degraded.auth_method, recovered.auth_method) == ("login", "xoauth2")
-    # The OAuth2 try that found no token, the app-password session, the new OAuth2 session.
-    assert [s.auth_mechanism for s in gmail.sessions] == [None, "LOGIN", "XOAUTH2"]
+    # The app-password session, then the new OAuth2 session. (Sign-in asks for the token
+    # before connecting, so the OAuth2 try that found no token opened no connection.)
+    assert [s.auth_mechanism for s in gmail.sessions] == ["LOGIN", "XOAUTH2"]

@@ -13,7 +13,13 @@ from gmail_send.errors import (
     SMTPReply,
     TemporaryError,
 )
-from gmail_send.smtp._replies import GMAIL_REPLIES, error_for_reply, find_rule, parse_reply
+from gmail_send.smtp._replies import (
+    GMAIL_REPLIES,
+    error_for_reply,
+    find_rule,
+    parse_reply,
+    reply_is_transient,
+)
 
 
 def test_parse_reply_splits_enhanced_code() -> None:
@@ -95,6 +101,20 @@ def test_retryable_flags() -> None:
     assert isinstance(busy, TemporaryError) and busy.retryable
     throttled = error_for_reply(parse_reply(454, "4.7.0 Too many login attempts"), stage="auth")
     assert isinstance(throttled, LoginThrottledError) and not throttled.retryable
+
+
+def test_454_means_too_many_logins_only_as_the_answer_to_auth() -> None:
+    reply = parse_reply(454, "4.7.0 TLS not available due to temporary reason")
+    assert find_rule(reply, "auth") is not None
+    assert find_rule(reply, "starttls") is None
+    starttls = error_for_reply(reply, stage="starttls")
+    assert type(starttls) is TemporaryError and starttls.retryable
+    assert "STARTTLS" in starttls.message
+    assert reply_is_transient(reply, "starttls")
+    assert not reply_is_transient(reply, "auth")
+    assert not reply_is_transient(parse_reply(452, "4.5.3 Your message has too many recipients."))
+    assert reply_is_transient(parse_reply(450, "4.2.1 receiving mail too quickly"))
+    assert not reply_is_transient(parse_reply(550, "5.1.1 no such user"))
 
 
 def test_oauth_challenge_travels_with_the_error() -> None:

@@ -194,7 +194,8 @@ def test_what_is_retried() -> None:
     )
 
     policy = RetryPolicy()
-    assert policy.should_retry(GmailConnectionError("gone"))
+    assert policy.should_retry(GmailConnectionError("gone", after_greeting=True))
+    assert not policy.should_retry(GmailConnectionError("unreachable"))
     assert not policy.should_retry(TLSError("bad certificate"))
     assert policy.should_retry(TemporaryError("x", reply=SMTPReply(421, "4.7.0", "later")))
     assert not policy.should_retry(PermanentError("x", reply=SMTPReply(550, "5.7.1", "no")))
@@ -304,6 +305,10 @@ async def test_unknown_outcome_of_a_recipient_retry_is_raised_not_reported_refus
             )
     assert caught.value.accepted == ("a@example.com",)
     assert caught.value.message_id == "<split@gmail.com>"
+    # The error the transaction raised is chained as it was, not changed afterwards.
+    raised = caught.value.__cause__
+    assert isinstance(raised, UnknownOutcomeError)
+    assert raised.accepted == ()
     assert [m.rcpt_tos for m in server.messages] == [("a@example.com",), ("b@example.com",)]
 
 

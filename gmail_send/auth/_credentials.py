@@ -1,18 +1,21 @@
 """Who signs in and with what: the `TokenSource` protocol, fixed tokens and app passwords.
 
-The sender only ever asks a `TokenSource` for a token (`get_token`), so a fixed token, a
-refreshing OAuth2 credential or an application's own function are interchangeable. Secrets are
-kept out of reprs: they show `***`.
+The sender only ever asks a `TokenSource` for a token (`get_token`, through `fetch_token`), so
+a fixed token, a refreshing OAuth2 credential or an application's own function are
+interchangeable. Secrets are kept out of reprs: they show `***`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import logging
 import re
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from ..errors import AuthenticationError, ConfigurationError
 
@@ -24,6 +27,8 @@ __all__ = [
     "SingleCredentials",
     "TokenFunction",
     "TokenSource",
+    "fetch_token",
+    "takes_rejected",
 ]
 
 log = logging.getLogger("gmail_send.auth")
@@ -36,7 +41,11 @@ class TokenSource(Protocol):
     """Anything that can hand out an OAuth2 access token for one mailbox.
 
     `force_refresh=True` asks for a new token even if the cached one looks valid: the sender
-    passes it once after Gmail rejected a token.
+    passes it once after Gmail rejected a token. A source may also accept a keyword
+    `rejected: str | None = None`: the sender then passes the token Gmail rejected, so the
+    source can tell whether it still holds that token (and must replace it, however new) or
+    has replaced it already. Sources without the keyword keep working; the sender inspects
+    `get_token`'s signature once per class.
     """
 
     @property
@@ -47,6 +56,47 @@ class TokenSource(Protocol):
     async def get_token(self, *, force_refresh: bool = False) -> str:
         """Return a current access token."""
         ...
+
+
+class _TakesRejected(Protocol):
+    async def get_token(
+        self, *, force_refresh: bool = False, rejected: str | None = None
+    ) -> str: ...
+
+
+_TAKES_REJECTED: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+
+
+def takes_rejected(source: TokenSource) -> bool:
+    """Whether `source.get_token` accepts the `rejected` keyword (inspected once per class)."""
+    kind = type(source)
+    known = _TAKES_REJECTED.get(kind)
+    if known is None:
+        known = _has_keyword(source.get_token, "rejected")
+        with contextlib.suppress(TypeError):  # a class that cannot be weakly referenced
+            _TAKES_REJECTED[kind] = known
+    return known
+
+
+def _has_keyword(function: Callable[..., object], name: str) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    parameter = parameters.get(name)
+    if parameter is not None:
+        return parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
+async def fetch_token(source: TokenSource, *, rejected: str | None = None) -> str:
+    """A token from `source`; with `rejected` (the token Gmail refused), a forced refresh that
+    names it to sources that take the keyword, a plain forced refresh to the others."""
+    if rejected is None:
+        return await source.get_token()
+    if takes_rejected(source):
+        return await cast(_TakesRejected, source).get_token(force_refresh=True, rejected=rejected)
+    return await source.get_token(force_refresh=True)
 
 
 class OAuth2Token:
@@ -64,8 +114,9 @@ class OAuth2Token:
     def user(self) -> str:
         return self._user
 
-    async def get_token(self, *, force_refresh: bool = False) -> str:
-        """Return the token; a forced refresh cannot do better than the same token."""
+    async def get_token(self, *, force_refresh: bool = False, rejected: str | None = None) -> str:
+        """Return the token; a forced refresh cannot do better than the same token (the
+        sender then does not sign in with it a second time)."""
         return self._token
 
     def __repr__(self) -> str:
@@ -113,7 +164,11 @@ class AppPassword:
 
 
 class TokenFunction:
-    """A `TokenSource` around the application's own async function `fn(force_refresh) -> token`."""
+    """A `TokenSource` around the application's own async function `fn(force_refresh) -> token`.
+
+    `fn(True)` is called after Gmail rejected a token; if it returns that same token, the sender
+    does not sign in with it again.
+    """
 
     __slots__ = ("_fn", "_user")
 
@@ -125,8 +180,8 @@ class TokenFunction:
     def user(self) -> str:
         return self._user
 
-    async def get_token(self, *, force_refresh: bool = False) -> str:
-        return await self._fn(force_refresh)
+    async def get_token(self, *, force_refresh: bool = False, rejected: str | None = None) -> str:
+        return await self._fn(force_refresh or rejected is not None)
 
     def __repr__(self) -> str:
         return f"TokenFunction(user={self._user!r})"

@@ -5,6 +5,9 @@
 - the access token is served from a cache until shortly before it expires;
 - a refresh runs google-auth's blocking HTTP call in a worker thread this class starts, never
   on an event loop's thread, so a slow token endpoint does not stall a web server;
+- after Gmail rejected a token, `get_token(rejected=token)` refreshes if that token is still
+  the cached one, however new it is; callers rejected with a token already replaced get the
+  replacement, so many sessions rejected with the same token cause one refresh;
 - however many coroutines, senders, event loops or OS threads ask at once, a single refresh is
   in flight and they all wait for its result: a `concurrent.futures.Future` under a
   `threading.Lock`, which any loop can await through `asyncio.wrap_future` (an `asyncio.Lock`
@@ -47,11 +50,13 @@ REFRESH_MARGIN = timedelta(minutes=3, seconds=45)
 """A cached token this close to its expiry is refreshed (google-auth's `REFRESH_THRESHOLD`)."""
 
 FORCED_REFRESH_COALESCE = 5.0
-"""Seconds after a refresh during which `force_refresh=True` returns that refresh's token.
+"""Seconds after a refresh during which `force_refresh=True` *without* `rejected` returns that
+refresh's token (for callers that cannot say which token was rejected).
 
-Many senders rejected with the same old token all force a refresh at about the same moment;
+Many callers rejected with the same old token all force a refresh at about the same moment;
 those that arrive after the first refresh finished get its token instead of starting another.
-A token refused within seconds of being issued would not be cured by another refresh anyway.
+The sender passes `rejected`, which tells a stale request from a token that must be replaced
+(even one issued a moment ago), so this window does not apply to it.
 """
 
 DEFAULT_TOKEN_TIMEOUT = 30.0
@@ -121,7 +126,8 @@ class RefreshingTokenSource:
 
     _kind: GrantKind = "user"
     forced_refresh_window: float = FORCED_REFRESH_COALESCE
-    """Seconds after a refresh in which `force_refresh=True` reuses its token (settable)."""
+    """Seconds after a refresh in which `force_refresh=True` without `rejected` reuses its token
+    (settable)."""
 
     def __init__(
         self,
@@ -161,19 +167,29 @@ class RefreshingTokenSource:
         """Counts of refreshes and failures, the last refresh's thread id and duration."""
         return self._stats
 
-    async def get_token(self, *, force_refresh: bool = False) -> str:
+    async def get_token(self, *, force_refresh: bool = False, rejected: str | None = None) -> str:
         """Return the cached access token, refreshing it first if it is (nearly) expired.
 
-        `force_refresh=True` gets a new token unless a refresh is in flight or finished less
-        than `forced_refresh_window` seconds ago (5 s); then that refresh's token is returned.
-        Cancelling one waiter does not cancel the refresh the others wait for.
+        `rejected` is a token Gmail refused (it implies `force_refresh`): if it is the cached
+        token, a new one is fetched however recently it was issued; if the cache holds another
+        token already (another caller's refresh replaced it), that one is returned. Without
+        `rejected`, `force_refresh=True` gets a new token unless a refresh finished less than
+        `forced_refresh_window` seconds ago (5 s); then that refresh's token is returned.
+        Either way a refresh in flight is joined, not repeated. Cancelling one waiter does not
+        cancel the refresh the others wait for.
         """
-        pending = self._token_or_refresh(force_refresh, asyncio.get_running_loop())
+        pending = self._token_or_refresh(force_refresh, rejected, asyncio.get_running_loop())
         if isinstance(pending, str):
             return pending
         return await asyncio.wrap_future(pending)
 
-    def get_token_sync(self, *, force_refresh: bool = False, timeout: float | None = None) -> str:
+    def get_token_sync(
+        self,
+        *,
+        force_refresh: bool = False,
+        rejected: str | None = None,
+        timeout: float | None = None,
+    ) -> str:
         """`get_token` for synchronous code (a thread without a running event loop)."""
         try:
             asyncio.get_running_loop()
@@ -183,23 +199,20 @@ class RefreshingTokenSource:
             raise RuntimeError(
                 "get_token_sync() would block the running event loop; use await get_token()"
             )
-        pending = self._token_or_refresh(force_refresh, None)
+        pending = self._token_or_refresh(force_refresh, rejected, None)
         if isinstance(pending, str):
             return pending
         return pending.result(timeout)
 
     def _token_or_refresh(
-        self, force: bool, loop: asyncio.AbstractEventLoop | None
+        self, force: bool, rejected: str | None, loop: asyncio.AbstractEventLoop | None
     ) -> str | Future[str]:
         with self._lock:
             if self._inflight is not None:
                 return self._inflight
             token = self._token
-            if token is not None:
-                if not force and not self._stale():
-                    return token
-                if force and self._recently_refreshed():
-                    return token
+            if token is not None and self._cached_will_do(token, force, rejected):
+                return token
             future: Future[str] = Future()
             # A running future cannot be cancelled: a waiter that is cancelled (and whose
             # wrap_future then calls cancel()) leaves the refresh to the others.
@@ -216,6 +229,14 @@ class RefreshingTokenSource:
                 self._inflight = None
                 raise
             return future
+
+    def _cached_will_do(self, token: str, force: bool, rejected: str | None) -> bool:
+        """Whether the cached `token` answers this request (called with the lock held)."""
+        if rejected is not None:  # replaced since it was handed out, or must be replaced now
+            return token != rejected and not self._stale()
+        if force:
+            return self._recently_refreshed()
+        return not self._stale()
 
     def _stale(self) -> bool:
         if self._expiry is None:

@@ -13,13 +13,14 @@ import itertools
 import logging
 import ssl
 import time
+from dataclasses import dataclass, field
 
 import aiosmtplib
 from aiosmtplib import SMTPResponse
 
 from .._result import AuthMethod, SendResult
 from .._types import Security
-from ..auth._credentials import AppPassword, SingleCredentials, TokenSource
+from ..auth._credentials import AppPassword
 from ..auth._xoauth2 import XOAuth2Challenge, build_xoauth2, parse_xoauth2_challenge
 from ..errors import (
     AuthenticationError,
@@ -28,7 +29,6 @@ from ..errors import (
     GmailSendError,
     MessageTooLargeError,
     TLSError,
-    TokenError,
 )
 from ..message._outgoing import OutgoingMessage
 from ._pipelining import PipeliningProtocol, attach
@@ -38,6 +38,8 @@ from ._transaction import Progress, mail_options, send_pipelined, send_plain
 __all__ = [
     "DEFAULT_TIMEOUT",
     "GMAIL_HOST",
+    "AccessToken",
+    "Login",
     "Progress",
     "SMTPConnection",
     "Security",
@@ -47,6 +49,17 @@ __all__ = [
 
 log = logging.getLogger("gmail_send.smtp")
 
+
+@dataclass(frozen=True)
+class AccessToken:
+    """What an XOAUTH2 login sends: the mailbox and an access token (kept out of the repr)."""
+
+    user: str
+    token: str = field(repr=False)
+
+
+Login = AppPassword | AccessToken
+"""What one session signs in with."""
 GMAIL_HOST = "smtp.gmail.com"
 DEFAULT_TIMEOUT = 60.0
 _ids = itertools.count(1)
@@ -136,14 +149,13 @@ class SMTPConnection:
         value = self._smtp.esmtp_extensions.get("size", "")
         return int(value) if value.isdigit() and int(value) > 0 else None
 
-    async def open(
-        self, credentials: SingleCredentials | None, *, force_refresh: bool = False
-    ) -> None:
-        """Connect, secure the session, EHLO and sign in (when credentials are given).
+    async def open(self, login: Login | None) -> None:
+        """Connect, secure the session, EHLO and sign in (when `login` is given): one attempt.
 
-        `force_refresh` asks a token source for a new token, after Gmail rejected the last one.
+        Where the access token comes from, and what to do when Gmail rejects it, is sign-in's
+        business (`_signin.py`): this session only uses the token it is given.
         """
-        if credentials is not None and self.security == "none":
+        if login is not None and self.security == "none":
             raise ConfigurationError(
                 "refusing to send credentials over an unencrypted connection",
                 hint="use security='starttls' (port 587) or 'tls' (port 465)",
@@ -151,13 +163,8 @@ class SMTPConnection:
         self._greeted = False
         try:
             await self._connect()
-            if credentials is not None:
-                self.auth_method = await self._authenticate(credentials, force_refresh)
-        except GmailConnectionError as exc:
-            self.close()
-            if self._greeted and not isinstance(exc, TLSError):
-                exc.after_greeting = True  # the server was reached: a drop, not unreachable
-            raise
+            if login is not None:
+                self.auth_method = await self._authenticate(login)
         except BaseException:
             self.close()
             raise
@@ -174,17 +181,19 @@ class SMTPConnection:
             await self._ehlo()
             if self.security == "starttls":
                 if not self._smtp.supports_extension("starttls"):
-                    raise GmailConnectionError(
+                    raise TLSError(
                         f"{where} does not offer STARTTLS",
                         hint="refusing to continue unencrypted; check host and port "
-                        "(587 for STARTTLS, 465 for implicit TLS)",
+                        "(587 for STARTTLS, 465 for implicit TLS); a filtering proxy or "
+                        "antivirus may also remove STARTTLS",
+                        after_greeting=True,
                     )
-                response = await self._smtp.starttls(tls_context=self._tls_context)
-                if response.code != 220:
-                    raise self.reply_error(response, "starttls")
+                await self._starttls()
                 await self._ehlo()
+        except GmailSendError:
+            raise  # already typed and complete (GmailConnectionError is an OSError too)
         except ssl.SSLError as exc:
-            raise _tls_error(where, exc) from None
+            raise _tls_error(where, exc, after_greeting=self._greeted) from None
         except aiosmtplib.SMTPConnectResponseError as exc:
             raise self.reply_error(SMTPResponse(exc.code, exc.message), "connect") from None
         except aiosmtplib.SMTPConnectTimeoutError:
@@ -195,7 +204,7 @@ class SMTPConnection:
         except aiosmtplib.SMTPConnectError as exc:
             cause = exc.__cause__
             if isinstance(cause, ssl.SSLError):
-                raise _tls_error(where, cause) from None
+                raise _tls_error(where, cause, after_greeting=False) from None
             raise GmailConnectionError(
                 f"could not connect to {where}: {cause or exc}",
                 hint=_port_hint(self.port),
@@ -203,37 +212,46 @@ class SMTPConnection:
         except aiosmtplib.SMTPResponseException as exc:
             raise self.reply_error(SMTPResponse(exc.code, exc.message), "ehlo") from None
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise GmailConnectionError(f"connection to {where} failed: {exc}") from None
+            raise GmailConnectionError(
+                f"connection to {where} failed: {exc}", after_greeting=self._greeted
+            ) from None
+
+    async def _starttls(self) -> None:
+        """STARTTLS; a refusal is typed as an answer to STARTTLS (RFC 3207's 454 is temporary)."""
+        try:
+            response = await self._smtp.starttls(tls_context=self._tls_context)
+        except aiosmtplib.SMTPResponseException as exc:
+            raise self.reply_error(SMTPResponse(exc.code, exc.message), "starttls") from None
+        if response.code != 220:
+            raise self.reply_error(response, "starttls")
 
     async def _ehlo(self) -> None:
         response = await self._smtp.ehlo()
         if response.code != 250:
             raise self.reply_error(response, "ehlo")
 
-    async def _authenticate(
-        self, credentials: SingleCredentials, force_refresh: bool
-    ) -> AuthMethod:
+    async def _authenticate(self, login: Login) -> AuthMethod:
         if not self.is_encrypted:
             raise ConfigurationError(
                 "refusing to send credentials over an unencrypted connection",
                 hint="use security='starttls' (port 587) or 'tls' (port 465)",
             )
         methods = self._smtp.server_auth_methods
-        if isinstance(credentials, AppPassword):
+        if isinstance(login, AppPassword):
             method: AuthMethod = "login" if "login" in methods else "plain"
             if method not in methods:
                 raise AuthenticationError(
                     f"the server offers no password login (it offers {methods or 'none'})",
                     hint="use OAuth2 credentials, or check host and port",
                 )
-            await self._password_login(method, credentials)
+            await self._password_login(method, login)
             return method
         if "xoauth2" not in methods:
             raise AuthenticationError(
                 f"the server does not offer XOAUTH2 (it offers {methods or 'none'})",
                 hint="use an AppPassword for this server, or check host and port",
             )
-        await self._xoauth2_login(credentials, force_refresh)
+        await self._xoauth2_login(login)
         return "xoauth2"
 
     async def _password_login(self, method: AuthMethod, credentials: AppPassword) -> None:
@@ -244,21 +262,15 @@ class SMTPConnection:
             else:
                 await self._smtp.auth_plain(credentials.user, credentials.password)
         except aiosmtplib.SMTPAuthenticationError as exc:
-            raise self.reply_error(SMTPResponse(exc.code, exc.message), "auth") from None
+            reply = parse_reply(exc.code, exc.message)
+            raise error_for_reply(reply, stage="auth", mechanism=method) from None
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise GmailConnectionError(f"connection lost during login: {exc}") from None
-
-    async def _xoauth2_login(self, source: TokenSource, force_refresh: bool) -> None:
-        try:
-            token = await source.get_token(force_refresh=force_refresh)
-        except GmailSendError:
-            raise
-        except Exception as exc:
-            raise TokenError(
-                f"the token source failed: {type(exc).__name__}",
-                hint="check the token source; the send was not attempted",
+            raise GmailConnectionError(
+                f"connection lost during login: {exc}", after_greeting=True
             ) from None
-        blob = build_xoauth2(source.user, token).encode("ascii")
+
+    async def _xoauth2_login(self, login: AccessToken) -> None:
+        blob = build_xoauth2(login.user, login.token).encode("ascii")
         challenge: XOAuth2Challenge | None = None
         try:
             response = await self._smtp.execute_command(b"AUTH", b"XOAUTH2", blob)
@@ -266,13 +278,16 @@ class SMTPConnection:
                 challenge = parse_xoauth2_challenge(response.message)
                 response = await self._smtp.execute_command(b"")
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise GmailConnectionError(f"connection lost during login: {exc}") from None
+            raise GmailConnectionError(
+                f"connection lost during login: {exc}", after_greeting=True
+            ) from None
         if response.code == 235:
             return
         reply = parse_reply(response.code, response.message)
         raise error_for_reply(
             reply,
             stage="auth",
+            mechanism="xoauth2",
             oauth_status=challenge.status if challenge else None,
             oauth_scope=challenge.scope if challenge else None,
             hint=challenge.hint if challenge else None,
@@ -360,14 +375,15 @@ class SMTPConnection:
         self._smtp.close()
 
 
-def _tls_error(where: str, exc: ssl.SSLError) -> TLSError:
+def _tls_error(where: str, exc: ssl.SSLError, *, after_greeting: bool) -> TLSError:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return TLSError(
             f"the certificate of {where} could not be verified: {exc.verify_message}",
             hint="a proxy or antivirus may be intercepting TLS; for a private or test server "
             "pass tls_context with its CA loaded (never switch verification off)",
+            after_greeting=after_greeting,
         )
-    return TLSError(f"TLS with {where} failed: {exc.reason or exc}")
+    return TLSError(f"TLS with {where} failed: {exc.reason or exc}", after_greeting=after_greeting)
 
 
 def _port_hint(port: int) -> str:

@@ -29,6 +29,7 @@ __all__ = [
     "find_rule",
     "markdown_table",
     "parse_reply",
+    "reply_is_transient",
 ]
 
 ReplyKind = Literal["temporary", "throttled", "auth", "quota", "permanent"]
@@ -42,7 +43,11 @@ class ReplyRule:
     """One row of the table.
 
     `text` is the whole reply as Gmail words it (the local server sends it verbatim); `match`
-    picks this row among rows of the same code and enhanced code when the text tells them apart.
+    picks this row among rows of the same code and enhanced code when the text tells them apart;
+    `stages`, when set, limits the row to replies to those commands (454 4.7.0 means too many
+    logins only as the answer to AUTH; to STARTTLS it is RFC 3207's "TLS not available").
+    `retryable=False` marks a 4xx reply after which the same message must not simply be sent
+    again.
     """
 
     code: int
@@ -53,6 +58,7 @@ class ReplyRule:
     hint: str
     match: str | None = None
     retryable: bool | None = None
+    stages: tuple[Stage, ...] | None = None
 
     @property
     def reply(self) -> SMTPReply:
@@ -137,6 +143,7 @@ GMAIL_REPLIES: tuple[ReplyRule, ...] = (
         "too many logins in a short time (one login per message, or failing logins)",
         "reuse one connection for many messages and wait several minutes before logging in again",
         retryable=False,
+        stages=("auth",),
     ),
     ReplyRule(
         530,
@@ -282,12 +289,17 @@ def parse_reply(code: int, message: str) -> SMTPReply:
     return SMTPReply(code, found.group(0), text[found.end() :].strip())
 
 
-def find_rule(reply: SMTPReply) -> ReplyRule | None:
-    """The table row for a reply, keyed on code and enhanced code, refined by text."""
+def find_rule(reply: SMTPReply, stage: Stage | None = None) -> ReplyRule | None:
+    """The table row for a reply, keyed on code and enhanced code, refined by text.
+
+    With `stage` (the command the reply answered), rows meant for other commands are skipped.
+    """
     candidates = [
         rule
         for rule in GMAIL_REPLIES
-        if rule.code == reply.code and rule.enhanced_code == reply.enhanced_code
+        if rule.code == reply.code
+        and rule.enhanced_code == reply.enhanced_code
+        and (stage is None or rule.stages is None or stage in rule.stages)
     ]
     for rule in candidates:
         if rule.match is not None and rule.match.lower() in reply.message.lower():
@@ -298,19 +310,33 @@ def find_rule(reply: SMTPReply) -> ReplyRule | None:
     return None
 
 
+def reply_is_transient(reply: SMTPReply, stage: Stage = "rcpt") -> bool:
+    """A 4xx reply after which the same message (or recipient) may simply be tried again later.
+
+    Not so for rows of the table marked `retryable=False`: `452 4.5.3` (too many recipients:
+    the message must be split) and, as the answer to AUTH, `454 4.7.0` (too many logins).
+    """
+    if not 400 <= reply.code < 500:
+        return False
+    rule = find_rule(reply, stage)
+    return rule is None or rule.retryable is not False
+
+
 def error_for_reply(
     reply: SMTPReply,
     *,
     stage: Stage,
+    mechanism: str | None = None,
     oauth_status: str | None = None,
     oauth_scope: str | None = None,
     hint: str | None = None,
 ) -> GmailSendError:
     """The typed error for an error reply at a given stage of the session.
 
-    `hint` overrides the table's hint where the caller knows more (e.g. the XOAUTH2 challenge).
+    `mechanism` names the login mechanism a reply at "auth" refused. `hint` overrides the
+    table's hint where the caller knows more (e.g. the XOAUTH2 challenge).
     """
-    rule = find_rule(reply)
+    rule = find_rule(reply, stage)
     kind: ReplyKind
     if rule is not None:
         kind = rule.kind
@@ -330,15 +356,21 @@ def error_for_reply(
         what = f"{what} ({rule.meaning})"
     if kind == "auth":
         return AuthenticationError(
-            what, hint=hint, reply=reply, oauth_status=oauth_status, oauth_scope=oauth_scope
+            what,
+            hint=hint,
+            reply=reply,
+            mechanism=mechanism,
+            oauth_status=oauth_status,
+            oauth_scope=oauth_scope,
         )
     if kind == "quota":
         return QuotaExceededError(what, reply=reply, hint=hint)
     if kind == "throttled":
         return LoginThrottledError(what, reply=reply, hint=hint, retryable=False)
     if kind == "temporary":
-        retryable = rule.retryable if rule and rule.retryable is not None else True
-        return TemporaryError(what, reply=reply, hint=hint, retryable=retryable)
+        return TemporaryError(
+            what, reply=reply, hint=hint, retryable=reply_is_transient(reply, stage)
+        )
     return PermanentError(what, reply=reply, hint=hint)
 
 

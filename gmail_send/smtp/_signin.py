@@ -3,8 +3,11 @@
 Every new session (the sender's, or each of a pool's) goes through `open_session`, so the rules
 for signing in live in one place:
 
-- Gmail rejected an access token: ask the token source once for a fresh token
-  (`force_refresh=True`) and sign in again on a new connection.
+- Gmail rejected an access token (`classify(error).new_token`): ask the token source once for
+  a new one, naming the rejected token (`get_token(force_refresh=True, rejected=token)` for
+  sources that take the keyword), and sign in again on a new connection. A source that hands
+  out the same token again (a fixed `OAuth2Token`) is not tried twice: the rejection is raised
+  after one login, since every failed login counts toward Gmail's throttle.
 - `Fallback(oauth, app_password)`: when the OAuth2 side cannot produce a token, or Gmail still
   rejects it after that refresh, sign in with the app password, log one warning, and try OAuth2
   again only after `retry_oauth_after` seconds.
@@ -16,9 +19,16 @@ import logging
 import ssl
 from dataclasses import dataclass
 
-from ..auth._credentials import Credentials, Fallback, SingleCredentials, TokenSource
-from ..errors import AuthenticationError, TokenError
-from ._connection import DEFAULT_TIMEOUT, Security, SMTPConnection
+from .._retry import classify
+from ..auth._credentials import (
+    Credentials,
+    Fallback,
+    SingleCredentials,
+    TokenSource,
+    fetch_token,
+)
+from ..errors import AuthenticationError, GmailSendError, TokenError
+from ._connection import DEFAULT_TIMEOUT, AccessToken, Login, Security, SMTPConnection
 
 __all__ = ["ConnectionSettings", "open_session", "session_still_wanted"]
 
@@ -59,21 +69,53 @@ async def open_session(
 async def _open_single(
     settings: ConnectionSettings, credentials: SingleCredentials | None
 ) -> SMTPConnection:
-    connection = settings.new_connection()
+    if not isinstance(credentials, TokenSource):
+        return await _signed_in(settings, credentials)
+    token = await _token(credentials)
     try:
-        await connection.open(credentials)
-        return connection
+        return await _signed_in(settings, AccessToken(credentials.user, token))
     except AuthenticationError as exc:
-        if not _token_rejected(credentials, exc):
+        if not classify(exc).new_token:
             raise
-    assert isinstance(credentials, TokenSource)
+        rejection = exc
     log.info(
-        "Gmail rejected the access token; refreshing it once",
+        "Gmail rejected the access token; asking the token source for a new one",
         extra={"event": "token_rejected", "user": credentials.user},
     )
+    fresh = await _token(credentials, rejected=token)
+    if fresh == token:
+        log.info(
+            "the token source gave the rejected token again; not signing in with it twice",
+            extra={"event": "token_not_renewed", "user": credentials.user},
+        )
+        raise AuthenticationError(
+            f"{rejection.message}; the token source had no other token",
+            hint=rejection.hint,
+            reply=rejection.reply,
+            mechanism=rejection.mechanism,
+            oauth_status=rejection.oauth_status,
+            oauth_scope=rejection.oauth_scope,
+        ) from rejection
+    return await _signed_in(settings, AccessToken(credentials.user, fresh))
+
+
+async def _signed_in(settings: ConnectionSettings, login: Login | None) -> SMTPConnection:
     connection = settings.new_connection()
-    await connection.open(credentials, force_refresh=True)
+    await connection.open(login)
     return connection
+
+
+async def _token(source: TokenSource, *, rejected: str | None = None) -> str:
+    """A token from `source` (see `fetch_token`), its failures typed as `TokenError`."""
+    try:
+        return await fetch_token(source, rejected=rejected)
+    except GmailSendError:
+        raise
+    except Exception as exc:
+        raise TokenError(
+            f"the token source failed: {type(exc).__name__}",
+            hint="check the token source; the send was not attempted",
+        ) from None
 
 
 async def _open_with_fallback(settings: ConnectionSettings, fallback: Fallback) -> SMTPConnection:
@@ -89,9 +131,14 @@ async def _open_with_fallback(settings: ConnectionSettings, fallback: Fallback) 
         return await _open_single(settings, fallback.app_password)
     except AuthenticationError as exc:
         oauth_error = fallback.last_oauth_error
-        if oauth_error is not None:
-            exc.message = f"{exc.message}; OAuth2 had failed before: {oauth_error.message}"
-        raise
+        if oauth_error is None:
+            raise
+        raise AuthenticationError(
+            f"{exc.message}; OAuth2 had failed before: {oauth_error.message}",
+            hint=exc.hint,
+            reply=exc.reply,
+            mechanism=exc.mechanism,
+        ) from exc
 
 
 def session_still_wanted(connection: SMTPConnection, credentials: Credentials | None) -> bool:
@@ -102,11 +149,4 @@ def session_still_wanted(connection: SMTPConnection, credentials: Credentials | 
         isinstance(credentials, Fallback)
         and connection.auth_method in ("login", "plain")
         and not credentials.using_fallback
-    )
-
-
-def _token_rejected(credentials: SingleCredentials | None, exc: AuthenticationError) -> bool:
-    """Gmail said no to a token (not: the source could not make one, or a password)."""
-    return (
-        isinstance(credentials, TokenSource) and not isinstance(exc, TokenError) and exc.code == 535
     )

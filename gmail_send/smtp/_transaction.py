@@ -24,7 +24,7 @@ from ..errors import (
 )
 from ..message._outgoing import OutgoingMessage
 from ._pipelining import PipeliningProtocol
-from ._replies import Stage, error_for_reply, parse_reply
+from ._replies import Stage, error_for_reply, parse_reply, reply_is_transient
 
 if TYPE_CHECKING:
     from ._connection import SMTPConnection
@@ -189,6 +189,7 @@ def broken(
     return GmailConnectionError(
         f"the connection broke before the message was sent: {exc}",
         hint="nothing was delivered; sending again is safe",
+        after_greeting=True,
     )
 
 
@@ -211,6 +212,7 @@ def unreadable(
     return GmailConnectionError(
         f"the server sent a malformed reply before the message was sent: {exc}",
         hint="nothing was delivered; sending again is safe",
+        after_greeting=True,
     )
 
 
@@ -221,15 +223,13 @@ def mail_options(connection: SMTPConnection, outgoing: OutgoingMessage) -> tuple
     if not outgoing.data.isascii():
         if not connection.supports("8bitmime"):
             raise PermanentError(
-                "the message has 8-bit content and the server does not offer 8BITMIME",
-                reply=SMTPReply(554, "5.6.0", "8BITMIME not offered"),
+                "the message has 8-bit content and the server does not offer 8BITMIME"
             )
         options.append("BODY=8BITMIME")
     if outgoing.smtputf8:
         if not connection.supports("smtputf8"):
             raise PermanentError(
                 "an address is not ASCII and the server does not offer SMTPUTF8",
-                reply=SMTPReply(553, "5.6.7", "SMTPUTF8 not offered"),
                 hint="use an ASCII address",
             )
         options.append("SMTPUTF8")
@@ -248,4 +248,5 @@ def all_refused(refused: dict[str, SMTPReply]) -> GmailSendError:
         reply=first,
         refused=refused,
         hint=error.hint,
+        retryable=any(reply_is_transient(reply) for reply in refused.values()),
     )
