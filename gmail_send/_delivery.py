@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ._limits import AccountQuotas, RateLimiter
+from ._limits import Ledger, RateLimiter
 from ._result import AuthMethod, SendResult
 from ._retry import Decision, RetryPolicy, reply_is_transient
 from .errors import (
@@ -47,7 +47,7 @@ class DeliveryContext:
 
     pool: ConnectionPool
     policy: RetryPolicy
-    quotas: AccountQuotas
+    ledger: Ledger
     account: str | None
     daily_limit: int | None
     quota_pause: float
@@ -72,6 +72,7 @@ class _Run:
     last_reply: dict[str, SMTPReply] = field(default_factory=dict)
     progress: Progress = field(default_factory=Progress)
     maybe_sent: bool = False
+    ticket: str | None = None
     attempts: int = 0
     final_reply: SMTPReply | None = None
     auth_method: AuthMethod | None = None
@@ -101,11 +102,12 @@ async def deliver(
 ) -> SendResult:
     """Send `outgoing`, retrying where safe, within `deadline` seconds (None: no bound)."""
     account = context.account
+    ticket: str | None = None
     if account is not None:
         try:
-            context.quotas.reserve(account, context.daily_limit)
+            ticket = await context.ledger.admit(account, context.daily_limit)
         except QuotaExceededError as exc:
-            paused = context.quotas.blocked_for(account) is not None
+            paused = await context.ledger.paused_for(account, "quota") is not None
             source: Literal["daily_limit", "server"] = "server" if paused else "daily_limit"
             context.reporter.report(
                 QuotaReached(account, source, exc.retry_after),
@@ -114,7 +116,7 @@ async def deliver(
                 level=logging.WARNING,
             )
             raise
-    run = _Run(outgoing, list(outgoing.recipients))
+    run = _Run(outgoing, list(outgoing.recipients), ticket=ticket)
     try:
         if deadline is None:
             result = await _attempts(context, run, None)
@@ -123,17 +125,17 @@ async def deliver(
                 _attempts(context, run, time.monotonic() + deadline), deadline
             )
     except GmailSendError as exc:
-        _settle(context, run, sent=run.maybe_sent or isinstance(exc, UnknownOutcomeError))
+        await _settle(context, run, sent=run.maybe_sent or isinstance(exc, UnknownOutcomeError))
         raise
     except asyncio.TimeoutError:
-        result = _after_deadline(context, run, deadline)
+        result = await _after_deadline(context, run, deadline)
     except BaseException:  # cancelled
         body_out = run.progress.body_sent
-        _settle(context, run, sent=run.maybe_sent or body_out)
+        await _settle(context, run, sent=run.maybe_sent or body_out)
         if body_out:
             _report_unknown(context, run, "the send was cancelled after the body went out")
         raise
-    _settle(context, run, sent=True)
+    await _settle(context, run, sent=True)
     context.reporter.report(
         MessageSent(
             account,
@@ -149,18 +151,17 @@ async def deliver(
     return result
 
 
-def _settle(context: DeliveryContext, run: _Run, *, sent: bool) -> None:
+async def _settle(context: DeliveryContext, run: _Run, *, sent: bool) -> None:
     if context.account is None:
         return
-    if sent or run.accepted:
-        context.quotas.commit(context.account)
-    else:
-        context.quotas.release(context.account)
+    await context.ledger.settle(context.account, run.ticket, sent=sent or bool(run.accepted))
 
 
-def _after_deadline(context: DeliveryContext, run: _Run, deadline: float | None) -> SendResult:
+async def _after_deadline(
+    context: DeliveryContext, run: _Run, deadline: float | None
+) -> SendResult:
     if run.progress.body_sent:
-        _settle(context, run, sent=True)
+        await _settle(context, run, sent=True)
         reason = f"the deadline of {deadline} s passed after the body went out"
         _report_unknown(context, run, reason)
         raise UnknownOutcomeError(
@@ -171,7 +172,7 @@ def _after_deadline(context: DeliveryContext, run: _Run, deadline: float | None)
         ) from None
     if run.accepted:
         return run.result()  # settled by the caller
-    _settle(context, run, sent=run.maybe_sent)
+    await _settle(context, run, sent=run.maybe_sent)
     raise DeadlineExceededError(
         f"the message was not sent within the deadline of {deadline} s",
         hint="nothing was delivered; sending again is safe",
@@ -229,7 +230,7 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
             run.final_reply, run.auth_method = result.reply, result.auth_method
             run.connection_id = connection_id
             run.accepted += result.accepted
-            _note_partial_quota(context, run, result.refused)
+            await _note_partial_quota(context, run, result.refused)
             if not _split_refused(run, result.refused):
                 return run.result()
         else:
@@ -237,7 +238,7 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
             if isinstance(error, RecipientsRefusedError):
                 _split_refused(run, error.refused)
             else:
-                error = _note_failure(context, run, error)
+                error = await _note_failure(context, run, error)
             if not decision.retry:
                 if isinstance(error, UnknownOutcomeError):
                     raise _with_accepted(run, error)
@@ -298,18 +299,18 @@ def _with_accepted(run: _Run, error: UnknownOutcomeError) -> UnknownOutcomeError
     return complete
 
 
-def _note_partial_quota(
+async def _note_partial_quota(
     context: DeliveryContext, run: _Run, refused: Mapping[str, SMTPReply]
 ) -> None:
     """A 550 5.4.5 for some recipients (others accepted) still means the account is stopped."""
     account = context.account
     if account is None or not any(r.enhanced_code == "5.4.5" for r in refused.values()):
         return
-    _pause_account(context, account, run)
+    await _pause_account(context, account, run)
 
 
-def _pause_account(context: DeliveryContext, account: str, run: _Run) -> None:
-    context.quotas.block(account, context.quota_pause)
+async def _pause_account(context: DeliveryContext, account: str, run: _Run) -> None:
+    await context.ledger.pause(account, "quota", context.quota_pause)
     context.reporter.report(
         QuotaReached(account, "server", context.quota_pause),
         "Gmail reports the daily sending limit reached; pausing this account",
@@ -327,7 +328,9 @@ def _split_refused(run: _Run, refused: Mapping[str, SMTPReply]) -> bool:
     return bool(run.pending)
 
 
-def _note_failure(context: DeliveryContext, run: _Run, error: GmailSendError) -> GmailSendError:
+async def _note_failure(
+    context: DeliveryContext, run: _Run, error: GmailSendError
+) -> GmailSendError:
     """Record a failed attempt; return the error to go on with (a new, complete one when
     Gmail's 550 5.4.5 paused the account: it says for how long)."""
     if isinstance(error, SMTPReplyError) and error.reply is not None:
@@ -341,7 +344,7 @@ def _note_failure(context: DeliveryContext, run: _Run, error: GmailSendError) ->
         and error.enhanced_code == "5.4.5"
         and account is not None
     ):
-        _pause_account(context, account, run)
+        await _pause_account(context, account, run)
         paused = QuotaExceededError(
             f"{error.message}; no message is sent for {account} for {context.quota_pause:.0f} s",
             reply=error.reply,

@@ -18,15 +18,25 @@ import asyncio
 import collections
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from .errors import ConfigurationError, QuotaExceededError
+
+if TYPE_CHECKING:
+    from .store import StateStore
 
 __all__ = [
     "DAY",
     "PROCESS_QUOTAS",
     "AccountQuotas",
+    "Ledger",
+    "PauseKind",
+    "ProcessLedger",
     "RateLimiter",
+    "StoreLedger",
     "default_daily_limit",
+    "limit_error",
+    "paused_error",
 ]
 
 DAY = 24 * 3600.0
@@ -41,6 +51,28 @@ def default_daily_limit(account: str | None) -> int | None:
         return None
     domain = account.rpartition("@")[2].lower()
     return 500 if domain in _CONSUMER_DOMAINS else 2000
+
+
+def paused_error(account: str, wait: float) -> QuotaExceededError:
+    """Gmail's 550 5.4.5 paused `account`; `wait` seconds are left of the pause."""
+    return QuotaExceededError(
+        f"Gmail reported the daily sending limit of {account} as reached; "
+        f"not sending for another {wait:.0f} s",
+        retry_after=wait,
+        hint="wait, or call reset_quota() if the limit was lifted",
+    )
+
+
+def limit_error(
+    account: str, sent: int, limit: int, retry_after: float | None
+) -> QuotaExceededError:
+    """`account` has `sent` messages counted in the last 24 hours, `limit` allowed."""
+    return QuotaExceededError(
+        f"{account} has sent {sent} messages in the last 24 hours; its daily_limit is {limit}",
+        retry_after=retry_after,
+        hint="wait until older messages leave the 24-hour window; Gmail would lock "
+        "the account for up to a day past its limit",
+    )
 
 
 class RateLimiter:
@@ -99,23 +131,11 @@ class AccountQuotas:
         now = self._clock()
         if entry.blocked_until is not None:
             if now < entry.blocked_until:
-                wait = entry.blocked_until - now
-                raise QuotaExceededError(
-                    f"Gmail reported the daily sending limit of {account} as reached; "
-                    f"not sending for another {wait:.0f} s",
-                    retry_after=wait,
-                    hint="wait, or call reset_quota() if the limit was lifted",
-                )
+                raise paused_error(account, entry.blocked_until - now)
             entry.blocked_until = None
         if limit is not None and len(entry.sent) + entry.reserved >= limit:
             retry_after = entry.sent[0] + DAY - now if entry.sent else None
-            raise QuotaExceededError(
-                f"{account} has sent {len(entry.sent)} messages in the last 24 hours; "
-                f"its daily_limit is {limit}",
-                retry_after=retry_after,
-                hint="wait until older messages leave the 24-hour window; Gmail would lock "
-                "the account for up to a day past its limit",
-            )
+            raise limit_error(account, len(entry.sent), limit, retry_after)
         entry.reserved += 1
 
     def commit(self, account: str) -> None:
@@ -159,3 +179,91 @@ class AccountQuotas:
 
 PROCESS_QUOTAS = AccountQuotas()
 """The counts every `GmailSender` of this process shares unless given its own `quotas`."""
+
+
+class Ledger(Protocol):
+    """Where a sender counts and pauses its account: this process, or a shared store.
+
+    `admit` raises `QuotaExceededError` or returns a ticket to `settle` once the outcome is
+    known (`sent=True` when the message was or may have been sent).
+    """
+
+    async def admit(self, account: str, limit: int | None) -> str | None: ...
+
+    async def settle(self, account: str, ticket: str | None, *, sent: bool) -> None: ...
+
+    async def pause(self, account: str, kind: PauseKind, seconds: float) -> None: ...
+
+    async def paused_for(self, account: str, kind: PauseKind) -> float | None: ...
+
+    async def reset(self, account: str, *, count: bool) -> None: ...
+
+
+PauseKind = Literal["quota", "login"]
+
+
+class ProcessLedger:
+    """The ledger of one process: `AccountQuotas` for counts and quota pauses (shared by the
+    process's senders by default), and this sender's own login hold-off. Nothing here waits,
+    so a cancelled send still settles its ticket."""
+
+    def __init__(self, quotas: AccountQuotas, *, clock: Callable[[], float] = time.monotonic):
+        self._quotas = quotas
+        self._clock = clock
+        self._login_until: dict[str, float] = {}
+
+    async def admit(self, account: str, limit: int | None) -> str | None:
+        self._quotas.reserve(account, limit)
+        return None
+
+    async def settle(self, account: str, ticket: str | None, *, sent: bool) -> None:
+        if sent:
+            self._quotas.commit(account)
+        else:
+            self._quotas.release(account)
+
+    async def pause(self, account: str, kind: PauseKind, seconds: float) -> None:
+        if kind == "quota":
+            self._quotas.block(account, seconds)
+        else:
+            self._login_until[account.lower()] = self._clock() + seconds
+
+    async def paused_for(self, account: str, kind: PauseKind) -> float | None:
+        if kind == "quota":
+            return self._quotas.blocked_for(account)
+        left = self._login_until.get(account.lower(), 0.0) - self._clock()
+        return left if left > 0 else None
+
+    async def reset(self, account: str, *, count: bool) -> None:
+        self._quotas.reset(account, count=count)
+
+
+class StoreLedger:
+    """The ledger in a shared store: counts, reservations and pauses seen by every process."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    async def admit(self, account: str, limit: int | None) -> str | None:
+        answer = await self.store.admit(account, limit)
+        if answer.reservation is not None:
+            return answer.reservation
+        if answer.paused_for is not None:
+            raise paused_error(account, answer.paused_for)
+        assert limit is not None
+        retry_after = None if answer.oldest is None else answer.oldest + DAY - time.time()
+        raise limit_error(account, answer.sent, limit, retry_after)
+
+    async def settle(self, account: str, ticket: str | None, *, sent: bool) -> None:
+        if ticket is not None:
+            # Shielded: a send cancelled now must still leave the count right.
+            await asyncio.shield(self.store.settle(account, ticket, sent=sent))
+
+    async def pause(self, account: str, kind: PauseKind, seconds: float) -> None:
+        await self.store.pause(account, kind, seconds)
+
+    async def paused_for(self, account: str, kind: PauseKind) -> float | None:
+        return await self.store.paused_for(account, kind)
+
+    async def reset(self, account: str, *, count: bool) -> None:
+        await self.store.reset(account, count=count)

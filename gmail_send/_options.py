@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ._sink import MessageSink
     from .auth import Credentials
     from .events import EventHook
+    from .store import StateStore
 
 __all__ = ["OPTION_NAMES", "PoolOptions", "SendingLimits", "Settings", "load_ca_file"]
 
@@ -151,6 +152,10 @@ class Settings(Mapping[str, Any]):
         retry: the `RetryPolicy`: retries, backoff, deadline.
         pool: the `PoolOptions`: how sessions are reused.
         limits: the `SendingLimits`: rate, daily quota, pauses.
+        store: where the account's limits, pauses and access token are shared by every process
+            that names the same store: `sqlite:///path.db` (one host) or `postgresql://...`
+            (several hosts; the `[postgres]` extra), or a `gmail_send.store.StateStore`.
+            None keeps them in this process.
         account: the mailbox the credentials sign in as (filled by `from_env`).
         token_file: the token file the credentials were read from, if any.
         sources: (setting, where it came from) for each setting found; never a secret value.
@@ -169,6 +174,7 @@ class Settings(Mapping[str, Any]):
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     pool: PoolOptions = field(default_factory=PoolOptions)
     limits: SendingLimits = field(default_factory=SendingLimits)
+    store: str | StateStore | None = field(default=None, repr=False)  # a URL may hold a password
     account: str | None = None
     token_file: Path | None = None
     sources: tuple[tuple[str, str], ...] = ()
@@ -203,6 +209,19 @@ class Settings(Mapping[str, Any]):
             raise ConfigurationError(
                 "both ca_file and tls_context are given",
                 hint="give one: ca_file for a CA file to trust, or a tls_context that loads it",
+            )
+        if self.store is not None and not isinstance(self.store, str):
+            from .store import StateStore
+
+            if not isinstance(self.store, StateStore):
+                raise ConfigurationError(
+                    "store must be a sqlite:/// or postgresql:// URL or a StateStore, "
+                    f"not {type(self.store).__name__}"
+                )
+        if self.store is not None and self.limits.quotas is not None:
+            raise ConfigurationError(
+                "both store and SendingLimits(quotas=...) are given",
+                hint="the store keeps the counts; give one of them",
             )
         if self.ca_file is not None and not isinstance(self.ca_file, (str, os.PathLike)):
             raise ConfigurationError(f"ca_file must be a path, not {type(self.ca_file).__name__}")

@@ -12,17 +12,30 @@ import asyncio
 import email.message
 import functools
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
 from ._delivery import DeliveryContext, deliver
-from ._limits import PROCESS_QUOTAS, RateLimiter, default_daily_limit
+from ._limits import (
+    PROCESS_QUOTAS,
+    Ledger,
+    ProcessLedger,
+    RateLimiter,
+    StoreLedger,
+    default_daily_limit,
+)
 from ._options import OPTION_NAMES, Settings
 from ._result import SendResult
 from ._types import MessageFields, Security, SendArguments, SenderOptions
-from .auth._credentials import AppPassword, Credentials, Fallback, TokenSource, fetch_token
+from .auth._credentials import (
+    AppPassword,
+    Credentials,
+    Fallback,
+    OAuth2Token,
+    TokenSource,
+    fetch_token,
+)
 from .errors import ConfigurationError, LoginThrottledError
 from .events import EventHook, MessageSent, Reporter, TokenRefreshed
 from .message._compose import OutgoingMessage, compose_message, prepare_message
@@ -36,6 +49,8 @@ log = logging.getLogger("gmail_send.sender")
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from .store import StateStore
 
 
 class GmailSender:
@@ -101,11 +116,17 @@ class GmailSender:
         if daily_limit == "auto":
             daily_limit = default_daily_limit(self.account)
         self.login_throttle_pause = float(limits.login_throttle_pause)
-        self._login_blocked_until: float | None = None
         self.daily_limit: int | None = daily_limit
         self.deadline = settings.retry.deadline
         self.on_event = settings.on_event
-        self._signin_credentials = _observed(credentials, settings.on_event)
+        self.store, self._owns_store = _state_store(settings.store)
+        """The `StateStore` shared with other processes, or None."""
+        self._ledger: Ledger = (
+            StoreLedger(self.store)
+            if self.store is not None
+            else ProcessLedger(limits.quotas if limits.quotas is not None else PROCESS_QUOTAS)
+        )
+        self._signin_credentials = _observed(_shared(credentials, self.store), settings.on_event)
         self._pool = ConnectionPool(
             self._open_connection,
             max_connections=settings.max_connections,
@@ -116,7 +137,7 @@ class GmailSender:
         self._delivery = DeliveryContext(
             pool=self._pool,
             policy=settings.retry,
-            quotas=limits.quotas if limits.quotas is not None else PROCESS_QUOTAS,
+            ledger=self._ledger,
             account=self.account,
             daily_limit=daily_limit,
             quota_pause=limits.quota_pause,
@@ -232,22 +253,21 @@ class GmailSender:
 
         While that hold-off lasts no new session is attempted (sessions already open keep
         working): every further login would count against the account and prolong the block.
+        With a store, the hold-off is shared by every process of the account.
         """
-        blocked_until = self._login_blocked_until
-        if blocked_until is not None:
-            left = blocked_until - time.monotonic()
-            if left > 0:
-                raise LoginThrottledError(
-                    f"Gmail refused a login as too many (454 4.7.0); not signing in again for "
-                    f"another {left:.0f} s",
-                    hint="wait; every login attempt now prolongs Gmail's block",
-                )
-            self._login_blocked_until = None
+        account = self.account
+        left = await self._ledger.paused_for(account, "login") if account is not None else None
+        if left is not None:
+            raise LoginThrottledError(
+                f"Gmail refused a login as too many (454 4.7.0); not signing in again for "
+                f"another {left:.0f} s",
+                hint="wait; every login attempt now prolongs Gmail's block",
+            )
         try:
             return await open_session(self._settings, self._signin_credentials)
         except LoginThrottledError:
-            if self.login_throttle_pause > 0:
-                self._login_blocked_until = time.monotonic() + self.login_throttle_pause
+            if self.login_throttle_pause > 0 and account is not None:
+                await self._ledger.pause(account, "login", self.login_throttle_pause)
                 self._delivery.reporter.note(
                     "login_throttled",
                     "Gmail refused a login as too many; no new session for %.0f s",
@@ -257,20 +277,23 @@ class GmailSender:
                 )
             raise
 
-    def reset_quota(self, *, count: bool = False) -> None:
+    async def reset_quota(self, *, count: bool = False) -> None:
         """Let this account send again: lift the pause that Gmail's 550 5.4.5 started.
 
         The rolling 24-hour count stays (so `daily_limit` still holds) unless `count=True`,
-        which forgets it too (e.g. after the account's limit was raised).
+        which forgets it too (e.g. after the account's limit was raised). With a store, for
+        every process.
         """
         if self.account is not None:
-            self._delivery.quotas.reset(self.account, count=count)
+            await self._ledger.reset(self.account, count=count)
 
     async def aclose(self) -> None:
         """Refuse new sends, let the sends in flight finish, then QUIT every session."""
         self._closed = True
         await self._idle.wait()
         await self._pool.aclose()
+        if self.store is not None and self._owns_store:
+            await self.store.aclose()
 
 
 class _ObservedTokens:
@@ -303,6 +326,28 @@ class _ObservedTokens:
 
     def __repr__(self) -> str:
         return repr(self._source)
+
+
+def _state_store(store: str | StateStore | None) -> tuple[StateStore | None, bool]:
+    """The store the option names (made here from a URL, so closed by the sender)."""
+    if store is None:
+        return None, False
+    if isinstance(store, str):
+        from .store import StateStore
+
+        return StateStore(store), True
+    return store, False
+
+
+def _shared(credentials: Credentials | None, store: StateStore | None) -> Credentials | None:
+    """With a store, a refreshing token source shares its token with the other processes."""
+    if store is None or not isinstance(credentials, TokenSource):
+        return credentials
+    if isinstance(credentials, OAuth2Token):
+        return credentials  # a fixed token: nothing to refresh or share
+    from .store import SharedTokens
+
+    return SharedTokens(credentials, store)
 
 
 def _observed(credentials: Credentials | None, hook: EventHook | None) -> Credentials | None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._sink import MessageSink
     from .events import EventHook
     from .message import Attachment
+    from .store import StateStore
 
 __all__ = [
     "Addresses",
@@ -82,6 +83,7 @@ class SenderOptions(TypedDict, total=False):
     retry: RetryPolicy
     pool: PoolOptions
     limits: SendingLimits
+    store: str | StateStore | None
 
 
 class SendArguments(MessageFields, SenderOptions, total=False):

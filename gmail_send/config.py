@@ -46,6 +46,7 @@ ENV_VARIABLES: dict[str, str] = {
     "TIMEOUT": "Seconds to wait for the server on each step (default 60).",
     "RELAY_BY_IP": "1 to send without signing in, to a relay that trusts this IP address.",
     "MAX_CONNECTIONS": "Sessions that concurrent sends share, at most (default 3).",
+    "STORE": "sqlite:///path.db or postgresql://...: limits and tokens shared by processes.",
     "RETRIES": "Retries after a failure that is safe to retry (default 3).",
     "BACKOFF": "Seconds before the first retry, doubled for each further one (default 1).",
     "MAX_BACKOFF": "The longest wait between two attempts, in seconds (default 30).",
@@ -62,6 +63,7 @@ ENV_VARIABLES: dict[str, str] = {
 }
 
 _SECRET_NAMES = {
+    "STORE",
     "TOKEN_JSON",
     "CLIENT_SECRET",
     "REFRESH_TOKEN",
@@ -135,6 +137,7 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
     timeout = _number(reader, "TIMEOUT", float, problems)
     max_connections = _number(reader, "MAX_CONNECTIONS", int, problems)
     ca_file = _ca_file(reader.get("CA_FILE"), problems)
+    store = reader.get("STORE")
     credentials, token_file, user = read_credentials(reader.get, problems)
     groups = _groups(reader, objects, problems)
 
@@ -181,7 +184,7 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
         security=security,
         tls_context=objects.get("tls_context"),
         ca_file=ca_file,
-        **_given(timeout=timeout, max_connections=max_connections),
+        **_given(timeout=timeout, max_connections=max_connections, store=store),
         sink=objects.get("sink"),
         on_event=objects.get("on_event"),
         account=credentials.user if credentials is not None else user,

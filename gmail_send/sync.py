@@ -144,6 +144,11 @@ class SyncGmailSender:
             )
         )
 
+    def reset_quota(self, *, count: bool = False) -> None:
+        """Let this account send again after Gmail's 550 5.4.5 (see `GmailSender.reset_quota`)."""
+        self._check_open()
+        _run(self._sender.reset_quota(count=count))
+
     def close(self) -> None:
         """Finish the send in flight, then close the session politely; safe to call again."""
         if self._closed:

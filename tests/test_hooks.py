@@ -52,7 +52,7 @@ async def test_quota_events(gmail: LocalGmail) -> None:
         await sender.send(to="a@example.com", subject="1", text="x")
         with pytest.raises(QuotaExceededError):
             await sender.send(to="a@example.com", subject="2", text="x")
-        sender.reset_quota(count=True)
+        await sender.reset_quota(count=True)
         gmail.inject("mail", (550, "5.4.5 Daily user sending limit exceeded."))
         with pytest.raises(QuotaExceededError):
             await sender.send(to="a@example.com", subject="3", text="x")

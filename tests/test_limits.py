@@ -110,7 +110,7 @@ async def test_gmail_daily_limit_reply_stops_the_account(gmail: LocalGmail) -> N
         assert second.value.retry_after is not None and second.value.retry_after <= 600.0
         mails = sum(c.startswith("MAIL") for s in gmail.sessions for c in s.commands)
         assert mails == 1  # the second send never reached the server
-        sender.reset_quota()
+        await sender.reset_quota()
         await sender.send(to="a@example.com", subject="3", text="x")
     assert [m.parsed()["Subject"] for m in gmail.messages] == ["3"]
 
@@ -167,11 +167,11 @@ async def test_reset_quota_keeps_the_daily_count_unless_asked(gmail: LocalGmail)
         gmail.inject("mail", (550, "5.4.5 Daily user sending limit exceeded."))
         with pytest.raises(QuotaExceededError):
             await sender.send(to="a@example.com", subject="2", text="x")
-        sender.reset_quota()  # lifts Gmail's pause; message 1 still counts
+        await sender.reset_quota()  # lifts Gmail's pause; message 1 still counts
         await sender.send(to="a@example.com", subject="3", text="x")
         with pytest.raises(QuotaExceededError, match="daily_limit is 2"):
             await sender.send(to="a@example.com", subject="4", text="x")
-        sender.reset_quota(count=True)
+        await sender.reset_quota(count=True)
         await sender.send(to="a@example.com", subject="5", text="x")
     assert [m.parsed()["Subject"] for m in gmail.messages] == ["1", "3", "5"]
 

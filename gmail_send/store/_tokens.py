@@ -10,13 +10,13 @@ once. Only access tokens are stored, never refresh tokens or passwords.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import time
 import uuid
 from datetime import datetime, timezone
 
 from ..auth import TokenSource
+from ..auth._credentials import fetch_token
 from ._database import StoreUnavailableError
 from ._store import StateStore
 
@@ -49,7 +49,6 @@ class SharedTokens:
         self._poll = poll
         self._owner = uuid.uuid4().hex
         self._degraded = False
-        self._takes_rejected = "rejected" in inspect.signature(source.get_token).parameters
 
     @property
     def user(self) -> str:
@@ -110,10 +109,8 @@ class SharedTokens:
         return token
 
     async def _own(self, force: bool, rejected: str | None) -> str:
-        if self._takes_rejected:
-            return await self._source.get_token(  # type: ignore[call-arg]
-                force_refresh=force, rejected=rejected
-            )
+        if rejected is not None:
+            return await fetch_token(self._source, rejected=rejected)
         return await self._source.get_token(force_refresh=force)
 
     def _expiry(self) -> float:
