@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .auth._service_account import ServiceAccount
     from .config import from_env
     from .errors import (
+        APIReply,
         AuthenticationError,
         BlockedAttachmentError,
         ConfigurationError,
@@ -104,6 +105,7 @@ _LAZY = {
     "OAuth2Credentials": ".auth._oauth2",
     "ServiceAccount": ".auth._service_account",
     "from_env": ".config",
+    "APIReply": ".errors",
     "AuthenticationError": ".errors",
     "BlockedAttachmentError": ".errors",
     "ConfigurationError": ".errors",
@@ -168,6 +170,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "APIReply",
     "AccountQuotas",
     "AppPassword",
     "Attachment",

@@ -1,7 +1,8 @@
 """The exceptions gmail_send raises: one tree, each carrying a hint of what to do.
 
 ```
-GmailSendError                          .hint: str | None; .reply: SMTPReply | None and its
+GmailSendError                          .hint: str | None; .reply: SMTPReply | None (SMTP) or
+│                                       .api_reply: APIReply | None (the Gmail API), and
 │                                       .code, .enhanced_code, .server_message (each | None):
 │                                       set only when a server reply caused the error
 ├── MessageError (also ValueError)      bad input, raised before any connection is opened
@@ -18,18 +19,20 @@ GmailSendError                          .hint: str | None; .reply: SMTPReply | N
 ├── AuthenticationError                 .mechanism tried; .oauth_status, .oauth_scope (decoded
 │   │                                   334 JSON) for XOAUTH2
 │   └── TokenError                      the token source could not produce an access token
-├── SMTPReplyError                      .retryable: bool
-│   ├── TemporaryError                  4xx, retryable later
+├── SMTPReplyError                      .retryable: bool (an SMTP reply, or the API's HTTP error)
+│   ├── TemporaryError                  4xx, 429, 503: retryable later; .retry_after
 │   │   └── LoginThrottledError         454 4.7.0 too many login attempts: wait minutes
 │   ├── RecipientsRefusedError          .refused: every recipient refused
 │   ├── QuotaExceededError              .retry_after: float | None (daily sending limit)
 │   └── PermanentError                  other 5xx
 ├── UnknownOutcomeError                 .message_id, .accepted: lost after the body was sent
+│                                       (or, over the API, a 5xx answer after it)
 └── DeadlineExceededError (also TimeoutError)  send()'s deadline passed before Gmail accepted it
 ```
 
-An error is complete when it is raised and never changed afterwards. `reply` and `code` are
-`None` when the error is the library's own decision (the client-side daily limit, Gmail's pause
+An error is complete when it is raised and never changed afterwards. `reply` (SMTP) or
+`api_reply` (the Gmail API: HTTP status, Google's reason and message) and `code` are `None`
+when the error is the library's own decision (the client-side daily limit, Gmail's pause
 being remembered, the login hold-off, a closed sender, bad configuration, a server that lacks an
 extension the message needs): only a reply the server actually sent fills them.
 
@@ -43,6 +46,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 __all__ = [
+    "APIReply",
     "AuthenticationError",
     "BlockedAttachmentError",
     "ConfigurationError",
@@ -80,23 +84,51 @@ class SMTPReply(NamedTuple):
         return f"{self.code}{enhanced} {self.message}".rstrip()
 
 
+class APIReply(NamedTuple):
+    """One error answer of the Gmail API: the HTTP status, Google's reason and message.
+
+    `reason` is the first `errors[].reason` of Google's error JSON (`insufficientPermissions`,
+    `rateLimitExceeded`, ...) or None when the answer had none; `message` is its `message`
+    (or the start of a body that was not Google's JSON).
+    """
+
+    status: int
+    reason: str | None
+    message: str
+
+    def __str__(self) -> str:
+        reason = f" {self.reason}" if self.reason else ""
+        return f"HTTP {self.status}{reason}: {self.message}".rstrip(": ")
+
+
 class GmailSendError(Exception):
     """Root of every error gmail_send raises; `hint` says what to do about it.
 
-    `reply` is the server reply that caused the error, if one did, and `code`,
-    `enhanced_code` and `server_message` are its parts; all are None otherwise.
+    `reply` is the SMTP reply that caused the error, if one did, `api_reply` the Gmail API's
+    error answer; `code` (the SMTP code or the HTTP status), `enhanced_code` and
+    `server_message` are their parts; all are None when no server answer caused the error.
     """
 
     def __init__(
-        self, message: str, *, hint: str | None = None, reply: SMTPReply | None = None
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        reply: SMTPReply | None = None,
+        api_reply: APIReply | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.reply = reply
-        self.code: int | None = reply.code if reply is not None else None
+        self.api_reply = api_reply
+        self.code: int | None = None
+        self.server_message: str | None = None
+        if reply is not None:
+            self.code, self.server_message = reply.code, reply.message
+        elif api_reply is not None:
+            self.code, self.server_message = api_reply.status, api_reply.message
         self.enhanced_code: str | None = reply.enhanced_code if reply is not None else None
-        self.server_message: str | None = reply.message if reply is not None else None
 
     def __str__(self) -> str:
         if self.hint:
@@ -165,9 +197,9 @@ class TLSError(GmailConnectionError):
 class AuthenticationError(GmailSendError):
     """Gmail did not accept the credentials, or none could be obtained.
 
-    `mechanism` is the login mechanism that was refused ("xoauth2", "login" or "plain"), None
-    when no login was tried. For XOAUTH2 failures `oauth_status` and `oauth_scope` hold what
-    Gmail's 334 challenge said.
+    `mechanism` is the login mechanism that was refused ("xoauth2", "login" or "plain"; "bearer"
+    for an access token the Gmail API refused), None when no login was tried. For XOAUTH2
+    failures `oauth_status` and `oauth_scope` hold what Gmail's 334 challenge said.
     """
 
     def __init__(
@@ -179,8 +211,9 @@ class AuthenticationError(GmailSendError):
         mechanism: str | None = None,
         oauth_status: str | None = None,
         oauth_scope: str | None = None,
+        api_reply: APIReply | None = None,
     ) -> None:
-        super().__init__(message, hint=hint, reply=reply)
+        super().__init__(message, hint=hint, reply=reply, api_reply=api_reply)
         self.mechanism = mechanism
         self.oauth_status = oauth_status
         self.oauth_scope = oauth_scope
@@ -191,11 +224,12 @@ class TokenError(AuthenticationError):
 
 
 class SMTPReplyError(GmailSendError):
-    """Gmail answered a command with an error reply, or the library refused the same way.
+    """Gmail answered with an error, or the library refused the same way.
 
-    `reply` (and `code`, ...) is the server's reply; it is None when the library decided on its
-    own (the client-side daily limit, the login hold-off, a server without 8BITMIME). `retryable`
-    says whether sending the same message again later can succeed: true for most 4xx replies,
+    `reply` (and `code`, ...) is the server's SMTP reply, `api_reply` the Gmail API's error
+    answer; both are None when the library decided on its own (the client-side daily limit,
+    the login hold-off, a server without 8BITMIME). `retryable` says whether sending the same
+    message again later can succeed: true for most 4xx replies (and the API's 429 and 503),
     false for 5xx, for 4xx replies that need a change first (452 4.5.3) and for the library's
     own refusals.
     """
@@ -207,15 +241,31 @@ class SMTPReplyError(GmailSendError):
         reply: SMTPReply | None = None,
         hint: str | None = None,
         retryable: bool | None = None,
+        api_reply: APIReply | None = None,
     ) -> None:
-        super().__init__(message, hint=hint, reply=reply)
+        super().__init__(message, hint=hint, reply=reply, api_reply=api_reply)
         if retryable is None:
             retryable = reply is not None and 400 <= reply.code < 500
         self.retryable = retryable
 
 
 class TemporaryError(SMTPReplyError):
-    """A 4xx reply: nothing was delivered, and the same message may be sent again later."""
+    """A 4xx reply (over the API: 429, 503): nothing was delivered, and the same message may
+    be sent again later; `retry_after` is the wait the server asked for (Retry-After), if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reply: SMTPReply | None = None,
+        hint: str | None = None,
+        retryable: bool | None = None,
+        api_reply: APIReply | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, reply=reply, hint=hint, retryable=retryable, api_reply=api_reply)
+        self.retry_after = retry_after
 
 
 class LoginThrottledError(TemporaryError):
@@ -245,8 +295,9 @@ class RecipientsRefusedError(SMTPReplyError):
 class QuotaExceededError(SMTPReplyError):
     """The account's sending limit is reached; `retry_after` is seconds to wait, if known.
 
-    `reply` is Gmail's `550 5.4.5` when Gmail said so in this send; None when the client-side
-    daily limit, or the pause an earlier 550 5.4.5 started, refused the send before connecting.
+    `reply` is Gmail's `550 5.4.5` (`api_reply` the API's 429 "(Mail sending)") when Gmail
+    said so in this send; both are None when the client-side daily limit, or the pause an
+    earlier answer started, refused the send before connecting.
     """
 
     def __init__(
@@ -256,8 +307,9 @@ class QuotaExceededError(SMTPReplyError):
         reply: SMTPReply | None = None,
         retry_after: float | None = None,
         hint: str | None = None,
+        api_reply: APIReply | None = None,
     ) -> None:
-        super().__init__(message, reply=reply, hint=hint, retryable=False)
+        super().__init__(message, reply=reply, hint=hint, retryable=False, api_reply=api_reply)
         self.retry_after = retry_after
 
 
@@ -267,7 +319,8 @@ class PermanentError(SMTPReplyError):
 
 
 class UnknownOutcomeError(GmailSendError):
-    """The connection broke after the message body was sent and before Gmail's answer.
+    """The connection broke after the message body was sent and before Gmail's answer (over
+    the API also: a 5xx answer other than 503 after the body went out, in `api_reply`).
 
     The message may or may not have been accepted; resending risks a duplicate. `message_id`
     identifies it so the recipient's copy can be looked for. `accepted` lists the recipients
@@ -282,8 +335,9 @@ class UnknownOutcomeError(GmailSendError):
         message_id: str,
         hint: str | None = None,
         accepted: tuple[str, ...] = (),
+        api_reply: APIReply | None = None,
     ) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint, api_reply=api_reply)
         self.message_id = message_id
         self.accepted = accepted
 

@@ -1,9 +1,10 @@
 """Every parser of outside input allows only the library's typed errors.
 
-Token files, GMAIL_SEND_* JSON variables, client secrets and the server's XOAUTH2 challenge come
-from outside: arbitrary text, arbitrary JSON structures and absurdly deep nesting must end in a
-`ConfigurationError` (or, for the challenge, an undecoded challenge), never in a bare
-RecursionError, TypeError, KeyError or ValueError.
+Token files, GMAIL_SEND_* JSON variables, client secrets, the server's XOAUTH2 challenge and the
+Gmail API's answers come from outside: arbitrary text, arbitrary JSON structures and absurdly
+deep nesting must end in a `ConfigurationError` (or, for the challenge, an undecoded challenge;
+for an API answer, one of the library's errors), never in a bare RecursionError, TypeError,
+KeyError or ValueError.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gmail_send import ConfigurationError, OAuth2Credentials, from_env
+from gmail_send import ConfigurationError, GmailSendError, OAuth2Credentials, from_env
+from gmail_send.api._errors import error_for_answer, parse_retry_after, parse_send_answer
 from gmail_send.auth._consent import load_client_config
 from gmail_send.auth._token_file import read_token_file
 from gmail_send.auth._xoauth2 import parse_xoauth2_challenge
@@ -104,6 +106,55 @@ def test_xoauth2_challenge_never_fails(text: str) -> None:
         assert isinstance(challenge.hint, str)
 
 
+google_like = st.fixed_dictionaries(
+    {
+        "error": st.fixed_dictionaries(
+            {},
+            optional={
+                "code": json_values,
+                "message": json_values,
+                "status": json_values,
+                "errors": st.lists(
+                    st.fixed_dictionaries(
+                        {}, optional={"reason": json_values, "message": json_values}
+                    )
+                    | json_values,
+                    max_size=3,
+                ),
+                "details": json_values,
+            },
+        )
+        | json_values
+    }
+)
+
+
+@SETTINGS
+@given(
+    st.one_of(
+        outside_text.map(str.encode),
+        google_like.map(lambda v: json.dumps(v).encode()),
+        st.binary(max_size=200),
+    ),
+    st.integers(min_value=100, max_value=599),
+    st.one_of(st.none(), st.text(max_size=40)),
+    st.booleans(),
+)
+def test_gmail_api_answers_become_typed_errors(
+    body: bytes, status: int, retry_after: str | None, body_sent: bool
+) -> None:
+    headers = {} if retry_after is None else {"retry-after": retry_after}
+    error = error_for_answer(status, body, headers, body_sent=body_sent, message_id="<a@b>")
+    assert isinstance(error, GmailSendError)
+    assert error.api_reply is not None and error.code == status
+    assert isinstance(str(error), str) and len(error.api_reply.message) <= 500
+    asked = getattr(error, "retry_after", None)
+    assert asked is None or 0 <= asked <= 24 * 3600
+    assert parse_send_answer(body) is not None
+    waited = parse_retry_after(retry_after, body.decode("utf-8", "replace"))
+    assert waited is None or 0 <= waited <= 24 * 3600
+
+
 @pytest.mark.parametrize("text", DEEP)
 def test_deep_nesting_is_a_configuration_error(text: str) -> None:
     with pytest.raises(ConfigurationError, match="token file"):
@@ -114,3 +165,5 @@ def test_deep_nesting_is_a_configuration_error(text: str) -> None:
         load_client_config(_file(text))
     challenge = parse_xoauth2_challenge(base64.b64encode(text.encode()).decode())
     assert challenge.status is None
+    error = error_for_answer(500, text.encode(), {}, body_sent=True, message_id="<a@b>")
+    assert error.api_reply is not None and error.api_reply.reason is None

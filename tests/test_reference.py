@@ -25,6 +25,7 @@ PUBLIC_MODULES = [
     "gmail_send.auth",
     "gmail_send.doctor",
     "gmail_send.smtp",
+    "gmail_send.api",
     "gmail_send.testing",
 ]
 NOT_IN_REFERENCE = {("gmail_send", "__version__")}
