@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gmail_send._limits import PROCESS_QUOTAS
-from gmail_send.testing import LocalGmail, TestCertificates
+from gmail_send.testing import LocalGmail, LocalGmailAPI, TestCertificates
 
 from .local_helpers import ACCESS_TOKEN, ACCOUNT, account
 from .postgres_helpers import postgres_server, postgres_url  # noqa: F401 (fixtures)
@@ -54,3 +54,19 @@ async def gmail(start_gmail: Callable[..., Any]) -> LocalGmail:
     """A STARTTLS server like smtp.gmail.com:587."""
     server: LocalGmail = await start_gmail(security="starttls")
     return server
+
+
+@pytest.fixture
+async def start_api() -> AsyncIterator[Callable[..., Any]]:
+    """Start local Gmail APIs beside local Gmail servers; all are stopped when the test ends."""
+    started: list[LocalGmailAPI] = []
+
+    async def start(server: LocalGmail, **options: Any) -> LocalGmailAPI:
+        api = LocalGmailAPI(server, **options)
+        await api.start()
+        started.append(api)
+        return api
+
+    yield start
+    for api in started:
+        await api.stop()

@@ -1,4 +1,4 @@
-"""Test helpers for gmail_send: a local Gmail-like SMTP server with real TLS.
+"""Test helpers for gmail_send: a local Gmail-like SMTP server and Gmail API with real TLS.
 
     from gmail_send.testing import LocalAccount, LocalGmail
 
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._accounts import LocalAccount, TokenValidator, TokenVerdict
+    from ._api_server import APIFault, APIRequestRecord, LocalGmailAPI
     from ._background import LocalGmailThread
     from ._faults import DropStage, InjectStage, ReplyLike, format_reply
     from ._outbox import Outbox, SentMessage
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 # everything else needs aiosmtpd and trustme and says how to install them.
 _WHERE = {
     "LocalAccount": "_accounts",
+    "APIFault": "_api_server",
+    "APIRequestRecord": "_api_server",
+    "LocalGmailAPI": "_api_server",
     "TokenValidator": "_accounts",
     "TokenVerdict": "_accounts",
     "LocalGmailThread": "_background",
@@ -83,11 +87,14 @@ if not TYPE_CHECKING:
 __all__ = [
     "DEFAULT_CLOSE_REPLY",
     "GMAIL_SIZE_LIMIT",
+    "APIFault",
+    "APIRequestRecord",
     "AuthAttempt",
     "DropStage",
     "InjectStage",
     "LocalAccount",
     "LocalGmail",
+    "LocalGmailAPI",
     "LocalGmailThread",
     "LocalTokenEndpoint",
     "Outbox",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -139,6 +139,30 @@ class TokenStore:
         if not token or any(ch in token for ch in " \x01\r\n"):
             raise ValueError("an access token must be non-empty, without spaces or controls")
         self._grants[token] = AccessTokenGrant(user.strip(), scope, expires_at)
+
+    def user_of(self, token: str) -> str | None:
+        """The user a known token was issued for (None for an unknown token)."""
+        grant = self._grants.get(token)
+        return grant.user if grant is not None else None
+
+    def check_bearer(
+        self, token: str, *, scopes: Iterable[str], now: float | None = None
+    ) -> TokenVerdict:
+        """Judge a bearer token presented to the Gmail API, which needs one of `scopes`.
+
+        Unknown, revoked and expired tokens get status "401"; a token without one of the
+        scopes "403" (reason "wrong-scope"), as the API answers.
+        """
+        grant = self._grants.get(token)
+        if grant is None:
+            return TokenVerdict.reject("401", "unknown-token")
+        if grant.revoked:
+            return TokenVerdict.reject("401", "revoked")
+        if grant.expires_at is not None and (now or time.time()) >= grant.expires_at:
+            return TokenVerdict.reject("401", "expired")
+        if not set(grant.scope.split()).intersection(scopes):
+            return TokenVerdict.reject("403", "wrong-scope")
+        return TokenVerdict.accept()
 
     def revoke(self, token: str) -> None:
         """Make a known token fail from now on with status 401; unknown tokens are ignored."""

@@ -10,19 +10,24 @@ import email.policy
 import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 __all__ = ["AuthAttempt", "ReceivedMessage", "SessionRecord", "redact_command"]
 
 
 @dataclass(frozen=True)
 class ReceivedMessage:
-    """One message the server accepted (`250 2.0.0 OK`), as Gmail would deliver it.
+    """One message the server accepted (`250 2.0.0 OK`, or the API's 200), as Gmail would
+    deliver it.
 
     `data` is the message as received (dot-unstuffed), except that a From header naming an
     address the account may not send as is rewritten to the account, display name kept, as
     Gmail does; `mail_from` likewise. The client's originals are kept in `original_mail_from`
     and `original_from_header` (None when the header was left alone).
+
+    `via` says which door it came through: "smtp", or "api" for the local Gmail API, which
+    takes the recipients (`rcpt_tos`) from the To, Cc and Bcc headers and removes Bcc from
+    `data`, as Gmail does; `gmail_id` and `thread_id` are the ids the API answered with.
     """
 
     mail_from: str
@@ -36,6 +41,9 @@ class ReceivedMessage:
     session_id: str = ""
     transaction_id: str = ""
     received_at: float = field(default_factory=time.time, compare=False)
+    via: Literal["smtp", "api"] = "smtp"
+    gmail_id: str | None = None
+    thread_id: str | None = None
 
     @property
     def sender_rewritten(self) -> bool:
