@@ -62,6 +62,9 @@ class MessageFields(TypedDict, total=False):
     encoding: Encoding
     message_id: str | None
     date: datetime | None
+    in_reply_to: str | None
+    references: str | Sequence[str] | None
+    thread_id: str | None
 
 
 class SenderOptions(TypedDict, total=False):

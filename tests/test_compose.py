@@ -513,3 +513,48 @@ def test_os_pathlike_that_is_not_a_path(tmp_path: Path) -> None:
     outgoing = compose(attachments=[Location(str(target))])
     (attachment,) = parse(outgoing.data).iter_attachments()
     assert attachment.get_filename() == "x.txt"
+
+
+def test_a_reply_gets_in_reply_to_and_references() -> None:
+    outgoing = compose(
+        in_reply_to="first@gmail.com",
+        references=["<zero@gmail.com>", "first@gmail.com"],
+        thread_id="18c0ffee0123abcd",
+    )
+    assert raw_header(outgoing.data, "In-Reply-To") == "<first@gmail.com>"
+    assert raw_header(outgoing.data, "References") == "<zero@gmail.com> <first@gmail.com>"
+    assert outgoing.thread_id == "18c0ffee0123abcd"
+    assert b"18c0ffee" not in outgoing.data  # the thread is the API's business, not a header
+    spaced = compose(references="<a@x.example>  <b@x.example>")
+    assert raw_header(spaced.data, "References") == "<a@x.example> <b@x.example>"
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"in_reply_to": "not an id"}, "not a valid Message-ID"),
+        ({"references": ["<ok@x.example>", "bad id"]}, "not a valid Message-ID"),
+        ({"references": 42}, "references must be"),
+        ({"thread_id": "no spaces please"}, "not a Gmail thread id"),
+        ({"thread_id": 42}, "thread_id must be a string"),
+        (
+            {"in_reply_to": "<a@x.example>", "headers": {"In-Reply-To": "<a@x.example>"}},
+            "both as in_reply_to",
+        ),
+        (
+            {"references": "<a@x.example>", "headers": {"references": "<a@x.example>"}},
+            "both as references",
+        ),
+    ],
+)
+def test_reply_fields_are_checked(fields: dict[str, object], match: str) -> None:
+    with pytest.raises(MessageError, match=match):
+        compose(**fields)  # type: ignore[arg-type]
+
+
+def test_bcc_is_kept_beside_the_bytes_never_in_them() -> None:
+    outgoing = compose(to="a@example.com", cc="b@example.com", bcc="c@example.com, A@example.com")
+    assert outgoing.recipients == ("a@example.com", "b@example.com", "c@example.com")
+    assert outgoing.bcc == ("c@example.com",)  # a@ is in To already: no blind copy needed
+    assert b"c@example.com" not in outgoing.data
+    assert outgoing.envelope_from_headers

@@ -386,3 +386,33 @@ def test_prepared_and_composed_messages_have_the_same_wire_rules() -> None:
     assert outgoing.data.endswith(b"\r\n")
     assert outgoing.message.policy.linesep == "\r\n"
     assert bytes(outgoing.message) == outgoing.data
+
+
+def test_what_the_gmail_api_needs_beside_the_bytes() -> None:
+    message = EmailMessage()
+    message["To"] = "a@example.com"
+    message["Cc"] = "b@example.com"
+    message["Bcc"] = "c@example.com"
+    message.set_content("x")
+    plain = prepare(message, thread_id="18c0ffee")
+    assert plain.bcc == ("c@example.com",) and plain.envelope_from_headers
+    assert plain.thread_id == "18c0ffee"
+    # An envelope that adds recipients: they are blind copies over the API too.
+    wider = prepare(message, recipients=["a@example.com", "b@example.com", "z@example.com"])
+    assert wider.bcc == ("z@example.com",) and wider.envelope_from_headers
+    # An envelope that leaves out a To or Cc address cannot be said in headers.
+    narrower = prepare(message, recipients=["a@example.com"])
+    assert not narrower.envelope_from_headers
+    with pytest.raises(MessageError, match="thread id"):
+        prepare(message, thread_id="a b")
+
+
+def test_a_resent_envelope_is_not_the_headers() -> None:
+    message = EmailMessage()
+    message["To"] = "a@example.com"
+    message["Resent-Date"] = "Mon, 1 Jan 2024 00:00:00 +0000"
+    message["Resent-To"] = "b@example.com"
+    message.set_content("x")
+    outgoing = prepare(message)
+    assert outgoing.recipients == ("b@example.com",)
+    assert not outgoing.envelope_from_headers

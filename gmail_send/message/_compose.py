@@ -28,6 +28,10 @@ Decisions, so callers know what they get:
   as application/octet-stream.
 - `headers` adds headers; ASCII values are written as given (folded at spaces), others as
   RFC 2047 text. Headers the arguments or the MIME structure own cannot be given there.
+- Replies: `in_reply_to` (one Message-ID) and `references` (Message-IDs, a string or a list)
+  write In-Reply-To and References (they may also come in `headers`, but not both ways);
+  `thread_id` asks the Gmail API to file the message in that thread (it needs the two headers
+  and a matching Subject; over SMTP it is a ConfigurationError when sent).
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ from ._outgoing import (
     format_date,
     make_message_id,
     normalize_message_id,
+    normalize_thread_id,
 )
 from ._prepare import prepare_message
 
@@ -291,12 +296,16 @@ def compose_message(
     encoding: Encoding = "utf-8",
     message_id: str | None = None,
     date: datetime | None = None,
+    in_reply_to: str | None = None,
+    references: str | Sequence[str] | None = None,
+    thread_id: str | None = None,
 ) -> OutgoingMessage:
     """Build and validate a message; raise a MessageError subclass for anything Gmail refuses.
 
     `account` is the signed-in mailbox: the default From and the Message-ID's domain (None for
     a relay that authenticates by IP address, then `from_` is required). Attachment files are
-    read here, so a missing file fails before any connection.
+    read here, so a missing file fails before any connection. `in_reply_to`, `references` and
+    `thread_id` make a reply (see the module's doc); the other keywords are described there.
     """
     charset = _charset(encoding)
     for what, value in (("subject", subject), ("text", text), ("html", html)):
@@ -311,7 +320,8 @@ def compose_message(
     reply_list = parse_addresses(reply_to, what="reply_to")
     recipients = dedupe_addresses(m.addr_spec for m in [*to_list, *cc_list, *bcc_list])
     check_recipients(recipients)
-    extra = _extra_headers(headers, charset)
+    extra = _extra_headers(headers, charset) + _reply_headers(in_reply_to, references, headers)
+    thread = normalize_thread_id(thread_id)
     mid = make_message_id(sender.domain) if message_id is None else normalize_message_id(message_id)
     date_value = format_date(date)
     loaded = _load_attachments(attachments)
@@ -339,8 +349,48 @@ def compose_message(
     message["MIME-Version"] = "1.0"
     _materialize(_body_tree(text, html, loaded), message, charset)
 
+    shown = {m.addr_spec.casefold() for m in [*to_list, *cc_list]}
     in_headers = [sender, *to_list, *cc_list, *reply_list]
     utf8 = not all(m.addr_spec.isascii() for m in in_headers)
     return finalize(
-        message, sender=sender.addr_spec, recipients=recipients, message_id=mid, utf8=utf8
+        message,
+        sender=sender.addr_spec,
+        recipients=recipients,
+        message_id=mid,
+        utf8=utf8,
+        bcc=[r for r in recipients if r.casefold() not in shown],
+        thread_id=thread,
     )
+
+
+def _reply_headers(
+    in_reply_to: str | None,
+    references: str | Sequence[str] | None,
+    headers: Mapping[str, str] | None,
+) -> list[tuple[str, str]]:
+    """In-Reply-To and References from their keywords, Message-IDs checked."""
+    given = {name.lower() for name in headers or {} if isinstance(name, str)}
+    result: list[tuple[str, str]] = []
+    if in_reply_to is not None:
+        if "in-reply-to" in given:
+            raise MessageError("In-Reply-To is given both as in_reply_to= and in headers")
+        value = normalize_message_id(in_reply_to)
+        result.append(("In-Reply-To", format_raw_header("In-Reply-To", value, what="in_reply_to")))
+    if references is not None:
+        if "references" in given:
+            raise MessageError("References is given both as references= and in headers")
+        if isinstance(references, str):
+            items = references.split()
+        elif isinstance(references, Iterable):
+            items = list(references)
+        else:
+            raise MessageError(
+                f"references must be a string or a list, not {type(references).__name__}"
+            )
+        ids = [normalize_message_id(item) for item in items]
+        if ids:
+            joined = " ".join(ids)
+            result.append(
+                ("References", format_raw_header("References", joined, what="references"))
+            )
+    return result

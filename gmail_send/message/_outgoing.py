@@ -38,6 +38,7 @@ __all__ = [
     "format_date",
     "make_message_id",
     "normalize_message_id",
+    "normalize_thread_id",
 ]
 
 MAX_MESSAGE_SIZE = 35_882_577
@@ -57,7 +58,12 @@ _MESSAGE_ID = re.compile(r"<[!-;=?-~]+@[!-;=?-~]+>")
 
 @dataclass(frozen=True, repr=False)
 class OutgoingMessage:
-    """A validated message ready for SMTP: `data` is exactly what goes after DATA."""
+    """A validated message ready to send: `data` is exactly what goes after DATA over SMTP.
+
+    `data` never holds a Bcc header, whichever transport sends it (a queue may keep it and
+    hand it to either); the Gmail API transport, which takes the recipients from the headers,
+    adds `bcc` as a header when it sends.
+    """
 
     message: EmailMessage
     """The composed copy (no Bcc header); `data` is its serialization."""
@@ -71,6 +77,14 @@ class OutgoingMessage:
     """The Message-ID header, angle brackets included."""
     smtputf8: bool
     """True when an address or header needs SMTPUTF8 (RFC 6531) on the MAIL command."""
+    bcc: tuple[str, ...] = ()
+    """The Bcc recipients (bare addresses, also in `recipients`), never written into `data`."""
+    thread_id: str | None = None
+    """The Gmail thread to put the message in (the Gmail API only)."""
+    envelope_from_headers: bool = True
+    """True when the To and Cc headers plus `bcc` reach exactly `recipients`, as the Gmail API
+    delivers; False when an explicit envelope (`recipients=`, Resent- headers) leaves out an
+    address the headers name."""
 
     @property
     def size(self) -> int:
@@ -80,7 +94,7 @@ class OutgoingMessage:
         return (
             f"OutgoingMessage(message_id={self.message_id!r}, sender={self.sender!r}, "
             f"recipients=<{len(self.recipients)}>, size={len(self.data):,}, "
-            f"smtputf8={self.smtputf8})"
+            f"smtputf8={self.smtputf8}, thread_id={self.thread_id!r})"
         )
 
 
@@ -121,6 +135,23 @@ def normalize_message_id(value: str) -> str:
             hint='write it as "<unique-part@your-domain>" in printable ASCII without spaces',
         )
     return candidate
+
+
+_THREAD_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
+def normalize_thread_id(value: str | None) -> str | None:
+    """A Gmail thread id as given (Gmail's are hexadecimal), checked to be a short token."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise MessageError(f"thread_id must be a string, not {type(value).__name__}")
+    if not _THREAD_ID.fullmatch(value.strip()):
+        raise MessageError(
+            f"thread_id {value!r} is not a Gmail thread id",
+            hint="use the thread_id of an earlier SendResult (sent through the Gmail API)",
+        )
+    return value.strip()
 
 
 def format_date(date: datetime | None) -> str:
@@ -165,10 +196,14 @@ def finalize(
     recipients: Sequence[str],
     message_id: str,
     utf8: bool,
+    bcc: Sequence[str] = (),
+    thread_id: str | None = None,
+    envelope_from_headers: bool = True,
 ) -> OutgoingMessage:
     """Serialize `message`, check it against the wire rules and Gmail's size, and package it.
 
-    `utf8` selects the SMTPUTF8 serialization (needed when a header holds a UTF-8 address).
+    `utf8` selects the SMTPUTF8 serialization (needed when a header holds a UTF-8 address);
+    `bcc`, `thread_id` and `envelope_from_headers` are kept for the Gmail API transport.
     """
     policy = OUTPUT_POLICY_UTF8 if utf8 else OUTPUT_POLICY
     try:
@@ -194,4 +229,7 @@ def finalize(
         recipients=tuple(recipients),
         message_id=message_id,
         smtputf8=utf8 or envelope_utf8 or not data.isascii(),
+        bcc=tuple(bcc),
+        thread_id=thread_id,
+        envelope_from_headers=envelope_from_headers,
     )

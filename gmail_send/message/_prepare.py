@@ -45,6 +45,7 @@ from ._outgoing import (
     finalize,
     format_date,
     make_message_id,
+    normalize_thread_id,
 )
 
 __all__ = ["prepare_message"]
@@ -223,11 +224,16 @@ def prepare_message(
     account: str | None,
     sender: str | None = None,
     recipients: Sequence[str] | None = None,
+    thread_id: str | None = None,
 ) -> OutgoingMessage:
     """Validate a copy of `message` and derive its envelope; the caller's object is untouched.
 
     `sender` and `recipients` (addresses, "Name <addr>" allowed) replace what the headers say.
-    Raises the same MessageError subclasses as `compose_message`.
+    The Gmail API takes the recipients from the headers: there, envelope recipients the To and
+    Cc headers leave out go as Bcc, and an envelope that leaves out a To or Cc address cannot
+    be sent (`envelope_from_headers` is False). `thread_id` files the
+    message in a Gmail thread (the Gmail API only). Raises the same MessageError subclasses as
+    `compose_message`.
     """
     if not isinstance(message, Message):
         raise MessageError(
@@ -254,6 +260,8 @@ def prepare_message(
         mailboxes = [parse_mailbox(item, what="recipients") for item in recipients]
     envelope_recipients = dedupe_addresses(m.addr_spec for m in mailboxes)
     check_recipients(envelope_recipients)
+    thread = normalize_thread_id(thread_id)
+    bcc, from_headers = _blind_recipients(duplicate, prefix, envelope_recipients)
     _check_attachments(duplicate)
 
     del duplicate["Bcc"]
@@ -277,4 +285,22 @@ def prepare_message(
         recipients=envelope_recipients,
         message_id=message_id,
         utf8=utf8,
+        bcc=bcc,
+        thread_id=thread,
+        envelope_from_headers=from_headers,
     )
+
+
+def _blind_recipients(
+    message: Message, prefix: str, envelope: Sequence[str]
+) -> tuple[list[str], bool]:
+    """The envelope recipients the To and Cc headers leave out (what the Gmail API, which
+    takes recipients from the headers, must get as Bcc), and whether the headers plus those
+    reach exactly the envelope: False when the envelope leaves out a To or Cc address, or
+    comes from Resent- headers."""
+    shown = {
+        m.addr_spec.casefold() for name in ("To", "Cc") for m in _header_mailboxes(message, name)
+    }
+    wanted = {address.casefold() for address in envelope}
+    blind = [address for address in envelope if address.casefold() not in shown]
+    return blind, not prefix and shown <= wanted
