@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ._retry import RetryPolicy
     from ._sender import GmailSender, send
     from ._sink import MessageSink
-    from ._types import MessageFields, Security, SendArguments, SenderOptions
+    from ._types import MessageFields, Security, SendArguments, SenderOptions, Transport
     from .auth._credentials import (
         AppPassword,
         Credentials,
@@ -73,6 +73,7 @@ if TYPE_CHECKING:
         SendEvent,
         SendRetried,
         TokenRefreshed,
+        TransportChosen,
     )
     from .message._compose import Attachment, OutgoingMessage
     from .sync import SyncGmailSender, send_sync
@@ -91,6 +92,7 @@ _LAZY = {
     "Security": "._types",
     "SendArguments": "._types",
     "SenderOptions": "._types",
+    "Transport": "._types",
     "workspace_relay": "._relay",
     "SendResult": "._result",
     "RetryPolicy": "._retry",
@@ -135,6 +137,7 @@ _LAZY = {
     "SendEvent": ".events",
     "SendRetried": ".events",
     "TokenRefreshed": ".events",
+    "TransportChosen": ".events",
     "Attachment": ".message._compose",
     "OutgoingMessage": ".message._compose",
     "SyncGmailSender": ".sync",
@@ -222,6 +225,8 @@ __all__ = [
     "TokenRefreshed",
     "TokenSource",
     "TooManyRecipientsError",
+    "Transport",
+    "TransportChosen",
     "UnknownOutcomeError",
     "__version__",
     "from_env",

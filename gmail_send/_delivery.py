@@ -16,11 +16,12 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from ._limits import Ledger, RateLimiter
 from ._result import AuthMethod, SendResult
 from ._retry import Decision, RetryPolicy, reply_is_transient
+from ._transport import Carrier, Progress, Route, Transport
 from .errors import (
     DeadlineExceededError,
     GmailSendError,
@@ -33,8 +34,6 @@ from .errors import (
 )
 from .events import EventHook, MessageSent, OutcomeUnknown, QuotaReached, Reporter, SendRetried
 from .message._outgoing import OutgoingMessage
-from .smtp._connection import Progress, SMTPConnection
-from .smtp._pool import ConnectionPool
 
 __all__ = ["DeliveryContext", "deliver"]
 
@@ -43,9 +42,8 @@ log = logging.getLogger("gmail_send.sender")
 
 @dataclass
 class DeliveryContext:
-    """The parts of a sender that a delivery uses."""
+    """The parts of a sender that a delivery uses, whichever transport carries the message."""
 
-    pool: ConnectionPool
     policy: RetryPolicy
     ledger: Ledger
     account: str | None
@@ -53,7 +51,6 @@ class DeliveryContext:
     quota_pause: float
     rate: RateLimiter | None = None
     on_event: EventHook | None = None
-    pipelining: bool = True
     reporter: Reporter = field(init=False)
     """Logs each happening under the sender's logger and reports events to `on_event`."""
 
@@ -67,6 +64,7 @@ class _Run:
 
     outgoing: OutgoingMessage
     pending: list[str]
+    route: Route
     accepted: list[str] = field(default_factory=list)
     refused: dict[str, SMTPReply] = field(default_factory=dict)
     last_reply: dict[str, SMTPReply] = field(default_factory=dict)
@@ -77,6 +75,8 @@ class _Run:
     final_reply: SMTPReply | None = None
     auth_method: AuthMethod | None = None
     connection_id: int | None = None
+    gmail_id: str | None = None
+    thread_id: str | None = None
 
     def accepted_in_order(self) -> tuple[str, ...]:
         """The recipients accepted so far, in the message's order."""
@@ -92,15 +92,29 @@ class _Run:
             message_id=self.outgoing.message_id,
             accepted=self.accepted_in_order(),
             refused=dict(self.refused),
-            reply=self.final_reply or SMTPReply(250, "2.0.0", "OK"),
+            reply=self.final_reply if self.route.transport == "api" else _ok(self.final_reply),
             auth_method=self.auth_method,
+            gmail_id=self.gmail_id,
+            thread_id=self.thread_id,
+            transport=self.route.transport,
+            transport_reason=self.route.reason,
         )
 
 
+def _ok(reply: SMTPReply | None) -> SMTPReply:
+    return reply or SMTPReply(250, "2.0.0", "OK")
+
+
 async def deliver(
-    context: DeliveryContext, outgoing: OutgoingMessage, *, deadline: float | None
+    context: DeliveryContext,
+    transport: Transport[Any],
+    outgoing: OutgoingMessage,
+    *,
+    deadline: float | None,
+    route: Route,
 ) -> SendResult:
-    """Send `outgoing`, retrying where safe, within `deadline` seconds (None: no bound)."""
+    """Send `outgoing` over `transport`, retrying where safe, within `deadline` seconds (None:
+    no bound); `route` says which transport it is and why (for the result and events)."""
     account = context.account
     ticket: str | None = None
     if account is not None:
@@ -116,13 +130,13 @@ async def deliver(
                 level=logging.WARNING,
             )
             raise
-    run = _Run(outgoing, list(outgoing.recipients), ticket=ticket)
+    run = _Run(outgoing, list(outgoing.recipients), route, ticket=ticket)
     try:
         if deadline is None:
-            result = await _attempts(context, run, None)
+            result = await _attempts(context, transport, run, None)
         else:
             result = await asyncio.wait_for(
-                _attempts(context, run, time.monotonic() + deadline), deadline
+                _attempts(context, transport, run, time.monotonic() + deadline), deadline
             )
     except GmailSendError as exc:
         await _settle(context, run, sent=run.maybe_sent or isinstance(exc, UnknownOutcomeError))
@@ -144,6 +158,7 @@ async def deliver(
             connection_id=run.connection_id,
             accepted=len(result.accepted),
             refused=len(result.refused),
+            transport=route.transport,
         ),
         "message sent",
         attempt=run.attempts,
@@ -190,7 +205,9 @@ def _report_unknown(context: DeliveryContext, run: _Run, reason: str) -> None:
     )
 
 
-async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | None) -> SendResult:
+async def _attempts(
+    context: DeliveryContext, transport: Transport[Any], run: _Run, deadline_at: float | None
+) -> SendResult:
     policy = context.policy
     retries = 0
     free_reconnect = True
@@ -202,32 +219,31 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
         if context.rate is not None:
             await context.rate.wait()
         run.progress = Progress()
-        connection: SMTPConnection | None = None
+        connection: Carrier | None = None
         reused = False
         result: SendResult | None = None
         error: GmailSendError | None = None
         try:
-            connection = await context.pool.acquire()
+            connection = await transport.acquire()
             reused = connection.messages_sent > 0
-            if not reused:
-                connection.use_pipelining = context.pipelining
             result = await connection.send(outgoing, progress=run.progress)
         except GmailSendError as exc:
             error = exc
         except BaseException:
             if connection is not None:
-                context.pool.release(connection)
+                transport.release(connection)
             raise
         decision = policy.decide(error) if error is not None else None
         if connection is not None:
             # A failure that calls for a new session (a drop, a 421, a transient reply to the
             # whole message) retires this one; after a success or a refusal it stays usable.
-            context.pool.release(connection, reusable=decision is None or decision.keep_session)
+            transport.release(connection, reusable=decision is None or decision.keep_session)
         connection_id = connection.id if connection is not None else None
         _note_attempt(context, run, connection_id, error, decision)
         if result is not None:
             run.maybe_sent = True
             run.final_reply, run.auth_method = result.reply, result.auth_method
+            run.gmail_id, run.thread_id = result.gmail_id, result.thread_id
             run.connection_id = connection_id
             run.accepted += result.accepted
             await _note_partial_quota(context, run, result.refused)
@@ -259,6 +275,8 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
                 continue
         retries += 1
         delay = policy.delay(retries)
+        if isinstance(error, TemporaryError) and error.retry_after is not None:
+            delay = max(delay, error.retry_after)  # the server said how long to wait
         out_of_time = deadline_at is not None and time.monotonic() + delay >= deadline_at
         if retries > policy.retries or out_of_time:
             if isinstance(error, UnknownOutcomeError):
@@ -309,10 +327,13 @@ async def _note_partial_quota(
     await _pause_account(context, account, run)
 
 
-async def _pause_account(context: DeliveryContext, account: str, run: _Run) -> None:
-    await context.ledger.pause(account, "quota", context.quota_pause)
+async def _pause_account(
+    context: DeliveryContext, account: str, run: _Run, seconds: float | None = None
+) -> None:
+    pause = context.quota_pause if seconds is None else seconds
+    await context.ledger.pause(account, "quota", pause)
     context.reporter.report(
-        QuotaReached(account, "server", context.quota_pause),
+        QuotaReached(account, "server", pause),
         "Gmail reports the daily sending limit reached; pausing this account",
         level=logging.WARNING,
         message_id=run.outgoing.message_id,
@@ -337,19 +358,21 @@ async def _note_failure(
         run.last_reply.update(dict.fromkeys(run.pending, error.reply))
     if isinstance(error, UnknownOutcomeError):
         run.maybe_sent = True
-        _report_unknown(context, run, "the connection broke after the body went out")
+        reason = "the connection broke after the body went out"
+        if error.api_reply is not None:
+            reason = f"the Gmail API answered {error.api_reply.status} after the body went out"
+        _report_unknown(context, run, reason)
     account = context.account
-    if (
-        isinstance(error, QuotaExceededError)
-        and error.enhanced_code == "5.4.5"
-        and account is not None
-    ):
-        await _pause_account(context, account, run)
+    said_by_gmail = error.enhanced_code == "5.4.5" or error.api_reply is not None
+    if isinstance(error, QuotaExceededError) and said_by_gmail and account is not None:
+        pause = error.retry_after or context.quota_pause  # the API says until when
+        await _pause_account(context, account, run, pause)
         paused = QuotaExceededError(
-            f"{error.message}; no message is sent for {account} for {context.quota_pause:.0f} s",
+            f"{error.message}; no message is sent for {account} for {pause:.0f} s",
             reply=error.reply,
-            retry_after=context.quota_pause,
+            retry_after=pause,
             hint=error.hint,
+            api_reply=error.api_reply,
         )
         paused.__cause__ = error
         return paused

@@ -6,7 +6,9 @@ sent per account over the last 24 hours and refuses, with `QuotaExceededError`, 
 would pass the limit; when Gmail itself answers `550 5.4.5`, the account is blocked so every
 further send raises at once instead of hammering Gmail, until `retry_after` has passed or
 `reset()` is called (which keeps the 24-hour count unless asked with `count=True`).
-`RateLimiter` spaces messages to at most `rate` per second.
+`RateLimiter` spaces messages to at most `rate` per second; `SendWindow` lets at most `count`
+sends through in any minute (the Gmail API's per-user quota), shared per account by the
+process's senders through `api_window`.
 
 By default every `GmailSender` of the process shares `PROCESS_QUOTAS`, so two senders for the
 same account count together.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from .store import StateStore
 
 __all__ = [
+    "API_WINDOWS",
     "DAY",
     "PROCESS_QUOTAS",
     "AccountQuotas",
@@ -33,7 +37,9 @@ __all__ = [
     "PauseKind",
     "ProcessLedger",
     "RateLimiter",
+    "SendWindow",
     "StoreLedger",
+    "api_window",
     "default_daily_limit",
     "limit_error",
     "paused_error",
@@ -92,6 +98,53 @@ class RateLimiter:
         self._next = slot + 1.0 / self.rate
         if slot > now:
             await asyncio.sleep(slot - now)
+
+
+class SendWindow:
+    """At most `count` sends in any `window` seconds; `wait()` before each one.
+
+    Unlike `RateLimiter` it lets a burst through at once and only then waits, as Google's
+    per-minute quotas count. Safe to share between event loops and threads.
+    """
+
+    def __init__(
+        self, count: int, *, window: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if not count >= 1:
+            raise ConfigurationError(f"a send window needs count >= 1, not {count!r}")
+        self.count = count
+        self.window = window
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._sent: collections.deque[float] = collections.deque()
+
+    async def wait(self) -> None:
+        """Return once this send fits in the window (and count it)."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._sent and self._sent[0] <= now - self.window:
+                    self._sent.popleft()
+                if len(self._sent) < self.count:
+                    self._sent.append(now)
+                    return
+                wait = self._sent[0] + self.window - now
+            await asyncio.sleep(wait)
+
+
+API_WINDOWS: dict[tuple[str, int], SendWindow] = {}
+"""The process's per-account send windows for the Gmail API (`api_window`)."""
+_WINDOWS_LOCK = threading.Lock()
+
+
+def api_window(account: str, count: int) -> SendWindow:
+    """The process's window of `count` sends a minute for `account` (made on first use)."""
+    key = (account.lower(), count)
+    with _WINDOWS_LOCK:
+        window = API_WINDOWS.get(key)
+        if window is None:
+            window = API_WINDOWS[key] = SendWindow(count)
+        return window
 
 
 class _Account:

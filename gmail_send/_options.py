@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._retry import RetryPolicy
-from ._types import Security, SenderOptions
+from ._types import Security, SenderOptions, Transport
 from .errors import ConfigurationError
 from .smtp._connection import DEFAULT_TIMEOUT, GMAIL_HOST, default_port
 
@@ -31,9 +31,25 @@ if TYPE_CHECKING:
     from .events import EventHook
     from .store import StateStore
 
-__all__ = ["OPTION_NAMES", "PoolOptions", "SendingLimits", "Settings", "load_ca_file"]
+__all__ = [
+    "API_SENDS_PER_MINUTE",
+    "DEFAULT_API_URL",
+    "OPTION_NAMES",
+    "PoolOptions",
+    "SendingLimits",
+    "Settings",
+    "load_ca_file",
+]
 
 _SECURITIES = ("starttls", "tls", "none")
+_TRANSPORTS = ("smtp", "api", "auto")
+
+DEFAULT_API_URL = "https://gmail.googleapis.com"
+"""Where the Gmail API is served."""
+
+API_SENDS_PER_MINUTE = 150
+"""Google's per-user quota of the Gmail API is 15,000 units a minute; users.messages.send costs
+100 units, so 150 sends a minute."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,10 @@ class SendingLimits:
             login attempts); 0 switches the hold-off off.
         quotas: the `AccountQuotas` counting sends per account; by default every sender of the
             process shares one, so two senders for one account count together.
+        api_sends_per_minute: over the Gmail API, at most this many sends per account in any
+            60 seconds (default 150: Google's per-user quota of 15,000 units a minute, 100 per
+            send), shared by the process's senders; None switches it off. The daily limit
+            counts the same messages whichever transport carries them.
     """
 
     rate_limit: float | None = None
@@ -92,6 +112,7 @@ class SendingLimits:
     quota_pause: float = 3600.0
     login_throttle_pause: float = 300.0
     quotas: AccountQuotas | None = None
+    api_sends_per_minute: int | None = API_SENDS_PER_MINUTE
 
     def __post_init__(self) -> None:
         if self.rate_limit is not None and not _positive(self.rate_limit):
@@ -108,6 +129,11 @@ class SendingLimits:
         pause = self.login_throttle_pause
         if not _number(pause) or pause < 0:
             raise ConfigurationError(f"login_throttle_pause must be >= 0 seconds, not {pause!r}")
+        per_minute = self.api_sends_per_minute
+        if per_minute is not None and (not _whole(per_minute) or per_minute < 1):
+            raise ConfigurationError(
+                f"api_sends_per_minute must be a whole number >= 1 or None, not {per_minute!r}"
+            )
 
 
 def _number(value: object) -> bool:
@@ -137,16 +163,21 @@ class Settings(Mapping[str, Any]):
     Args:
         credentials: who signs in (`AppPassword`, a `TokenSource`, a `Fallback`), or None for
             a relay that authorizes by IP address.
+        transport: "smtp" (default), "api" (the Gmail API over HTTPS, port 443; OAuth2 tokens
+            only, the narrow gmail.send scope is enough), or "auto": SMTP when it can be
+            reached and the token allows it, else the API (see docs/transports.md).
+        api_url: where the Gmail API is (https only; another address is for tests).
         host: the SMTP server.
         port: its port; None picks 587 for "starttls", 465 for "tls" and 25 for "none".
         security: "starttls", "tls" (implicit TLS) or "none" (relay by IP address only; never
             with credentials).
         tls_context: an `ssl.SSLContext` that verifies certificates (e.g. with a private or
-            test CA loaded); None uses the system's CAs.
+            test CA loaded); None uses the system's CAs. Both transports use it.
         ca_file: the path of a PEM file of CA certificates to trust instead of the system's
             (a private or test CA), as a simpler alternative to `tls_context`; not both.
         timeout: seconds to wait for the server at each step.
-        max_connections: sessions that concurrent sends share, at most.
+        max_connections: sessions (over the API: HTTPS connections) that concurrent sends
+            share, at most.
         sink: deliver here instead of the network (e.g. `gmail_send.testing.Outbox`).
         on_event: called with each `SendEvent` (sent, retried, quota reached, ...).
         retry: the `RetryPolicy`: retries, backoff, deadline.
@@ -175,6 +206,8 @@ class Settings(Mapping[str, Any]):
     pool: PoolOptions = field(default_factory=PoolOptions)
     limits: SendingLimits = field(default_factory=SendingLimits)
     store: str | StateStore | None = field(default=None, repr=False)  # a URL may hold a password
+    transport: Transport = "smtp"
+    api_url: str = DEFAULT_API_URL
     account: str | None = None
     token_file: Path | None = None
     sources: tuple[tuple[str, str], ...] = ()
@@ -183,6 +216,15 @@ class Settings(Mapping[str, Any]):
         if self.security not in _SECURITIES:
             raise ConfigurationError(
                 f"security must be one of {', '.join(_SECURITIES)}, not {self.security!r}"
+            )
+        if self.transport not in _TRANSPORTS:
+            raise ConfigurationError(
+                f"transport must be one of {', '.join(_TRANSPORTS)}, not {self.transport!r}"
+            )
+        if not isinstance(self.api_url, str) or not self.api_url.startswith("https://"):
+            raise ConfigurationError(
+                f"api_url must be an https:// address, not {self.api_url!r}",
+                hint="access tokens never cross an unencrypted connection",
             )
         if self.port is not None and not (_whole(self.port) and 0 < self.port < 65536):
             raise ConfigurationError(f"port must be between 1 and 65535, not {self.port!r}")

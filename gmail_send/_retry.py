@@ -15,15 +15,18 @@ A message is retried automatically only where Gmail cannot have accepted it:
 - a transient reply to the session or the whole message: 421, 450, 451, 454 to STARTTLS (and
   other 4xx; never 452 4.5.3, which needs the message split): on a new session;
 - recipients refused with such a transient reply: only those recipients are tried again, and
-  the session stays usable (the server answered; only the recipients were refused).
+  the session stays usable (the server answered; only the recipients were refused);
+- over the Gmail API: 429, 503 and the rate-limit reasons (`TemporaryError` with `api_reply`),
+  after at least the `Retry-After` the answer asked for; the client stays usable. A 401 is the
+  API's rejected token: one new token, as for SMTP sign-in.
 
 Never retried: a server that cannot be reached (DNS failure, refused port, connect timeout), a
 server without STARTTLS and other TLS failures, 5xx replies, authentication failures (sign-in
 has its own rule: one new token after Gmail rejected one), `454 4.7.0 Too many login attempts`
 (retrying soon makes it worse; the sender then attempts no new session for
 `login_throttle_pause` seconds), the daily limit, bad input or settings, and
-`UnknownOutcomeError` (the body went out and no answer came) unless the caller opted in with
-`retry_unknown_outcome=True`.
+`UnknownOutcomeError` (the body went out and no answer came, or the API answered with a 5xx
+other than 503 after it) unless the caller opted in with `retry_unknown_outcome=True`.
 """
 
 from __future__ import annotations
@@ -107,12 +110,13 @@ def classify(error: GmailSendError, *, retry_unknown_outcome: bool = False) -> D
             )
         return _no("the server cannot be reached")
     if isinstance(error, AuthenticationError):
-        rejected_token = (
-            not isinstance(error, TokenError) and error.mechanism == "xoauth2" and error.code == 535
+        rejected_token = not isinstance(error, TokenError) and (
+            (error.mechanism == "xoauth2" and error.code == 535)
+            or (error.mechanism == "bearer" and error.code == 401)
         )
         if rejected_token:
             return _no(
-                "Gmail rejected the access token; sign-in asks for a new one once",
+                "Gmail rejected the access token; one new token is asked for, once",
                 new_token=True,
             )
         return _no("the credentials were not accepted or could not be obtained")
@@ -124,6 +128,10 @@ def classify(error: GmailSendError, *, retry_unknown_outcome: bool = False) -> D
         if error.retryable:
             return Decision(Action.RETRY_SAME_SESSION, "recipients were refused for the moment")
         return _no("every recipient was refused for good")
+    if isinstance(error, SMTPReplyError) and error.api_reply is not None:
+        if error.retryable:
+            return Decision(Action.RETRY_SAME_SESSION, "the Gmail API asked to wait")
+        return _no("the Gmail API's answer is final")
     if isinstance(error, SMTPReplyError):
         if error.retryable:
             return Decision(

@@ -1,9 +1,12 @@
 """`GmailSender`, the object an application keeps for its whole life, and the one-shot `send()`.
 
-The sender validates and composes the message before it opens any connection, then hands it to
-`delivery.deliver`: a pool of signed-in sessions shared by concurrent sends (`pool`), retries
-only where Gmail cannot have accepted the message (`retry`), an optional deadline, a rate limit
-and the per-account daily quota (`limits`), and events for the application's hook (`events`).
+The sender validates and composes the message before it opens any connection, picks the
+transport (SMTP over a pool of signed-in sessions shared by concurrent sends, the Gmail API over
+HTTPS, or `auto`'s choice between them, `_transport.AutoChooser`), then hands the message to
+`delivery.deliver`: retries only where Gmail cannot have accepted the message (`retry`), an
+optional deadline, a rate limit and the per-account daily quota (`limits`), and events for the
+application's hook (`events`). The Gmail API's module, and httpx with it, is imported only when
+a message is to go that way.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
-from ._delivery import DeliveryContext, deliver
+from ._delivery import DeliveryContext
 from ._limits import (
     PROCESS_QUOTAS,
     Ledger,
@@ -28,17 +31,12 @@ from ._limits import (
 from ._options import OPTION_NAMES, Settings
 from ._result import SendResult
 from ._types import MessageFields, Security, SendArguments, SenderOptions
-from .auth._credentials import (
-    AppPassword,
-    Credentials,
-    Fallback,
-    OAuth2Token,
-    TokenSource,
-    fetch_token,
-)
+from .auth._credentials import AppPassword, Credentials, Fallback, OAuth2Token, TokenSource
+from .auth._observed import ObservedTokens
 from .errors import ConfigurationError, LoginThrottledError
-from .events import EventHook, MessageSent, Reporter, TokenRefreshed
+from .events import EventHook, MessageSent, Reporter
 from .message._compose import OutgoingMessage, compose_message, prepare_message
+from .route import Router
 from .smtp._connection import SMTPConnection, verified_context
 from .smtp._pool import ConnectionPool
 from .smtp._signin import ConnectionSettings, open_session, session_still_wanted
@@ -64,20 +62,24 @@ class GmailSender:
         credentials: who signs in: an `AppPassword`, a `TokenSource` (`OAuth2Credentials`,
             `ServiceAccount`, `OAuth2Token`, ...) or a `Fallback`; None for a relay that
             authorizes by IP address.
-        **options: the sender's options (`SenderOptions`): `host`, `port`, `security`,
-            `tls_context`, `timeout`, `max_connections`, `sink`, `on_event`, and the groups
+        **options: the sender's options (`SenderOptions`): `transport` ("smtp", "api" or
+            "auto"), `api_url`, `host`, `port`, `security`, `tls_context`, `ca_file`,
+            `timeout`, `max_connections`, `sink`, `on_event`, `store`, and the groups
             `retry=RetryPolicy(...)`, `pool=PoolOptions(...)`, `limits=SendingLimits(...)`.
             Each is described, with its default, on `Settings`.
 
     Raises:
-        ConfigurationError: an option is invalid, or credentials would cross an unencrypted
-            connection.
+        ConfigurationError: an option is invalid, credentials would cross an unencrypted
+            connection, or the Gmail API is asked for without an OAuth2 token source (or
+            without the `[api]` extra).
     """
 
     def __init__(self, credentials: Credentials | None, **options: Unpack[SenderOptions]) -> None:
         settings = Settings.of(credentials, options, caller="GmailSender")
         security = settings.security
-        if credentials is not None and security == "none":
+        self.transport = settings.transport
+        """The `transport` option: "smtp", "api" or "auto"."""
+        if credentials is not None and security == "none" and self.transport != "api":
             raise ConfigurationError(
                 "credentials are never sent over an unencrypted connection",
                 hint="use security='starttls' (port 587) or 'tls' (port 465); security='none' "
@@ -93,19 +95,25 @@ class GmailSender:
         self.settings = settings
         """Every option this sender was made with, defaults filled in."""
         self.credentials = credentials
+        self._api_tokens = _token_source(credentials)
+        if self.transport == "api" and self._api_tokens is None:
+            raise ConfigurationError(
+                "the Gmail API needs an OAuth2 token source "
+                f"(credentials are {type(credentials).__name__})",
+                hint="give OAuth2Credentials, a ServiceAccount or another TokenSource; app "
+                "passwords work over SMTP only (transport='smtp' or 'auto')",
+            )
         self.host = settings.host
-        self.port = settings.resolved_port
-        self.security: Security = security
         self.timeout = settings.timeout
         tls_context = settings.client_tls_context
-        if security != "none":
+        if security != "none" or self.transport != "smtp":
             # Checked here so a context without certificate checks is refused before any send,
-            # and built once (loading the system's CAs) for every session of this sender.
+            # and built once (loading the system's CAs) for every session and request.
             tls_context = verified_context(tls_context)
         pool, limits = settings.pool, settings.limits
-        self._settings = ConnectionSettings(
+        smtp = ConnectionSettings(
             host=self.host,
-            port=self.port,
+            port=settings.resolved_port,
             security=security,
             tls_context=tls_context,
             timeout=self.timeout,
@@ -127,6 +135,12 @@ class GmailSender:
             else ProcessLedger(limits.quotas if limits.quotas is not None else PROCESS_QUOTAS)
         )
         self._signin_credentials = _observed(_shared(credentials, self.store), settings.on_event)
+        if isinstance(self._signin_credentials, TokenSource):
+            self._api_tokens = self._signin_credentials  # one observed source for both
+        elif self._api_tokens is not None:  # the OAuth2 side of a Fallback
+            observed = _observed(_shared(self._api_tokens, self.store), settings.on_event)
+            self._api_tokens = observed if isinstance(observed, TokenSource) else None
+        self._pipelining = pool.pipelining
         self._pool = ConnectionPool(
             self._open_connection,
             max_connections=settings.max_connections,
@@ -135,7 +149,6 @@ class GmailSender:
             keep=lambda connection: session_still_wanted(connection, credentials),
         )
         self._delivery = DeliveryContext(
-            pool=self._pool,
             policy=settings.retry,
             ledger=self._ledger,
             account=self.account,
@@ -143,7 +156,16 @@ class GmailSender:
             quota_pause=limits.quota_pause,
             rate=RateLimiter(limits.rate_limit) if limits.rate_limit is not None else None,
             on_event=settings.on_event,
-            pipelining=pool.pipelining,
+        )
+        self._router = Router(
+            transport=self.transport,
+            settings=settings,
+            delivery=self._delivery,
+            pool=self._pool,
+            smtp=smtp,
+            tokens=self._api_tokens,
+            tls_context=tls_context if self.transport != "smtp" else None,
+            account=self.account,
         )
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -152,9 +174,19 @@ class GmailSender:
 
     def __repr__(self) -> str:
         return (
-            f"GmailSender({self.credentials!r}, host={self.host!r}, port={self.port}, "
-            f"security={self.security!r})"
+            f"GmailSender({self.credentials!r}, transport={self.transport!r}, "
+            f"host={self.host!r}, port={self.port}, security={self.security!r})"
         )
+
+    @property
+    def port(self) -> int:
+        """The SMTP port sessions connect to (`auto` may move it to the other of 587/465)."""
+        return self._router.smtp.port
+
+    @property
+    def security(self) -> Security:
+        """How SMTP sessions are encrypted (follows `port`)."""
+        return self._router.smtp.security
 
     @property
     def account(self) -> str | None:
@@ -182,7 +214,8 @@ class GmailSender:
                 sender's `RetryPolicy.deadline`).
             **fields: the message (`MessageFields`): `to`, `cc`, `bcc`, `reply_to`, `from_`,
                 `subject`, `text`, `html`, `attachments`, `headers`, `encoding`,
-                `message_id`, `date`; see `gmail_send.message.compose_message`.
+                `message_id`, `date`, `in_reply_to`, `references`, `thread_id`; see
+                `gmail_send.message.compose_message`.
 
         Returns:
             The `SendResult`: Message-ID, accepted and refused recipients, Gmail's reply.
@@ -207,11 +240,19 @@ class GmailSender:
         sender: str | None = None,
         recipients: Sequence[str] | None = None,
         deadline: float | None = None,
+        thread_id: str | None = None,
     ) -> SendResult:
         """Send a ready message (copied, never modified); the envelope comes from its headers
-        unless `sender` / `recipients` are given. Bcc headers are not transmitted."""
+        unless `sender` / `recipients` are given. Bcc headers are not transmitted over SMTP
+        (over the Gmail API they tell Gmail whom to send to, and Gmail removes them).
+        `thread_id` files it in a Gmail thread (the Gmail API only)."""
         prepare = functools.partial(
-            prepare_message, message, account=self.account, sender=sender, recipients=recipients
+            prepare_message,
+            message,
+            account=self.account,
+            sender=sender,
+            recipients=recipients,
+            thread_id=thread_id,
         )
         # A multipart message (attachments) is copied, flattened and checked off the loop.
         outgoing = await asyncio.to_thread(prepare) if message.is_multipart() else prepare()
@@ -242,7 +283,7 @@ class GmailSender:
         self._in_flight += 1
         self._idle.clear()
         try:
-            return await deliver(self._delivery, outgoing, deadline=deadline or self.deadline)
+            return await self._router.deliver(outgoing, deadline or self.deadline)
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:
@@ -264,7 +305,9 @@ class GmailSender:
                 hint="wait; every login attempt now prolongs Gmail's block",
             )
         try:
-            return await open_session(self._settings, self._signin_credentials)
+            connection = await open_session(self._router.smtp, self._signin_credentials)
+            connection.use_pipelining = self._pipelining
+            return connection
         except LoginThrottledError:
             if self.login_throttle_pause > 0 and account is not None:
                 await self._ledger.pause(account, "login", self.login_throttle_pause)
@@ -288,44 +331,14 @@ class GmailSender:
             await self._ledger.reset(self.account, count=count)
 
     async def aclose(self) -> None:
-        """Refuse new sends, let the sends in flight finish, then QUIT every session."""
+        """Refuse new sends, let the sends in flight finish, then QUIT every session (and
+        close the Gmail API client's connections)."""
         self._closed = True
         await self._idle.wait()
         await self._pool.aclose()
+        await self._router.aclose()
         if self.store is not None and self._owns_store:
             await self.store.aclose()
-
-
-class _ObservedTokens:
-    """A token source that reports each new access token (log record and hook)."""
-
-    def __init__(self, source: TokenSource, reporter: Reporter) -> None:
-        self._source = source
-        self._reporter = reporter
-        self._last: int | None = None
-
-    @property
-    def user(self) -> str:
-        return self._source.user
-
-    async def get_token(self, *, force_refresh: bool = False, rejected: str | None = None) -> str:
-        if rejected is not None:  # passed on only to sources that take it
-            token = await fetch_token(self._source, rejected=rejected)
-        else:
-            token = await self._source.get_token(force_refresh=force_refresh)
-        forced = force_refresh or rejected is not None
-        fingerprint = hash(token)
-        if self._last is not None and fingerprint != self._last:
-            self._reporter.report(
-                TokenRefreshed(self._source.user, forced=forced),
-                "the token source handed out a new access token%s",
-                " after Gmail rejected one" if forced else "",
-            )
-        self._last = fingerprint
-        return token
-
-    def __repr__(self) -> str:
-        return repr(self._source)
 
 
 def _state_store(store: str | StateStore | None) -> tuple[StateStore | None, bool]:
@@ -353,7 +366,14 @@ def _shared(credentials: Credentials | None, store: StateStore | None) -> Creden
 def _observed(credentials: Credentials | None, hook: EventHook | None) -> Credentials | None:
     if not isinstance(credentials, TokenSource):
         return credentials  # app passwords and Fallback are no TokenSource: nothing to observe
-    return _ObservedTokens(credentials, Reporter(log, hook))
+    return ObservedTokens(credentials, Reporter(log, hook))
+
+
+def _token_source(credentials: Credentials | None) -> TokenSource | None:
+    """What the Gmail API can send with: a token source, or a Fallback's OAuth2 side."""
+    if isinstance(credentials, Fallback):
+        return credentials.oauth
+    return credentials if isinstance(credentials, TokenSource) else None
 
 
 async def send(credentials: Credentials | None, **arguments: Unpack[SendArguments]) -> SendResult:

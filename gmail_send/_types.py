@@ -31,10 +31,15 @@ __all__ = [
     "Security",
     "SendArguments",
     "SenderOptions",
+    "Transport",
 ]
 
 Security = Literal["starttls", "tls", "none"]
 """How the connection is encrypted: STARTTLS (port 587), implicit TLS (465), or none (relay)."""
+
+Transport = Literal["smtp", "api", "auto"]
+"""How messages go to Gmail: SMTP (587/465), the Gmail API over HTTPS (443), or `auto`: SMTP
+when it can be reached and the token allows it, else the API."""
 
 Encoding = Literal["utf-8", "iso-2022-jp"]
 """The charset of text, HTML, Subject and display names."""
@@ -87,6 +92,8 @@ class SenderOptions(TypedDict, total=False):
     pool: PoolOptions
     limits: SendingLimits
     store: str | StateStore | None
+    transport: Transport
+    api_url: str
 
 
 class SendArguments(MessageFields, SenderOptions, total=False):

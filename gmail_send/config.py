@@ -17,7 +17,8 @@ from typing import Any
 
 from ._options import PoolOptions, SendingLimits, Settings, load_ca_file
 from ._retry import RetryPolicy
-from ._types import Security
+from ._types import Security, Transport
+from .auth._credentials import AppPassword
 from .auth._from_values import ENV_PREFIX, read_credentials
 from .errors import ConfigurationError
 from .smtp._connection import GMAIL_HOST
@@ -39,6 +40,8 @@ ENV_VARIABLES: dict[str, str] = {
     "SERVICE_ACCOUNT_JSON": "The service account key's JSON itself.",
     "SUBJECT": "The Workspace mailbox a service account sends as (default: USER).",
     "APP_PASSWORD": "An app password, with USER; with OAuth2 also set, the fallback.",
+    "TRANSPORT": "smtp (default), api (the Gmail API over HTTPS), or auto.",
+    "API_URL": "The Gmail API's address (default https://gmail.googleapis.com); for tests.",
     "HOST": "SMTP host (default smtp.gmail.com; smtp-relay.gmail.com for the Workspace relay).",
     "PORT": "SMTP port (default 587 for starttls, 465 for tls, 25 for none).",
     "SECURITY": "starttls (default), tls (implicit TLS), or none (relay by IP only).",
@@ -60,6 +63,7 @@ ENV_VARIABLES: dict[str, str] = {
     "DAILY_LIMIT": "Messages per rolling 24 hours: a number, auto (default) or none.",
     "QUOTA_PAUSE": "Seconds to stop after Gmail's 550 5.4.5 daily-limit reply (default 3600).",
     "LOGIN_THROTTLE_PAUSE": "Seconds without new sign-ins after 454 4.7.0 (default 300).",
+    "API_SENDS_PER_MINUTE": "Gmail API sends per account per minute, or none (default 150).",
 }
 
 _SECRET_NAMES = {
@@ -106,6 +110,7 @@ _GROUPED: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "DAILY_LIMIT": ("limits", "daily_limit", _daily),
     "QUOTA_PAUSE": ("limits", "quota_pause", float),
     "LOGIN_THROTTLE_PAUSE": ("limits", "login_throttle_pause", float),
+    "API_SENDS_PER_MINUTE": ("limits", "api_sends_per_minute", _none_or(int)),
 }
 """Variables that set one field of an option group: (group, field, parser)."""
 
@@ -132,6 +137,11 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
     reader = _Reader(os.environ if environ is None else environ, overrides)
     problems: list[str] = []
     host = reader.get("HOST") or GMAIL_HOST
+    transport = _transport(reader.get("TRANSPORT") or "smtp", problems)
+    api_url = reader.get("API_URL")
+    if api_url is not None and not api_url.startswith("https://"):
+        problems.append(f"GMAIL_SEND_API_URL must be an https:// address, not {api_url!r}")
+        api_url = None
     security = _security(reader.get("SECURITY") or "starttls", problems)
     port = _number(reader, "PORT", int, problems)
     timeout = _number(reader, "TIMEOUT", float, problems)
@@ -171,6 +181,11 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
             "GMAIL_SEND_SECURITY=none cannot be used with credentials: they are never sent "
             "unencrypted (use starttls or tls)"
         )
+    if transport == "api" and (credentials is None or isinstance(credentials, AppPassword)):
+        problems.append(
+            "GMAIL_SEND_TRANSPORT=api needs OAuth2 credentials (a token file, refresh token, "
+            "service account or access token): the Gmail API takes no app password"
+        )
     _unknown_variables(reader.environ, problems)
     if problems:
         raise ConfigurationError(
@@ -184,7 +199,13 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
         security=security,
         tls_context=objects.get("tls_context"),
         ca_file=ca_file,
-        **_given(timeout=timeout, max_connections=max_connections, store=store),
+        **_given(
+            timeout=timeout,
+            max_connections=max_connections,
+            store=store,
+            transport=transport if transport != "smtp" else None,
+            api_url=api_url,
+        ),
         sink=objects.get("sink"),
         on_event=objects.get("on_event"),
         account=credentials.user if credentials is not None else user,
@@ -289,6 +310,13 @@ def _flag(reader: _Reader, name: str, problems: list[str]) -> bool:
         f"{ENV_PREFIX}{name} must be 1 or 0 (true/false, yes/no, on/off), not {value!r}"
     )
     return False
+
+
+def _transport(value: str, problems: list[str]) -> Transport:
+    if value in ("smtp", "api", "auto"):
+        return value  # type: ignore[return-value]
+    problems.append(f"GMAIL_SEND_TRANSPORT must be smtp, api or auto, not {value!r}")
+    return "smtp"
 
 
 def _security(value: str, problems: list[str]) -> Security:

@@ -32,6 +32,7 @@ __all__ = [
     "SendEvent",
     "SendRetried",
     "TokenRefreshed",
+    "TransportChosen",
     "emit",
 ]
 
@@ -48,7 +49,10 @@ class SendEvent:
 
 @dataclass(frozen=True)
 class MessageSent(SendEvent):
-    """Gmail accepted a message (for at least one recipient) after `attempts` transactions."""
+    """Gmail accepted a message (for at least one recipient) after `attempts` transactions.
+
+    `transport` is the one that carried it ("smtp" or "api"; None for a sink).
+    """
 
     name: ClassVar[str] = "sent"
     message_id: str
@@ -56,6 +60,16 @@ class MessageSent(SendEvent):
     connection_id: int | None
     accepted: int
     refused: int
+    transport: Literal["smtp", "api"] | None = None
+
+
+@dataclass(frozen=True)
+class TransportChosen(SendEvent):
+    """`transport="auto"` chose a transport, or changed its choice; `reason` says why."""
+
+    name: ClassVar[str] = "transport_chosen"
+    transport: Literal["smtp", "api"]
+    reason: str
 
 
 @dataclass(frozen=True)

@@ -135,12 +135,17 @@ class SyncGmailSender:
         sender: str | None = None,
         recipients: Sequence[str] | None = None,
         deadline: float | None = None,
+        thread_id: str | None = None,
     ) -> SendResult:
         """Send a ready message (see `GmailSender.send_message`)."""
         self._check_open()
         return _run(
             self._sender.send_message(
-                message, sender=sender, recipients=recipients, deadline=deadline
+                message,
+                sender=sender,
+                recipients=recipients,
+                deadline=deadline,
+                thread_id=thread_id,
             )
         )
 

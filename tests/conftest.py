@@ -7,19 +7,23 @@ from typing import Any
 
 import pytest
 
-from gmail_send._limits import PROCESS_QUOTAS
+from gmail_send._limits import API_WINDOWS, PROCESS_QUOTAS
 from gmail_send.testing import LocalGmail, LocalGmailAPI, TestCertificates
 
 from .local_helpers import ACCESS_TOKEN, ACCOUNT, account
 from .postgres_helpers import postgres_server, postgres_url  # noqa: F401 (fixtures)
+from .transports import Mail
 
 
 @pytest.fixture(autouse=True)
 def fresh_daily_quota() -> Iterator[None]:
-    """Every test starts with the process-wide daily count (shared by all senders) empty."""
+    """Every test starts with the process-wide daily count and Gmail API send windows (shared
+    by all senders) empty."""
     PROCESS_QUOTAS.clear()
+    API_WINDOWS.clear()
     yield
     PROCESS_QUOTAS.clear()
+    API_WINDOWS.clear()
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +74,12 @@ async def start_api() -> AsyncIterator[Callable[..., Any]]:
     yield start
     for api in started:
         await api.stop()
+
+
+@pytest.fixture(params=["smtp", "api"])
+async def mail(
+    request: pytest.FixtureRequest, start_gmail: Callable[..., Any], start_api: Callable[..., Any]
+) -> Mail:
+    """A local Gmail reached over SMTP in one run and through its Gmail API in the other."""
+    server: LocalGmail = await start_gmail()
+    return Mail(request.param, server, await start_api(server))

@@ -34,10 +34,7 @@ def sender_for(
     quick backoff unless the test passes `limits` or `retry` itself."""
     options.setdefault("limits", SendingLimits(quotas=AccountQuotas()))
     options.setdefault("retry", QUICK_RETRY)
-    return GmailSender(
-        credentials or AppPassword(ACCOUNT, APP_PASSWORD),
-        host=server.host,
-        port=server.port,
-        tls_context=server.client_tls_context(),
-        **options,
-    )
+    options.setdefault("tls_context", server.client_tls_context())
+    options.setdefault("host", server.host)
+    options.setdefault("port", server.port)
+    return GmailSender(credentials or AppPassword(ACCOUNT, APP_PASSWORD), **options)

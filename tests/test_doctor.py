@@ -287,11 +287,13 @@ async def test_token_without_mail_scope(
         )
     assert run.code == 1
     token = block(run.out, "token refresh")
-    assert token.startswith("FAILED")
-    assert "lacks the https://mail.google.com/ scope" in token
-    assert "gmail.send and other Gmail API scopes do not work for SMTP" in token
-    assert "no access token" in block(run.out, "authentication")
-    assert gmail.auth_attempts == []
+    assert token.startswith("PASSED")  # a gmail.send token is good, for the Gmail API
+    assert "send through the Gmail API only" in token
+    signin = block(run.out, "authentication")
+    assert signin.startswith("FAILED")
+    assert "not https://mail.google.com/, the only scope Gmail's SMTP accepts" in signin
+    assert "transport='api'" in signin
+    assert gmail.auth_attempts == []  # no login wasted on a token SMTP refuses
 
 
 async def test_token_file_readable_by_others(

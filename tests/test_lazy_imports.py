@@ -1,4 +1,5 @@
-"""`import gmail_send` and an app-password send stay clear of google-auth, requests, cryptography.
+"""`import gmail_send` and an app-password send stay clear of google-auth, requests, cryptography
+and httpx (the Gmail API transport's client, loaded only when a message goes through the API).
 
 Each check runs in a fresh interpreter (this one has imported everything long ago). The child
 imports only gmail_send: the local Gmail (whose test CA needs trustme and cryptography) runs here,
@@ -27,6 +28,8 @@ HEAVY = (
     "cryptography",
     "oauthlib",
     "google_auth_oauthlib",
+    "httpx",
+    "httpcore",
 )
 
 # Prints which of the given top-level names (or their submodules) are loaded after each step.

@@ -143,18 +143,28 @@ async def test_wrong_client_secret_is_invalid_client(endpoint: LocalTokenEndpoin
     assert_no_secret(str(caught.value), secrets_of(info))
 
 
-async def test_token_without_the_mail_scope_is_refused(endpoint: LocalTokenEndpoint) -> None:
+async def test_the_granted_scope_is_known_and_must_be_one_that_sends(
+    endpoint: LocalTokenEndpoint,
+) -> None:
     info = endpoint.token_info("me@gmail.com", scopes=[GMAIL_SEND_SCOPE])
+    credentials = OAuth2Credentials.from_info(info)
+    assert credentials.granted_scopes == {GMAIL_SEND_SCOPE}  # from the file, before a refresh
+    await credentials.get_token()  # gmail.send sends, through the Gmail API
+    assert credentials.granted_scopes == {GMAIL_SEND_SCOPE}  # from the grant
+
+    info = endpoint.token_info("me@gmail.com", scopes=["openid", "email"])
     with pytest.raises(TokenError) as caught:
         await OAuth2Credentials.from_info(info).get_token()
     assert MAIL_SCOPE in caught.value.message
     assert caught.value.hint is not None and "gmail.send" in caught.value.hint
 
     # Without "scopes" in the file the request names none; the answer's scope is checked.
-    info = endpoint.token_info("me@gmail.com", scopes=[GMAIL_SEND_SCOPE])
+    info = endpoint.token_info("me@gmail.com", scopes=["openid"])
     del info["scopes"]
+    credentials = OAuth2Credentials.from_info(info)
+    assert credentials.granted_scopes is None
     with pytest.raises(TokenError, match=re.escape("lacks the https://mail.google.com/ scope")):
-        await OAuth2Credentials.from_info(info).get_token()
+        await credentials.get_token()
 
 
 async def test_unreachable_endpoint_then_recovery(endpoint: LocalTokenEndpoint) -> None:

@@ -43,6 +43,9 @@ FIELDS: MessageFields = {
     "encoding": "iso-2022-jp",
     "message_id": "<order-42@example.com>",
     "date": datetime(2026, 12, 1, tzinfo=timezone.utc),
+    "in_reply_to": "<order-41@example.com>",
+    "references": ["<order-40@example.com>", "<order-41@example.com>"],
+    "thread_id": None,
 }
 
 
@@ -61,7 +64,11 @@ OPTIONS: SenderOptions = {
     "on_event": hook,
     "retry": RetryPolicy(retries=2, backoff=0.5, max_backoff=10, deadline=60),
     "pool": PoolOptions(max_messages_per_connection=50, idle_timeout=30, pipelining=True),
-    "limits": SendingLimits(rate_limit=5, daily_limit="auto", quotas=AccountQuotas()),
+    "limits": SendingLimits(
+        rate_limit=5, daily_limit="auto", quotas=AccountQuotas(), api_sends_per_minute=150
+    ),
+    "transport": "auto",
+    "api_url": "https://gmail.googleapis.com",
 }
 
 
@@ -102,6 +109,20 @@ async def every_async_function() -> list[SendResult]:
         results.append(await relay.send(**FIELDS))
     async with workspace_relay(None, pool=PoolOptions(local_hostname="mx.example.com")) as relay:
         results.append(await relay.send(from_="app@example.com", to="x@example.com"))
+    token = OAuth2Token("me@gmail.com", "token")
+    limits = SendingLimits(api_sends_per_minute=None)
+    async with GmailSender(token, transport="api", limits=limits) as api:
+        first = await api.send(to="x@example.com", subject="s", text="t")
+        results.append(first)
+        if first.thread_id is not None and first.gmail_id is not None:
+            reply = await api.send(
+                to="x@example.com",
+                subject="Re: s",
+                in_reply_to=first.message_id,
+                references=first.message_id,
+                thread_id=first.thread_id,
+            )
+            results.append(reply)
     return results
 
 

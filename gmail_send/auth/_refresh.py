@@ -32,8 +32,8 @@ import google.auth.credentials
 import google.auth.transport.requests
 
 from ..errors import GmailSendError, TokenError
+from ._scopes import scope_set, sends_over
 from ._token_errors import GrantKind, describe_refresh_failure, missing_scope_error
-from ._xoauth2 import MAIL_SCOPE
 
 __all__ = [
     "DEFAULT_TOKEN_TIMEOUT",
@@ -148,6 +148,7 @@ class RefreshingTokenSource:
         self._inflight: Future[str] | None = None
         self._token: str | None = credentials.token
         self._expiry: datetime | None = credentials.expiry
+        self._granted = scope_set(getattr(credentials, "scopes", None) or None)
         self._last_refreshed: float | None = None
         self._stats = RefreshStats(0, 0, None, None)
 
@@ -161,6 +162,13 @@ class RefreshingTokenSource:
         """When the cached access token expires (UTC), or None if unknown or none yet."""
         expiry = self._expiry
         return expiry.replace(tzinfo=timezone.utc) if expiry is not None else None
+
+    @property
+    def granted_scopes(self) -> frozenset[str] | None:
+        """The scopes of the current grant: the token endpoint's last answer, or until the
+        first refresh the scopes the credentials were given (a token file's `scopes`); None
+        when unknown. They tell which transport the token opens (`transport="auto"`)."""
+        return self._granted
 
     @property
     def refresh_stats(self) -> RefreshStats:
@@ -300,8 +308,11 @@ class RefreshingTokenSource:
                 hint="check that token_uri points at an OAuth2 token endpoint",
             )
         scope = transport.granted_scope
-        if scope is not None and MAIL_SCOPE not in scope.split():
-            raise missing_scope_error(self._user, scope, kind=self._kind)
+        if scope is not None:
+            granted = frozenset(scope.split())
+            if not sends_over(granted):
+                raise missing_scope_error(self._user, scope, kind=self._kind)
+            self._granted = granted
         expiry = self._google.expiry
         return token, expiry if isinstance(expiry, datetime) else None
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from ..errors import TokenError
-from ._xoauth2 import MAIL_SCOPE
+from ._scopes import MAIL_SCOPE, SEND_SCOPE
 
 if TYPE_CHECKING:
     import google.auth.exceptions
@@ -26,6 +26,7 @@ __all__ = [
     "describe_refresh_failure",
     "missing_scope_error",
     "oauth_error_fields",
+    "smtp_scope_error",
 ]
 
 GrantKind = Literal["user", "service_account"]
@@ -85,20 +86,33 @@ def describe_refresh_failure(
 
 
 def missing_scope_error(user: str, granted: str, *, kind: GrantKind) -> TokenError:
-    """The token endpoint issued a token without the one scope Gmail's SMTP accepts."""
+    """The token endpoint issued a token without a scope that can send mail."""
     if kind == "service_account":
         hint = (
-            f"add {MAIL_SCOPE} to the service account's client id under domain-wide "
-            "delegation in the Google Admin console"
+            f"add {MAIL_SCOPE} (SMTP and the Gmail API) or {SEND_SCOPE} (the Gmail API only) "
+            "to the service account's client id under domain-wide delegation in the Google "
+            "Admin console"
         )
     else:
         hint = (
-            f"Gmail's SMTP needs the {MAIL_SCOPE} scope (gmail.send and other Gmail API scopes "
-            f"do not work for SMTP); obtain a new token with it: {AUTH_AGAIN}"
+            f"Gmail's SMTP needs the {MAIL_SCOPE} scope, the Gmail API {MAIL_SCOPE} or "
+            f"{SEND_SCOPE}; obtain a new token with one of them: {AUTH_AGAIN} (add "
+            "`--scope send` for the narrow one)"
         )
     return TokenError(
-        f"the access token for {user} lacks the {MAIL_SCOPE} scope (granted: {granted!r})",
+        f"the access token for {user} lacks the {MAIL_SCOPE} scope and every other scope "
+        f"that can send mail (granted: {granted!r})",
         hint=hint,
+    )
+
+
+def smtp_scope_error(user: str, granted: frozenset[str]) -> TokenError:
+    """A token that can send through the Gmail API only is about to sign in over SMTP."""
+    return TokenError(
+        f"the access token for {user} is granted {' '.join(sorted(granted))!r}, not "
+        f"{MAIL_SCOPE}, the only scope Gmail's SMTP accepts",
+        hint="send through the Gmail API instead (transport='api' or 'auto'), or authorize "
+        f"again with {MAIL_SCOPE}: {AUTH_AGAIN}",
     )
 
 

@@ -14,7 +14,7 @@ import time
 
 from .._sender import GmailSender
 from ..auth._credentials import AppPassword, Credentials, Fallback, TokenSource
-from ..auth._xoauth2 import MAIL_SCOPE
+from ..auth._scopes import MAIL_SCOPE, sends_over
 from ..errors import AuthenticationError, GmailSendError
 from ..smtp._signin import ConnectionSettings, open_session
 from ._report import CheckResult, Status, Target
@@ -107,9 +107,19 @@ async def _check_token(source: TokenSource, title: str) -> CheckResult:
         title,
         "passed",
         f"the token endpoint issued a new access token for {source.user} in {elapsed:.2f} s"
-        f"{until}; the granted scope includes {MAIL_SCOPE}",
+        f"{until}; {_scope_finding(source.granted_scopes)}",
         details={"refresh_seconds": round(elapsed, 3)},
     )
+
+
+def _scope_finding(scopes: frozenset[str] | None) -> str:
+    """What the grant allows, in words: which transports the token can send over."""
+    if scopes is None:
+        return "the grant did not say its scopes"
+    doors = sends_over(scopes)
+    if doors == ("smtp", "api"):
+        return f"the granted scope includes {MAIL_SCOPE} (SMTP and the Gmail API)"
+    return f"the granted scopes ({' '.join(sorted(scopes))}) send through the Gmail API only"
 
 
 async def check_authentication(target: Target, credentials: Credentials | None) -> CheckResult:

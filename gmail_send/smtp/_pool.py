@@ -17,6 +17,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from ..errors import ConfigurationError
 from ._connection import SMTPConnection
@@ -28,6 +29,9 @@ log = logging.getLogger("gmail_send.smtp")
 
 class ConnectionPool:
     """Up to `max_connections` warm sessions, handed out one send at a time."""
+
+    name: Literal["smtp"] = "smtp"
+    """The transport this pool is (for the delivery, which serves both)."""
 
     def __init__(
         self,

@@ -27,6 +27,8 @@ from ..auth._credentials import (
     TokenSource,
     fetch_token,
 )
+from ..auth._scopes import granted_scopes, sends_over
+from ..auth._token_errors import smtp_scope_error
 from ..errors import AuthenticationError, GmailSendError, TokenError
 from ._connection import DEFAULT_TIMEOUT, AccessToken, Login, Security, SMTPConnection
 
@@ -72,6 +74,9 @@ async def _open_single(
     if not isinstance(credentials, TokenSource):
         return await _signed_in(settings, credentials)
     token = await _token(credentials)
+    scopes = granted_scopes(credentials)
+    if scopes is not None and "smtp" not in sends_over(scopes):
+        raise smtp_scope_error(credentials.user, scopes)  # no login wasted on a refusal
     try:
         return await _signed_in(settings, AccessToken(credentials.user, token))
     except AuthenticationError as exc:

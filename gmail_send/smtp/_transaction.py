@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import aiosmtplib
 from aiosmtplib import SMTPResponse
 
+from .._transport import Progress
 from ..errors import (
     GmailConnectionError,
     GmailSendError,
@@ -40,15 +41,6 @@ __all__ = [
 ]
 
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
-
-
-class Progress:
-    """How far one mail transaction got: read by the sender after a failure or cancellation."""
-
-    def __init__(self) -> None:
-        self.connection_id: int | None = None
-        self.body_sent = False
-        """True from the moment the message body may have reached the server."""
 
 
 def _dot_stuffed(data: bytes) -> bytes:

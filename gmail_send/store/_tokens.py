@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 
 from ..auth import TokenSource
 from ..auth._credentials import fetch_token
+from ..auth._scopes import granted_scopes
 from ._database import StoreUnavailableError
 from ._store import StateStore
 
@@ -53,6 +54,11 @@ class SharedTokens:
     @property
     def user(self) -> str:
         return self._source.user
+
+    @property
+    def granted_scopes(self) -> frozenset[str] | None:
+        """What this process's own source knows of the grant (see `auth.granted_scopes`)."""
+        return granted_scopes(self._source)
 
     def __repr__(self) -> str:
         return f"SharedTokens({self._source!r}, {self._store!r})"

@@ -66,6 +66,7 @@ APIFault = Literal[
     "daily_limit",
     "server_error",
     "unavailable",
+    "bad_request",
     "drop_before_body",
     "drop_after_body",
     "drop_after_stored",
@@ -73,10 +74,10 @@ APIFault = Literal[
     "hang_after_stored",
 ]
 """What `fail_next` can do to a send request: answer with one of Google's errors (the first
-eight, by their `API_ERRORS` name), cut the connection (before the request body is read, after
+nine, by their `API_ERRORS` name), cut the connection (before the request body is read, after
 it was read but before storing, after storing), or never answer (the same two points)."""
 
-_ANSWERS = frozenset(get_args(APIFault)[:8])
+_ANSWERS = frozenset(get_args(APIFault)[:9])
 _RETRY_AFTER_FAULTS = frozenset({"rate_limit", "user_rate_limit", "daily_limit", "unavailable"})
 
 

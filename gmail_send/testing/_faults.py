@@ -93,6 +93,8 @@ class Fault:
     reply: str | None
     remaining: int
     recipient: str | None = None
+    silent: bool = False
+    """Instead of replying or cutting, say nothing until the client hangs up."""
 
     @property
     def drops(self) -> bool:
@@ -122,6 +124,11 @@ class FaultPlan:
         """Cut the connection at the next `times` occasions of `stage`."""
         _check_stage(stage, get_args(DropStage))
         self._faults.append(Fault(stage, None, _check_times(times)))
+
+    def add_stall(self, stage: str, *, times: int = 1) -> None:
+        """Fall silent after the body at the next `times` occasions of `stage`."""
+        _check_stage(stage, ("data_end", "data_end_stored"))
+        self._faults.append(Fault(stage, None, _check_times(times), silent=True))
 
     def take(self, stage: str, *, recipient: str | None = None) -> Fault | None:
         """The fault due at `stage` (counted as used), or None."""

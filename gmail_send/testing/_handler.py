@@ -114,11 +114,16 @@ class GmailHandler:
     async def handle_DATA(self, server: GmailSMTP, session: Session, envelope: Envelope) -> str:
         fault = self.state.faults.take("data_end")
         if fault is not None:
+            if fault.silent:
+                await server.stall()
             if fault.reply is None:
                 await server.drop()
             return fault.reply
         message = self._store(server, envelope)
-        if self.state.faults.take("data_end_stored") is not None:
+        fault = self.state.faults.take("data_end_stored")
+        if fault is not None:
+            if fault.silent:
+                await server.stall()
             await server.drop()
         return f"250 2.0.0 OK {int(message.received_at)} {message.transaction_id} - gsmtp"
 

@@ -144,8 +144,7 @@ class HTTPServer:
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ssl.SSLError):
             pass
         except asyncio.CancelledError:
-            writer.transport.abort()
-            raise
+            writer.transport.abort()  # stop(): this connection's handler simply ends
         finally:
             self._live.pop(connection_id, None)
             self._tasks.discard(task)

@@ -159,6 +159,12 @@ class GmailSMTP(SMTP):
         transport.close()
         return True
 
+    async def stall(self) -> NoReturn:
+        """Say nothing more until the client hangs up, then end this session's task."""
+        self.record.commands.append("<the server fell silent>")
+        await self.gone.wait()
+        raise asyncio.CancelledError
+
     async def drop(self) -> NoReturn:
         """Abort the connection and end this session's task (used for planned drops)."""
         self.record.commands.append("<connection dropped by the server>")

@@ -24,7 +24,7 @@ import secrets
 import ssl
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from ..auth._xoauth2 import MAIL_SCOPE
 from ..smtp._replies import GMAIL_REPLIES, ReplyRule
@@ -272,6 +272,12 @@ class LocalGmail:
         holds exactly one copy; the client cannot tell whether it was accepted).
         """
         self._state.faults.add_drop(stage, times=times)
+
+    def stall(self, stage: Literal["data_end", "data_end_stored"], *, times: int = 1) -> None:
+        """After the body, answer nothing (until the client hangs up) at the next `times`
+        occasions of `stage`: "data_end" before storing the message, "data_end_stored" after.
+        A client then waits for Gmail's answer until its deadline or timeout."""
+        self._state.faults.add_stall(stage, times=times)
 
     @property
     def pending_faults(self) -> list[Fault]:

@@ -1,0 +1,63 @@
+"""What the delivery needs of a transport: `Transport`, `Carrier`, `Progress`, `Route`.
+
+A transport lends a `Carrier` (an SMTP session of the pool, or the Gmail API client) that sends
+one `OutgoingMessage` and records in a `Progress` whether its body may have reached Gmail; the
+delivery (`_delivery.py`) decides everything else, the same way for both. Which transport a
+message takes is `gmail_send.route`'s decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from ._result import SendResult, TransportName
+    from .message._outgoing import OutgoingMessage
+
+__all__ = ["Carrier", "Progress", "Route", "Transport"]
+
+
+class Progress:
+    """How far one attempt got: read by the delivery after a failure or cancellation."""
+
+    def __init__(self) -> None:
+        self.connection_id: int | None = None
+        self.body_sent = False
+        """True from the moment the message body may have reached the server."""
+
+
+class Carrier(Protocol):
+    """One thing that carries messages: an SMTP session, or the Gmail API client's slot."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def messages_sent(self) -> int: ...
+
+    async def send(self, outgoing: OutgoingMessage, *, progress: Progress) -> SendResult: ...
+
+
+CarrierT = TypeVar("CarrierT", bound=Carrier)
+
+
+class Transport(Protocol[CarrierT]):
+    """Lends carriers to the delivery: `acquire`, send, `release` (kept when `reusable`)."""
+
+    @property
+    def name(self) -> TransportName: ...
+
+    async def acquire(self) -> CarrierT: ...
+
+    def release(self, carrier: CarrierT, *, reusable: bool = True) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Route:
+    """The transport for one message, and why (`reason` is None unless `auto` chose)."""
+
+    transport: TransportName
+    reason: str | None = None
