@@ -16,6 +16,7 @@ from gmail_send.message._attachments import ZIP_MAX_INFLATED
 from gmail_send.testing import LocalGmail
 
 from .local_helpers import ACCOUNT, sender_for
+from .transports import Mail
 
 
 class _RecordingFile(io.BytesIO):
@@ -30,13 +31,15 @@ class _RecordingFile(io.BytesIO):
         return super().read(size)
 
 
-async def test_attachments_are_composed_off_the_event_loop(gmail: LocalGmail) -> None:
+async def test_attachments_are_composed_off_the_event_loop(mail: Mail) -> None:
     data = _RecordingFile(b"%PDF-1.4 report")
-    async with sender_for(gmail) as sender:
+    async with mail.sender() as sender:
         await sender.send(to="you@example.com", attachments=[Attachment(data, "report.pdf")])
     assert data.readers
     assert threading.main_thread() not in data.readers
-    assert len(gmail.messages) == 1
+    [received] = mail.messages
+    [attachment] = list(received.parsed().iter_attachments())
+    assert attachment.get_content() == b"%PDF-1.4 report"
 
 
 async def test_a_ready_message_with_attachments_is_prepared_off_the_event_loop(

@@ -1,8 +1,10 @@
 """Deadlines and cancellation: half-used sessions are dropped, unknown outcomes reported.
 
-A small TCP proxy on 127.0.0.1 stands between the sender and a plain-text relay-by-IP local
-Gmail (plain text so the proxy can see the commands): once the client has written a chosen
-byte string, it stops passing the server's replies on, so the client waits at that point.
+The tests taking `mail` run over SMTP and through the Gmail API: the local server falls silent
+after the body (`Mail.fall_silent_after_body`). For SMTP stages before the body, a small TCP
+proxy on 127.0.0.1 stands between the sender and a plain-text relay-by-IP local Gmail (plain
+text so the proxy can see the commands): once the client has written a chosen byte string, it
+stops passing the server's replies on, so the client waits at that point.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from typing import Any
 
 import pytest
 
-from gmail_send import GmailSender, RetryPolicy, UnknownOutcomeError
+from gmail_send import GmailSender, RetryPolicy, TokenFunction, UnknownOutcomeError
 from gmail_send.errors import DeadlineExceededError
 from gmail_send.events import OutcomeUnknown, SendEvent
 from gmail_send.testing import LocalGmail
 
-from .local_helpers import QUICK_RETRY
+from .local_helpers import ACCESS_TOKEN, ACCOUNT, QUICK_RETRY
+from .transports import Mail
 
 ENVELOPE: dict[str, Any] = {"from_": "app@example.com", "to": "a@example.com"}
 
@@ -99,12 +102,10 @@ def sender_via(proxy: HoldingProxy, **options: Any) -> GmailSender:
     return GmailSender(None, host="127.0.0.1", port=proxy.port, security="none", **options)
 
 
-async def test_deadline_after_the_body_is_unknown_outcome(
-    relay: LocalGmail, proxy: HoldingProxy
-) -> None:
+async def test_deadline_after_the_body_is_unknown_outcome(mail: Mail) -> None:
     events: list[SendEvent] = []
-    proxy.hold_after = b"\r\n.\r\n"  # the end of the body
-    async with sender_via(proxy, on_event=events.append) as sender:
+    mail.fall_silent_after_body(stored=True)
+    async with mail.sender(on_event=events.append) as sender:
         with pytest.raises(UnknownOutcomeError) as caught:
             await sender.send(
                 **ENVELOPE,
@@ -118,7 +119,20 @@ async def test_deadline_after_the_body_is_unknown_outcome(
     assert [e.message_id for e in events if isinstance(e, OutcomeUnknown)] == [
         "<deadline-1@example.com>"
     ]
-    assert len(relay.messages) == 1  # stored once, never resent
+    assert len(mail.messages) == 1  # stored once, never resent
+    assert mail.attempts == 1
+
+
+async def test_deadline_while_waiting_for_a_token_is_a_deadline_error(mail: Mail) -> None:
+    async def slow(force_refresh: bool) -> str:
+        await asyncio.sleep(30)
+        return ACCESS_TOKEN
+
+    async with mail.sender(TokenFunction(ACCOUNT, slow)) as sender:
+        with pytest.raises(DeadlineExceededError, match="sending again is safe"):
+            await sender.send(**ENVELOPE, subject="x", text="x", deadline=0.5)
+    assert mail.messages == []
+    assert mail.attempts == 0
 
 
 async def test_deadline_before_the_body_is_a_deadline_error(
@@ -132,7 +146,30 @@ async def test_deadline_before_the_body_is_a_deadline_error(
     assert relay.messages == []
 
 
-async def test_cancelled_send_discards_its_session(relay: LocalGmail, proxy: HoldingProxy) -> None:
+async def test_cancelled_send_discards_its_connection(mail: Mail) -> None:
+    events: list[SendEvent] = []
+    async with mail.sender(on_event=events.append) as sender:
+        await sender.send(**ENVELOPE, subject="warm", text="x")
+        mail.fall_silent_after_body(stored=True)
+        task = asyncio.ensure_future(sender.send(**ENVELOPE, subject="cut", text="x"))
+        for _ in range(500):
+            if len(mail.messages) == 2:
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert sender._pool.idle_connections == 0
+        assert sender._pool.connections_in_use == 0
+        assert any(isinstance(e, OutcomeUnknown) for e in events)
+        await sender.send(**ENVELOPE, subject="after", text="x")
+    assert [m.parsed()["Subject"] for m in mail.messages] == ["warm", "cut", "after"]
+    assert mail.connections == 2  # the cancelled one was not reused
+
+
+async def test_cancelled_smtp_send_before_the_reply_discards_its_session(
+    relay: LocalGmail, proxy: HoldingProxy
+) -> None:
     events: list[SendEvent] = []
     async with sender_via(proxy, on_event=events.append) as sender:
         await sender.send(**ENVELOPE, subject="warm", text="x")
@@ -146,29 +183,20 @@ async def test_cancelled_send_discards_its_session(relay: LocalGmail, proxy: Hol
         with pytest.raises(asyncio.CancelledError):
             await task
         assert sender._pool.idle_connections == 0
-        assert sender._pool.connections_in_use == 0
         assert any(isinstance(e, OutcomeUnknown) for e in events)
         proxy.hold_after = None
         await sender.send(**ENVELOPE, subject="after", text="x")
-    assert [m.parsed()["Subject"] for m in relay.messages] == ["warm", "cut", "after"]
     assert len(relay.sessions) == 2  # the cancelled session was not reused
 
 
-async def test_deadline_bounds_retries(start_gmail: Callable[..., Any]) -> None:
-    server: LocalGmail = await start_gmail(security="none", allow_relay_by_ip=True)
-    server.inject("mail", (451, "4.3.0 Mail server temporarily rejected message."), times=50)
+async def test_deadline_bounds_retries(mail: Mail) -> None:
+    mail.fail_transiently(times=50)
     loop = asyncio.get_running_loop()
-    async with GmailSender(
-        None,
-        host=server.host,
-        port=server.port,
-        security="none",
-        retry=RetryPolicy(backoff=0.2, retries=50),
-    ) as sender:
+    async with mail.sender(retry=RetryPolicy(backoff=0.2, retries=50)) as sender:
         started = loop.time()
         with pytest.raises(Exception) as caught:
             await sender.send(**ENVELOPE, subject="x", text="x", deadline=1.0)
         elapsed = loop.time() - started
     assert type(caught.value).__name__ in ("TemporaryError", "DeadlineExceededError")
     assert elapsed < 30  # far less than 50 retries with backoff would take
-    assert server.messages == []
+    assert mail.messages == []

@@ -20,24 +20,26 @@ from gmail_send.events import (
 from gmail_send.testing import LocalGmail, Outbox
 
 from .local_helpers import ACCESS_TOKEN, ACCOUNT, APP_PASSWORD, sender_for
+from .transports import Mail
 
 
-async def test_sent_and_retried_events(gmail: LocalGmail) -> None:
+async def test_sent_and_retried_events(mail: Mail) -> None:
     events: list[SendEvent] = []
-    gmail.inject("rcpt", (451, "4.3.0 Mail server temporarily rejected message."))
-    async with sender_for(gmail, on_event=events.append) as sender:
+    mail.fail_transiently()
+    async with mail.sender(on_event=events.append) as sender:
         result = await sender.send(to="a@example.com", subject="x", text="x")
     retried, sent = events
     assert isinstance(retried, SendRetried)
     assert retried.message_id == result.message_id
     assert retried.attempt == 1
-    assert retried.error.code == 451  # type: ignore[attr-defined]
+    assert retried.error.code == (451 if mail.transport == "smtp" else 503)
     assert isinstance(sent, MessageSent)
-    assert (sent.message_id, sent.attempts, sent.accepted, sent.account) == (
+    assert (sent.message_id, sent.attempts, sent.accepted, sent.account, sent.transport) == (
         result.message_id,
         2,
         1,
         ACCOUNT,
+        mail.transport,
     )
     assert sent.connection_id is not None
 

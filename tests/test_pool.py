@@ -20,6 +20,7 @@ from gmail_send import (
 from gmail_send.testing import LocalGmail
 
 from .local_helpers import ACCOUNT, APP_PASSWORD, sender_for
+from .transports import Mail
 
 
 def subjects(server: LocalGmail) -> list[str]:
@@ -49,6 +50,21 @@ async def test_concurrent_sends_share_a_bounded_pool(
     assert server.open_sessions == 0 or all(
         s.commands[-1] == "QUIT" for s in server.sessions if not s.open
     )
+
+
+async def test_concurrent_sends_share_a_bounded_set_of_connections(mail: Mail) -> None:
+    async with mail.sender(max_connections=2) as sender:
+        results = await asyncio.gather(
+            *(sender.send(to="a@example.com", subject=f"m{n:02}", text="x") for n in range(12))
+        )
+        await sender.send(to="a@example.com", subject="later", text="x")
+    assert len({r.message_id for r in results}) == 12
+    assert subjects(mail.gmail) == sorted([f"m{n:02}" for n in range(12)] + ["later"])
+    if mail.transport == "smtp":
+        assert mail.gmail.max_concurrent_sessions <= 2
+    else:
+        assert mail.api.max_concurrent_connections <= 2
+    assert mail.connections <= 2  # kept and reused, also for the later message
 
 
 async def test_sessions_closed_by_the_server_are_replaced(gmail: LocalGmail) -> None:

@@ -1,4 +1,5 @@
-"""A real send through the library to the local Gmail: both ports, both kinds of credentials."""
+"""A real send through the library to the local Gmail: both ports, both kinds of credentials,
+and (the tests taking `mail`) both transports, SMTP and the Gmail API."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from gmail_send import AppPassword, GmailSender, OAuth2Token, SendResult, send
+from gmail_send import AppPassword, OAuth2Token, SendResult, send
 from gmail_send.testing import LocalGmail
 
-from .local_helpers import ACCESS_TOKEN, ACCOUNT, ALIAS, APP_PASSWORD
+from .local_helpers import ACCESS_TOKEN, ACCOUNT, ALIAS
+from .transports import Mail
 
 
 def _lf(text: str) -> str:
@@ -58,54 +60,50 @@ async def test_send_over_both_ports(
     assert server.sessions[0].tls
 
 
-async def test_sender_keeps_one_session_for_many_messages(gmail: LocalGmail) -> None:
-    async with GmailSender(
-        OAuth2Token(ACCOUNT, ACCESS_TOKEN),
-        host=gmail.host,
-        port=gmail.port,
-        tls_context=gmail.client_tls_context(),
-    ) as sender:
-        for n in range(3):
-            await sender.send(to="you@example.com", subject=f"n={n}", text="x")
-    assert len(gmail.messages) == 3
-    assert len(gmail.sessions) == 1
-    assert len(gmail.auth_attempts) == 1
+async def test_sender_keeps_one_connection_for_many_messages(mail: Mail) -> None:
+    async with mail.sender(OAuth2Token(ACCOUNT, ACCESS_TOKEN)) as sender:
+        results = [
+            await sender.send(to="you@example.com", subject=f"n={n}", text="x") for n in range(3)
+        ]
+    assert len(mail.messages) == 3
+    assert mail.connections == 1
+    assert {r.transport for r in results} == {mail.transport}
+    if mail.transport == "smtp":
+        assert len(mail.gmail.auth_attempts) == 1
+        assert all(r.gmail_id is None and r.reply is not None for r in results)
+    else:
+        assert [r.gmail_id for r in results] == [m.gmail_id for m in mail.messages]
+        assert all(r.reply is None and r.auth_method == "bearer" for r in results)
 
 
-async def test_bcc_in_envelope_not_in_headers(gmail: LocalGmail) -> None:
-    result = await send(
-        AppPassword(ACCOUNT, APP_PASSWORD),
-        host=gmail.host,
-        port=gmail.port,
-        tls_context=gmail.client_tls_context(),
-        to="To Person <to@example.com>",
-        cc=["cc@example.com"],
-        bcc="hidden@example.com",
-        subject="bcc",
-        text="x",
-    )
-    [received] = gmail.messages
-    assert set(received.rcpt_tos) == {"to@example.com", "cc@example.com", "hidden@example.com"}
+async def test_bcc_in_envelope_not_in_headers(mail: Mail) -> None:
+    async with mail.sender() as sender:
+        result = await sender.send(
+            to="To Person <to@example.com>",
+            cc=["cc@example.com"],
+            bcc="hidden@example.com",
+            subject="bcc",
+            text="x",
+        )
+    [received] = mail.messages
+    assert received.rcpt_tos == ("to@example.com", "cc@example.com", "hidden@example.com")
     assert b"hidden@example.com" not in received.data
     assert "Bcc" not in received.parsed()
-    assert set(result.accepted) == set(received.rcpt_tos)
+    assert result.accepted == received.rcpt_tos
 
 
-async def test_japanese_round_trip(gmail: LocalGmail) -> None:
+async def test_japanese_round_trip(mail: Mail) -> None:
     from gmail_send import Attachment
 
-    await send(
-        AppPassword(ACCOUNT, APP_PASSWORD),
-        host=gmail.host,
-        port=gmail.port,
-        tls_context=gmail.client_tls_context(),
-        from_="山田商店 <me@gmail.com>",
-        to="田中 太郎 <taro@example.jp>",
-        subject="ご注文ありがとうございます【受付番号 42】",
-        text="田中様\nご注文を承りました。\n",
-        attachments=[Attachment(b"%PDF-1.4 test", filename="納品書.pdf")],
-    )
-    parsed = gmail.messages[0].parsed()
+    async with mail.sender() as sender:
+        await sender.send(
+            from_="山田商店 <me@gmail.com>",
+            to="田中 太郎 <taro@example.jp>",
+            subject="ご注文ありがとうございます【受付番号 42】",
+            text="田中様\nご注文を承りました。\n",
+            attachments=[Attachment(b"%PDF-1.4 test", filename="納品書.pdf")],
+        )
+    parsed = mail.messages[0].parsed()
     assert parsed["Subject"] == "ご注文ありがとうございます【受付番号 42】"
     assert parsed["From"].addresses[0].display_name == "山田商店"
     assert parsed["To"].addresses[0].display_name == "田中 太郎"
@@ -118,61 +116,51 @@ async def test_japanese_round_trip(gmail: LocalGmail) -> None:
     assert attachment.get_content() == b"%PDF-1.4 test"
 
 
-async def test_iso_2022_jp_through_the_server(gmail: LocalGmail) -> None:
-    await send(
-        AppPassword(ACCOUNT, APP_PASSWORD),
-        host=gmail.host,
-        port=gmail.port,
-        tls_context=gmail.client_tls_context(),
-        to="taro@example.jp",
-        subject="お知らせ",
-        text="本文です。\n",
-        encoding="iso-2022-jp",
-    )
-    data = gmail.messages[0].data
+async def test_iso_2022_jp_through_the_server(mail: Mail) -> None:
+    async with mail.sender() as sender:
+        await sender.send(
+            to="taro@example.jp", subject="お知らせ", text="本文です。\n", encoding="iso-2022-jp"
+        )
+    data = mail.messages[0].data
     assert b"=?iso-2022-jp?" in data.lower()
     assert all(byte < 128 for byte in data)
-    parsed = gmail.messages[0].parsed()
+    parsed = mail.messages[0].parsed()
     assert parsed["Subject"] == "お知らせ"
     assert _lf(parsed.get_content()) == "本文です。\n"
 
 
-async def test_alias_kept_other_sender_rewritten(gmail: LocalGmail) -> None:
-    async with GmailSender(
-        AppPassword(ACCOUNT, APP_PASSWORD),
-        host=gmail.host,
-        port=gmail.port,
-        tls_context=gmail.client_tls_context(),
-    ) as sender:
+async def test_alias_kept_other_sender_rewritten(mail: Mail) -> None:
+    async with mail.sender() as sender:
         await sender.send(from_=f"Shop <{ALIAS}>", to="a@example.com", subject="1", text="x")
         await sender.send(from_="ceo@elsewhere.example", to="a@example.com", subject="2", text="x")
-    alias, other = gmail.messages
+    alias, other = mail.messages
     assert alias.mail_from == ALIAS
     assert alias.parsed()["From"].addresses[0].addr_spec == ALIAS
     assert other.mail_from == ACCOUNT  # Gmail rewrites senders it does not know
     assert other.parsed()["From"].addresses[0].addr_spec == ACCOUNT
 
 
-async def test_send_message_copies_and_derives_envelope(gmail: LocalGmail) -> None:
+async def test_send_message_copies_and_derives_envelope(mail: Mail) -> None:
     message = MIMEText("legacy body", "plain", "utf-8")
     message["From"] = ACCOUNT
     message["To"] = "a@example.com, b@example.com"
     message["Bcc"] = "c@example.com"
     message["Subject"] = "legacy"
     before = message.as_bytes()
-    async with GmailSender(
-        AppPassword(ACCOUNT, APP_PASSWORD),
-        host=gmail.host,
-        port=gmail.port,
-        tls_context=gmail.client_tls_context(),
-    ) as sender:
+    async with mail.sender() as sender:
         result = await sender.send_message(message)
         modern = email.message.EmailMessage()
-        modern["Subject"] = "override"
+        modern["Subject"] = "blind"
+        modern["To"] = "a@example.com"
         modern.set_content("y")
-        await sender.send_message(modern, sender=ACCOUNT, recipients=["z@example.com"])
+        # An envelope that adds a recipient the headers do not name: a blind one, either way.
+        await sender.send_message(
+            modern, sender=ACCOUNT, recipients=["a@example.com", "z@x.example"]
+        )
     assert message.as_bytes() == before
-    assert set(result.accepted) == {"a@example.com", "b@example.com", "c@example.com"}
-    first, second = gmail.messages
+    assert result.accepted == ("a@example.com", "b@example.com", "c@example.com")
+    first, second = mail.messages
+    assert first.rcpt_tos == result.accepted
     assert b"c@example.com" not in first.data
-    assert second.rcpt_tos == ("z@example.com",)
+    assert second.rcpt_tos == ("a@example.com", "z@x.example")
+    assert b"z@x.example" not in second.data
