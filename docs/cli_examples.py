@@ -28,6 +28,7 @@ from gmail_send.cli import main  # noqa: E402
 from gmail_send.testing import (  # noqa: E402
     LocalAccount,
     LocalGmail,
+    LocalGmailAPI,
     LocalTokenEndpoint,
     TestCertificates,
 )
@@ -72,6 +73,7 @@ class Examples:
             r"valid until \d{4}-\d\d-\d\d \d\d:\d\d UTC", "valid until 2025-02-10 13:00 UTC", text
         )
         text = re.sub(r"ESMTP [0-9a-f]{16} - gsmtp", "ESMTP 5d2a1c3b4e6f7a8b - gsmtp", text)
+        text = re.sub(r"Gmail id [0-9a-f]{16}", "Gmail id 1a2b3c4d5e6f7081", text)
 
         return re.sub(r'"refresh_seconds": [\d.]+', '"refresh_seconds": 0.05', text)
 
@@ -125,7 +127,9 @@ async def collect(tmp: Path) -> dict[str, str]:
         LocalGmail(accounts=[account], certificates=certificates) as gmail,
         LocalGmail(accounts=[account], certificates=certificates, security="tls") as tls,
         LocalTokenEndpoint(gmail=gmail, signed_in_user=ACCOUNT, exclusive=False) as endpoint,
+        LocalGmailAPI(gmail) as api,
     ):
+        ex.stand_in(api.port, 8443)
         ex.stand_in(gmail.port, 2587)
         ex.stand_in(tls.port, 2465)
         ex.stand_in(endpoint.port, 8080)
@@ -189,6 +193,21 @@ async def collect(tmp: Path) -> dict[str, str]:
             _doctor(local),
             token_env,
         )
+        await ex.run(
+            "doctor-api",
+            "GMAIL_SEND_TOKEN_FILE=token.json GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor "
+            "--transport api --api-url https://127.0.0.1:8443 --send-test you@example.com",
+            [
+                "doctor",
+                "--transport",
+                "api",
+                "--api-url",
+                api.url,
+                "--send-test",
+                "you@example.com",
+            ],
+            token_env,
+        )
         ex.replacements.append((str(token), "token.json"))
         await ex.run(
             "doctor-json",
@@ -233,6 +252,8 @@ async def collect(tmp: Path) -> dict[str, str]:
         )
     await ex.run("demo", "gmail-send demo", ["demo"], {})
     ex.blocks["demo"] = _normalize_demo(ex.blocks["demo"])
+    await ex.run("demo-api", "gmail-send demo --transport api", ["demo", "--transport", "api"], {})
+    ex.blocks["demo-api"] = _normalize_demo(ex.blocks["demo-api"])
     web_client = tmp / "client_secret.json"
     web_client.write_text(
         '{"web": {"client_id": "x", "client_secret": "y", '
@@ -259,6 +280,8 @@ def _normalize_demo(text: str) -> str:
     """The demo starts its own servers: their ports, the Date and the size vary per run."""
     text = re.sub(r"listening on 127\.0\.0\.1:\d+", "listening on 127.0.0.1:2587", text)
     text = re.sub(r"http://127\.0\.0\.1:\d+/token", "http://127.0.0.1:8080/token", text)
+    text = re.sub(r"https://127\.0\.0\.1:\d+", "https://127.0.0.1:8443", text)
+    text = re.sub(r"Gmail id [0-9a-f]{16}", "Gmail id 1a2b3c4d5e6f7081", text)
     text = re.sub(r"Date: .*", "Date: Mon, 10 Feb 2025 12:00:00 +0000", text)
     return re.sub(r"[\d,]+ bytes, signed in", "1,203 bytes, signed in", text)
 

@@ -39,6 +39,8 @@ ENV_VARIABLES: dict[str, str] = {
     "SERVICE_ACCOUNT_FILE": "Path of a service account key (Workspace domain-wide delegation).",
     "SERVICE_ACCOUNT_JSON": "The service account key's JSON itself.",
     "SUBJECT": "The Workspace mailbox a service account sends as (default: USER).",
+    "SERVICE_ACCOUNT_SCOPE": "mail or send: the scope a service account asks for "
+    "(default: send with TRANSPORT=api, else mail).",
     "APP_PASSWORD": "An app password, with USER; with OAuth2 also set, the fallback.",
     "TRANSPORT": "smtp (default), api (the Gmail API over HTTPS), or auto.",
     "API_URL": "The Gmail API's address (default https://gmail.googleapis.com); for tests.",
@@ -181,7 +183,7 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
             "GMAIL_SEND_SECURITY=none cannot be used with credentials: they are never sent "
             "unencrypted (use starttls or tls)"
         )
-    if transport == "api" and (credentials is None or isinstance(credentials, AppPassword)):
+    if transport == "api" and (isinstance(credentials, AppPassword) or relay_by_ip):
         problems.append(
             "GMAIL_SEND_TRANSPORT=api needs OAuth2 credentials (a token file, refresh token, "
             "service account or access token): the Gmail API takes no app password"

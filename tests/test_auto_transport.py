@@ -1,8 +1,9 @@
 """`transport="auto"`: SMTP when it can be reached and the token allows it, else the Gmail API.
 
 The choice by scope uses real grants from the local token endpoint; the choice by blocked ports
-uses two kinds of blocked port on 127.0.0.1: one that refuses connections (nothing listens), and
-one that accepts them and never says a word (what a silent firewall looks like from here).
+uses blocked ports on 127.0.0.1: one that refuses connections (nothing listens), one whose
+connections never complete (a full accept queue: the kernel drops the SYNs, as a firewall
+does), and one that accepts them and never says a word (a silent middlebox).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gmail_send.auth._scopes import MAIL_SCOPE, SEND_SCOPE
 from gmail_send.events import SendEvent, TransportChosen
 from gmail_send.testing import LocalGmail, LocalGmailAPI, LocalTokenEndpoint
 
+from .cli_helpers import blackholed_port
 from .local_helpers import ACCESS_TOKEN, ACCOUNT, APP_PASSWORD, sender_for
 
 
@@ -115,14 +117,19 @@ async def test_an_app_password_always_goes_over_smtp(gmail: LocalGmail, api: Loc
     assert result.transport_reason == "app passwords sign in over SMTP only"
 
 
-@pytest.mark.parametrize("blocked", ["refusing", "silent"])
+@pytest.mark.parametrize("blocked", ["refusing", "silent", "blackholed"])
 async def test_blocked_smtp_goes_over_the_api(
     gmail: LocalGmail, api: LocalGmailAPI, silent_port: SilentPort, blocked: str
 ) -> None:
-    port = refusing_port() if blocked == "refusing" else silent_port.port
-    async with auto_sender(gmail, api, OAuth2Token(ACCOUNT, ACCESS_TOKEN), port=port) as sender:
-        first = await sender.send(to="a@example.com", subject="1", text="x")
-        second = await sender.send(to="a@example.com", subject="2", text="x")
+    with blackholed_port() as blackholed:
+        port = {
+            "refusing": refusing_port(),
+            "silent": silent_port.port,  # the connection is accepted, no greeting ever comes
+            "blackholed": blackholed,  # the connection itself never completes
+        }[blocked]
+        async with auto_sender(gmail, api, OAuth2Token(ACCOUNT, ACCESS_TOKEN), port=port) as sender:
+            first = await sender.send(to="a@example.com", subject="1", text="x")
+            second = await sender.send(to="a@example.com", subject="2", text="x")
     assert (first.transport, second.transport) == ("api", "api")
     assert first.transport_reason is not None
     expected = "refused the connection" if blocked == "refusing" else "did not answer within"

@@ -39,6 +39,25 @@ def test_demo_sends_end_to_end() -> None:
     assert "Subject: Hello from gmail_send / ご注文ありがとうございます" in done.stdout
 
 
+def test_demo_through_the_gmail_api() -> None:
+    done = run_cli("demo", "--transport", "api")
+    assert done.returncode == 0, done.stderr
+    assert "refreshed 1 time(s)" in done.stdout
+    assert "through the Gmail API, Gmail id" in done.stdout
+    assert "recipient audit@example.com (from To, Cc and Bcc)" in done.stdout
+    assert "Bcc header present: False" in done.stdout
+
+
+def test_auth_takes_a_scope(tmp_path: Path) -> None:
+    done = run_cli("auth", "--help")
+    assert "--scope {mail,send}" in done.stdout
+    wrong = run_cli(
+        "auth", "--client-secrets", "x.json", "--token", "t.json", "--scope", "everything"
+    )
+    assert wrong.returncode == 2
+    assert "invalid choice: 'everything'" in wrong.stderr
+
+
 def test_help_lists_commands() -> None:
     done = run_cli("--help")
     assert done.returncode == 0

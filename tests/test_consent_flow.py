@@ -24,6 +24,7 @@ import requests
 
 from gmail_send.auth import MAIL_SCOPE
 from gmail_send.auth._consent import CONSENT_SCOPES, load_client_config, run_consent_flow
+from gmail_send.auth._scopes import SEND_SCOPE
 from gmail_send.errors import AuthenticationError, ConfigurationError, TokenError
 from gmail_send.testing import LocalTokenEndpoint, TestCertificates
 
@@ -106,6 +107,28 @@ async def test_consent_end_to_end(
     assert await credentials.get_token() == stored["token"]
     assert await credentials.get_token(force_refresh=True) != stored["token"]
     assert endpoint.refresh_count == 1
+
+
+async def test_consent_for_the_narrow_send_scope(
+    endpoint: LocalTokenEndpoint, browser: ScriptedBrowser, tmp_path: Path
+) -> None:
+    token_path = tmp_path / "token.json"
+    credentials = run_consent_flow(
+        endpoint.client_config(),
+        token_path,
+        open_url=browser.open,
+        echo=lambda _: None,
+        timeout=30,
+        scope="send",
+    )
+    browser.close()
+    stored = json.loads(token_path.read_text())
+    assert SEND_SCOPE in stored["scopes"] and MAIL_SCOPE not in stored["scopes"]
+    assert credentials.granted_scopes is not None and SEND_SCOPE in credentials.granted_scopes
+    assert MAIL_SCOPE not in endpoint.issued_tokens[-1].scope.split()
+    await credentials.get_token(force_refresh=True)  # a gmail.send grant refreshes fine
+    with pytest.raises(ConfigurationError, match="unknown scope"):
+        run_consent_flow(endpoint.client_config(), token_path, scope="everything")
 
 
 def test_paste_back_without_a_browser(

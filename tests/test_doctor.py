@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from gmail_send.auth._scopes import SEND_SCOPE
 from gmail_send.doctor import Target
 from gmail_send.doctor._dns_checks import parse_nameserver
 from gmail_send.doctor._net_checks import check_ports
@@ -598,3 +599,98 @@ async def test_port_probe_of_an_impossible_port_is_a_finding() -> None:
     result = await check_ports(target, other_port=70000)
     assert result.failed
     assert "not a usable port" in result.finding
+
+
+async def test_the_gmail_api_is_checked_and_a_test_sent_through_it(
+    gmail: LocalGmail,
+    start_api: Callable[..., Any],
+    ca_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    api = await start_api(gmail)
+    async with LocalTokenEndpoint(gmail=gmail, signed_in_user=ACCOUNT) as endpoint:
+        token_file = tmp_path / "token.json"
+        endpoint.issue_token_file(token_file, scopes=(SEND_SCOPE,))
+        run = await run_main(
+            capsys,
+            "doctor",
+            "--transport",
+            "api",
+            "--api-url",
+            api.url,
+            "--ca-file",
+            str(ca_file),
+            "--send-test",
+            "you@example.com",
+            env={"GMAIL_SEND_TOKEN_FILE": str(token_file)},
+        )
+    assert run.code == 0, run.out
+    assert run.out.splitlines()[0] == f"gmail-send doctor: the Gmail API at {api.url}"
+    assert list(lines_of(run.out)) == [
+        title
+        for title in lines_of(run.out)
+        if title.startswith(("configuration", "HTTPS", "token", "credentials", "test message"))
+    ]  # no SMTP check ran
+    assert block(run.out, "HTTPS to the Gmail API").startswith("PASSED")
+    assert "sends over the Gmail API" in block(run.out, "credentials for transport api")
+    assert "through the Gmail API, Gmail id" in block(run.out, "test message")
+    assert [m.via for m in gmail.messages] == ["api"]
+    assert gmail.sessions == []
+
+
+async def test_the_api_refuses_app_passwords_and_a_blocked_443_is_found(
+    ca_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = await run_main(
+        capsys,
+        "doctor",
+        "--transport",
+        "api",
+        "--api-url",
+        f"https://127.0.0.1:{closed_port()}",
+        "--ca-file",
+        str(ca_file),
+        "--send-test",
+        "you@example.com",
+        env=app_password_env(),
+    )
+    assert run.code == 1
+    https = block(run.out, "HTTPS to the Gmail API")
+    assert https.startswith("FAILED") and "refused" in https and "HTTPS_PROXY" in https
+    configuration = block(run.out, "configuration")
+    assert configuration.startswith("FAILED") and "takes no app password" in configuration
+    assert block(run.out, "test message").startswith("SKIPPED")
+
+
+async def test_auto_with_a_send_only_token_skips_the_smtp_sign_in(
+    gmail: LocalGmail,
+    start_api: Callable[..., Any],
+    ca_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    api = await start_api(gmail)
+    async with LocalTokenEndpoint(gmail=gmail, signed_in_user=ACCOUNT) as endpoint:
+        token_file = tmp_path / "token.json"
+        endpoint.issue_token_file(token_file, scopes=(SEND_SCOPE,))
+        run = await run_main(
+            capsys,
+            "doctor",
+            *server_flags(gmail, ca_file),
+            "--transport",
+            "auto",
+            "--api-url",
+            api.url,
+            "--send-test",
+            "you@example.com",
+            env={"GMAIL_SEND_TOKEN_FILE": str(token_file)},
+        )
+    assert run.code == 0, run.out
+    assert block(run.out, "EHLO").startswith("PASSED")
+    assert block(run.out, "HTTPS to the Gmail API").startswith("PASSED")
+    assert "auto sends through the Gmail API" in block(run.out, "credentials for transport")
+    assert "opens the Gmail API only" in block(run.out, "authentication")
+    test = block(run.out, "test message")
+    assert "through the Gmail API" in test and "gmail.send" in test
+    assert gmail.auth_attempts == []

@@ -15,7 +15,9 @@ import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from gmail_send import from_env
 from gmail_send.auth import MAIL_SCOPE, ServiceAccount
+from gmail_send.auth._scopes import SEND_SCOPE
 from gmail_send.errors import ConfigurationError, TokenError
 from gmail_send.testing import LocalTokenEndpoint
 
@@ -208,3 +210,37 @@ def test_repr_shows_no_key(key_info: dict[str, Any]) -> None:
     text = repr(account)
     assert BOSS in text and "***" in text
     assert "PRIVATE KEY" not in text and key_info["private_key_id"] not in text
+
+
+async def test_a_grant_for_the_narrow_send_scope(
+    endpoint: LocalTokenEndpoint, tmp_path: Path
+) -> None:
+    narrow = endpoint.add_service_account(subjects=[BOSS], scopes=[SEND_SCOPE])
+    account = ServiceAccount.from_info(narrow, subject=BOSS, scope="send")
+    await account.get_token()
+    assert endpoint.issued_tokens[-1].scope == SEND_SCOPE
+    assert account.granted_scopes == {SEND_SCOPE}
+    # Asking for the scope that was not delegated is Google's unauthorized_client.
+    with pytest.raises(TokenError, match="delegation"):
+        await ServiceAccount.from_info(narrow, subject=BOSS).get_token()
+    with pytest.raises(ConfigurationError, match="cannot send with the scope"):
+        ServiceAccount.from_info(narrow, subject=BOSS, scope="openid")
+    path = tmp_path / "sa.json"
+    path.write_text(json.dumps(narrow))
+    settings = from_env(
+        {
+            "GMAIL_SEND_SERVICE_ACCOUNT_FILE": str(path),
+            "GMAIL_SEND_SUBJECT": BOSS,
+            "GMAIL_SEND_TRANSPORT": "api",
+        }
+    )
+    assert isinstance(settings.credentials, ServiceAccount)
+    assert settings.credentials.granted_scopes == {SEND_SCOPE}  # send is the API's default
+    mail = from_env(
+        {
+            "GMAIL_SEND_SERVICE_ACCOUNT_FILE": str(path),
+            "GMAIL_SEND_SUBJECT": BOSS,
+            "GMAIL_SEND_SERVICE_ACCOUNT_SCOPE": "mail",
+        }
+    )
+    assert mail.credentials is not None and mail.credentials.granted_scopes == {MAIL_SCOPE}  # type: ignore[union-attr]

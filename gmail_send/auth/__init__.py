@@ -3,7 +3,8 @@
 A `TokenSource` hands out OAuth2 access tokens (`OAuth2Token`, `TokenFunction`, refreshing
 `OAuth2Credentials`, Workspace `ServiceAccount`); an `AppPassword` signs in with a password;
 `Fallback` pairs the two. `run_consent_flow` is the installed-app consent flow behind
-`gmail-send auth`. Nothing here knows how mail is sent.
+`gmail-send auth`. `MAIL_SCOPE` opens SMTP and the Gmail API, `SEND_SCOPE` the Gmail API only;
+`granted_scopes(source)` tells what a token's grant holds. Nothing here knows how mail is sent.
 
 The google-auth based names are loaded on first use, so an application that signs in with an
 app password never imports google-auth's HTTP transport.
@@ -23,7 +24,7 @@ from ._credentials import (
     TokenFunction,
     TokenSource,
 )
-from ._xoauth2 import MAIL_SCOPE
+from ._scopes import MAIL_SCOPE, SEND_SCOPE, granted_scopes
 
 if TYPE_CHECKING:
     from ._consent import quiet_third_party_loggers, read_pasted_line, run_consent_flow
@@ -55,6 +56,7 @@ if not TYPE_CHECKING:
 
 __all__ = [
     "MAIL_SCOPE",
+    "SEND_SCOPE",
     "AppPassword",
     "Credentials",
     "Fallback",
@@ -64,6 +66,7 @@ __all__ = [
     "SingleCredentials",
     "TokenFunction",
     "TokenSource",
+    "granted_scopes",
     "quiet_third_party_loggers",
     "read_pasted_line",
     "run_consent_flow",

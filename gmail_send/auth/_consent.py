@@ -40,9 +40,9 @@ from ..errors import AuthenticationError, ConfigurationError, TokenError
 from ._json import parse_json
 from ._loopback import LoopbackReceiver, read_pasted_line
 from ._oauth2 import OAuth2Credentials, check_mailbox
+from ._scopes import API_SEND_SCOPES, MAIL_SCOPE, SCOPE_NAMES, sends_over
 from ._token_errors import missing_scope_error
 from ._token_file import format_expiry, write_token_file
-from ._xoauth2 import MAIL_SCOPE
 
 __all__ = [
     "CONSENT_SCOPES",
@@ -50,13 +50,15 @@ __all__ = [
     "quiet_third_party_loggers",
     "read_pasted_line",
     "run_consent_flow",
+    "sending_scope",
 ]
 
 log = logging.getLogger("gmail_send.auth")
 
 EMAIL_SCOPE = "https://www.googleapis.com/auth/userinfo.email"
 CONSENT_SCOPES = (MAIL_SCOPE, "openid", EMAIL_SCOPE)
-"""What the flow asks for: Gmail's SMTP scope, and `openid email` to learn the address."""
+"""What the flow asks for by default: Gmail's SMTP scope (which also works for the Gmail API),
+and `openid email` to learn the address; `scope="send"` asks for gmail.send instead."""
 
 _QUIET = ("requests_oauthlib", "oauthlib", "urllib3", "google_auth_oauthlib")
 _CREATE_CLIENT = (
@@ -77,8 +79,14 @@ def run_consent_flow(
     timeout: float | None = 600.0,
     echo: Callable[[str], object] = print,
     open_url: Callable[[str], object] | None = None,
+    scope: str = "mail",
 ) -> OAuth2Credentials:
     """Run the consent flow, write `token_path` and return credentials backed by it.
+
+    `scope` is the sending scope to ask for: "mail" (`https://mail.google.com/`, for SMTP and
+    the Gmail API; restricted: a public app needs Google's security assessment) or "send"
+    (`https://www.googleapis.com/auth/gmail.send`, for the Gmail API only; sensitive, no
+    assessment). A full scope URL is taken as well.
 
     `open_browser=False` prints the URL with SSH port-forward instructions instead; with
     `no_browser_input` the redirected address may also be pasted back: pass
@@ -86,12 +94,14 @@ def run_consent_flow(
     any `ask(prompt) -> str`; `ask("")` is called again while waiting, without a prompt.
     `open_url` replaces `webbrowser.open`. Blocking: from async code use `asyncio.to_thread`.
     """
+    sending = sending_scope(scope)
     config = load_client_config(client_secrets)
     installed = config["installed"]
     if user is not None:
         check_mailbox(user, what="user")
+    scopes = [sending, "openid", EMAIL_SCOPE]
     with quiet_third_party_loggers():
-        flow = InstalledAppFlow.from_client_config(config, scopes=list(CONSENT_SCOPES))
+        flow = InstalledAppFlow.from_client_config(config, scopes=scopes)
         with LoopbackReceiver(host, port) as receiver:
             flow.redirect_uri = receiver.redirect_uri
             options = {"prompt": "consent"}  # so Google sends a refresh token every time
@@ -104,7 +114,7 @@ def run_consent_flow(
                 receiver.read_pasted(no_browser_input, echo)
             response = receiver.wait(timeout)
         token = _exchange(flow, response)
-    info = _token_info(token, installed, user)
+    info = _token_info(token, installed, user, scopes)
     try:
         write_token_file(token_path, info)
     except OSError as exc:
@@ -247,8 +257,22 @@ def _exchange(flow: InstalledAppFlow, response: str) -> dict[str, Any]:
     return dict(token)
 
 
+def sending_scope(scope: str) -> str:
+    """The scope URL for `gmail-send auth --scope`: "mail", "send", or a sending scope's URL."""
+    if scope in SCOPE_NAMES:
+        return SCOPE_NAMES[scope]
+    if scope in API_SEND_SCOPES:
+        return scope
+    names = ", ".join(SCOPE_NAMES)
+    raise ConfigurationError(
+        f"unknown scope {scope!r}",
+        hint=f"use one of {names} ({SCOPE_NAMES['mail']} for SMTP and the API, "
+        f"{SCOPE_NAMES['send']} for the Gmail API only)",
+    )
+
+
 def _token_info(
-    token: Mapping[str, Any], client: Mapping[str, Any], user: str | None
+    token: Mapping[str, Any], client: Mapping[str, Any], user: str | None, asked: list[str]
 ) -> dict[str, Any]:
     scope = token.get("scope") or []
     granted = scope.split() if isinstance(scope, str) else [str(s) for s in scope]
@@ -264,7 +288,7 @@ def _token_info(
             f"the browser signed in as {signed_in}, not {user}",
             hint=f"run again and choose {user} on Google's account page, or drop --user",
         )
-    if granted and MAIL_SCOPE not in granted:
+    if granted and asked[0] not in granted and not sends_over(frozenset(granted)):
         raise missing_scope_error(account, " ".join(granted), kind="user")
     if not token.get("refresh_token"):
         raise TokenError(
@@ -278,7 +302,7 @@ def _token_info(
         "token_uri": client["token_uri"],
         "client_id": client["client_id"],
         "client_secret": client["client_secret"],
-        "scopes": sorted(granted) or list(CONSENT_SCOPES),
+        "scopes": sorted(granted) or asked,
         "account": account,
     }
     expires_at = token.get("expires_at")

@@ -118,10 +118,13 @@ def _oauth_source(
             if subject is None:
                 problems.append("a service account needs GMAIL_SEND_SUBJECT (the mailbox)")
                 return None, None
+            scope = get("SERVICE_ACCOUNT_SCOPE") or (
+                "send" if get("TRANSPORT") == "api" else "mail"
+            )
             if "SERVICE_ACCOUNT_FILE" in given:
                 key_file = get("SERVICE_ACCOUNT_FILE") or ""
                 return ServiceAccount.from_file(
-                    key_file, subject=subject, token_uri=token_uri
+                    key_file, subject=subject, token_uri=token_uri, scope=scope
                 ), None
             key = _json(
                 get("SERVICE_ACCOUNT_JSON") or "",
@@ -130,7 +133,9 @@ def _oauth_source(
             )
             if key is None:
                 return None, None
-            return ServiceAccount.from_info(key, subject=subject, token_uri=token_uri), None
+            return ServiceAccount.from_info(
+                key, subject=subject, token_uri=token_uri, scope=scope
+            ), None
         if "ACCESS_TOKEN" in given:
             if user is None:
                 problems.append("GMAIL_SEND_ACCESS_TOKEN needs GMAIL_SEND_USER (the mailbox)")
@@ -150,11 +155,13 @@ def _unused(get: Lookup, given: list[str], problems: list[str]) -> None:
                     f"GMAIL_SEND_{name} is set but used only with GMAIL_SEND_REFRESH_TOKEN or "
                     "GMAIL_SEND_TOKEN_JSON: set one of those, or unset it"
                 )
-    if not {"SERVICE_ACCOUNT_FILE", "SERVICE_ACCOUNT_JSON"} & set(given) and get("SUBJECT"):
-        problems.append(
-            "GMAIL_SEND_SUBJECT is set but used only with a service account "
-            "(GMAIL_SEND_SERVICE_ACCOUNT_FILE or _JSON): set one, or use GMAIL_SEND_USER"
-        )
+    for name in ("SUBJECT", "SERVICE_ACCOUNT_SCOPE"):
+        if not {"SERVICE_ACCOUNT_FILE", "SERVICE_ACCOUNT_JSON"} & set(given) and get(name):
+            instead = ", or use GMAIL_SEND_USER" if name == "SUBJECT" else ""
+            problems.append(
+                f"GMAIL_SEND_{name} is set but used only with a service account "
+                f"(GMAIL_SEND_SERVICE_ACCOUNT_FILE or _JSON): set one{instead}"
+            )
 
 
 def _json(text: str, name: str, problems: list[str]) -> dict[str, Any] | None:

@@ -1,9 +1,12 @@
 """`ServiceAccount`: a Workspace service account with domain-wide delegation sends as a user.
 
 The service account signs a JWT whose `sub` is the mailbox to send as and whose scope is
-`https://mail.google.com/`; the token endpoint answers with an access token for that mailbox,
-which is also the XOAUTH2 user. Delegation exists only in Google Workspace: a consumer
-@gmail.com subject is refused here, before any request. Caching and the single in-flight
+`https://mail.google.com/` (SMTP and the Gmail API) or, with `scope="send"`,
+`https://www.googleapis.com/auth/gmail.send` (the Gmail API only); the token endpoint answers
+with an access token for that mailbox, which is also the XOAUTH2 user. The scope must be the
+one granted to the service account's client id under domain-wide delegation. Delegation
+exists only in Google Workspace: a consumer @gmail.com subject is refused here, before any
+request. Caching and the single in-flight
 refresh are shared with `OAuth2Credentials` (`RefreshingTokenSource`).
 """
 
@@ -21,10 +24,10 @@ from ..errors import ConfigurationError
 from ._json import parse_json
 from ._oauth2 import check_mailbox
 from ._refresh import DEFAULT_TOKEN_TIMEOUT, RefreshingTokenSource
+from ._scopes import API_SEND_SCOPES, MAIL_SCOPE, SCOPE_NAMES
 from ._token_file import GOOGLE_TOKEN_URI
-from ._xoauth2 import MAIL_SCOPE
 
-__all__ = ["CONSUMER_DOMAINS", "ServiceAccount"]
+__all__ = ["CONSUMER_DOMAINS", "ServiceAccount", "service_account_scope"]
 
 CONSUMER_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 """Mail domains of consumer Google accounts, which domain-wide delegation cannot reach."""
@@ -36,7 +39,9 @@ class ServiceAccount(RefreshingTokenSource):
     """A service account key acting for `subject`, a mailbox of your Workspace domain.
 
     Prefer `ServiceAccount.from_file("sa.json", subject="user@your-domain")`; the
-    constructor takes a ready google-auth service account credential.
+    constructor takes a ready google-auth service account credential. `scope` is the sending
+    scope the grant asks for: "mail" (`https://mail.google.com/`, the default: SMTP and the
+    Gmail API) or "send" (`gmail.send`: the Gmail API only), or the scope's URL.
     """
 
     _kind = "service_account"
@@ -47,11 +52,13 @@ class ServiceAccount(RefreshingTokenSource):
         *,
         subject: str,
         timeout: float = DEFAULT_TOKEN_TIMEOUT,
+        scope: str = "mail",
     ) -> None:
         check_subject(subject)
+        wanted = service_account_scope(scope)
         delegated = credentials.with_subject(subject)  # type: ignore[no-untyped-call]
-        if MAIL_SCOPE not in (delegated.scopes or ()):
-            delegated = delegated.with_scopes([MAIL_SCOPE])
+        if list(delegated.scopes or ()) != [wanted]:
+            delegated = delegated.with_scopes([wanted])
         super().__init__(
             delegated,
             user=subject,
@@ -68,9 +75,10 @@ class ServiceAccount(RefreshingTokenSource):
         subject: str,
         token_uri: str | None = None,
         timeout: float = DEFAULT_TOKEN_TIMEOUT,
+        scope: str = "mail",
     ) -> ServiceAccount:
         """From a service account key's JSON content (as Google Cloud console downloads it)."""
-        return cls._from_checked(info, "service account info", subject, token_uri, timeout)
+        return cls._from_checked(info, "service account info", subject, token_uri, timeout, scope)
 
     @classmethod
     def from_file(
@@ -80,6 +88,7 @@ class ServiceAccount(RefreshingTokenSource):
         subject: str,
         token_uri: str | None = None,
         timeout: float = DEFAULT_TOKEN_TIMEOUT,
+        scope: str = "mail",
     ) -> ServiceAccount:
         """From a service account key file; `token_uri=` wins over the file's."""
         name = os.fspath(path)
@@ -103,7 +112,7 @@ class ServiceAccount(RefreshingTokenSource):
                 hint="download the key again (JSON type)",
             ) from None
         source = f"service account key file {name}"
-        return cls._from_checked(info, source, subject, token_uri, timeout)
+        return cls._from_checked(info, source, subject, token_uri, timeout, scope)
 
     @classmethod
     def _from_checked(
@@ -113,14 +122,16 @@ class ServiceAccount(RefreshingTokenSource):
         subject: str,
         token_uri: str | None,
         timeout: float,
+        scope: str,
     ) -> ServiceAccount:
         check_subject(subject)
+        wanted = service_account_scope(scope)
         data = _checked_info(info, source)
         data["token_uri"] = token_uri or data.get("token_uri") or GOOGLE_TOKEN_URI
         try:
             service_account = google.oauth2.service_account.Credentials
             credentials = service_account.from_service_account_info(  # type: ignore[no-untyped-call]
-                data, scopes=[MAIL_SCOPE]
+                data, scopes=[wanted]
             )
         except (ValueError, google.auth.exceptions.GoogleAuthError):
             # The exception text could quote part of the key: say only what is wrong.
@@ -128,7 +139,7 @@ class ServiceAccount(RefreshingTokenSource):
                 f"{source}: the private key could not be loaded",
                 hint="download a new JSON key for the service account",
             ) from None
-        account = cls(credentials, subject=subject, timeout=timeout)
+        account = cls(credentials, subject=subject, timeout=timeout, scope=wanted)
         client_id = data.get("client_id")
         account._client_id = client_id if isinstance(client_id, str) else None
         return account
@@ -148,6 +159,19 @@ class ServiceAccount(RefreshingTokenSource):
             f"ServiceAccount(user={self._user!r}, "
             f"service_account={self._service_account_email!r}, private_key='***')"
         )
+
+
+def service_account_scope(scope: str) -> str:
+    """The scope URL for a service account's grant: "mail", "send", or a sending scope URL."""
+    if scope in SCOPE_NAMES:
+        return SCOPE_NAMES[scope]
+    if scope in API_SEND_SCOPES:
+        return scope
+    raise ConfigurationError(
+        f"a service account cannot send with the scope {scope!r}",
+        hint=f"use scope='mail' ({MAIL_SCOPE}) or scope='send' ({SCOPE_NAMES['send']}), "
+        "whichever is granted to its client id under domain-wide delegation",
+    )
 
 
 def check_subject(subject: object) -> str:

@@ -13,6 +13,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .._options import DEFAULT_API_URL
+from .._types import Transport
 from ..auth._credentials import Credentials
 from ..config import from_env
 from ..doctor import CheckResult, DoctorReport, Target, configuration_check, run_doctor
@@ -50,6 +52,11 @@ def _target_without_settings(overrides: Mapping[str, Any], environ: Mapping[str,
     port = default_port(security)
     if port_text and port_text.isascii() and port_text.isdigit() and 1 <= int(port_text) <= 65535:
         port = int(port_text)
+    transport: Transport = "smtp"
+    transport_name = get("TRANSPORT")
+    if transport_name in ("api", "auto"):
+        transport = "api" if transport_name == "api" else "auto"
+    api_url = get("API_URL") or DEFAULT_API_URL
     context = None
     ca_file = get("CA_FILE")
     if ca_file:
@@ -59,7 +66,24 @@ def _target_without_settings(overrides: Mapping[str, Any], environ: Mapping[str,
             context = ssl.create_default_context(cafile=ca_file)
         except (OSError, ssl.SSLError):
             context = None
-    return Target(get("HOST") or GMAIL_HOST, port, security, context, DEFAULT_TIMEOUT)
+    return Target(
+        get("HOST") or GMAIL_HOST,
+        port,
+        security,
+        context,
+        DEFAULT_TIMEOUT,
+        transport=transport,
+        api_url=api_url if api_url.startswith("https://") else DEFAULT_API_URL,
+    )
+
+
+def _describe(target: Target) -> str:
+    smtp = f"{target.host}:{target.port} ({target.security})"
+    if target.transport == "smtp":
+        return smtp
+    if target.transport == "api":
+        return f"the Gmail API at {target.api_url}"
+    return f"{smtp} or the Gmail API at {target.api_url} (auto)"
 
 
 def run_doctor_command(
@@ -90,6 +114,8 @@ def run_doctor_command(
             settings.security,
             settings.client_tls_context,
             settings.timeout,
+            transport=settings.transport,
+            api_url=settings.api_url,
         )
 
     def progress(check: CheckResult) -> None:
@@ -97,7 +123,7 @@ def run_doctor_command(
             out(format_check(check))
 
     if not args.json:
-        out(f"gmail-send doctor: {target.host}:{target.port} ({target.security})")
+        out(f"gmail-send doctor: {_describe(target)}")
     report: DoctorReport = asyncio.run(
         run_doctor(
             target,

@@ -59,18 +59,26 @@ def _build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo",
         help="send a real message end to end through a local Gmail-like server",
-        description="Starts a local Gmail-like SMTP server (needs the [testing] extra), sends a "
-        "message to it with XOAUTH2 over TLS, and prints what the server received. Nothing "
-        "leaves this machine.",
+        description="Starts a local Gmail-like SMTP server and Gmail API (needs the [testing] "
+        "extra; --transport api also the [api] extra), sends a message to it with an OAuth2 "
+        "token over TLS, and prints what the server received. Nothing leaves this machine.",
+    )
+    demo.add_argument(
+        "--transport",
+        choices=("smtp", "api"),
+        default="smtp",
+        help="send over SMTP with XOAUTH2 (default) or through the Gmail API",
     )
     demo.set_defaults(handler=_run_demo)
 
     auth = commands.add_parser(
         "auth",
         help="sign in once in a browser and write a token file (OAuth2 consent flow)",
-        description="Runs Google's installed-app consent flow for the scope "
-        "https://mail.google.com/ and writes the token file (mode 0600) that "
-        "OAuth2Credentials.from_file() reads.",
+        description="Runs Google's installed-app consent flow and writes the token file "
+        "(mode 0600) that OAuth2Credentials.from_file() reads. --scope mail (default) asks for "
+        "https://mail.google.com/ (SMTP and the Gmail API; a restricted scope), --scope send "
+        "for https://www.googleapis.com/auth/gmail.send (the Gmail API only; a sensitive scope, "
+        "no security assessment for public apps).",
     )
     auth.add_argument(
         "--client-secrets",
@@ -80,6 +88,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     auth.add_argument("--token", required=True, metavar="FILE", help="where to write the token")
     auth.add_argument("--user", help="the mailbox (default: learnt from the sign-in)")
+    auth.add_argument(
+        "--scope",
+        choices=("mail", "send"),
+        default="mail",
+        help="mail: https://mail.google.com/ (SMTP and the API, default); send: gmail.send "
+        "(the Gmail API only)",
+    )
     auth.add_argument(
         "--no-browser",
         action="store_true",
@@ -96,6 +111,14 @@ def _build_parser() -> argparse.ArgumentParser:
 def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "settings", "each overrides the GMAIL_SEND_* variable of the same name"
+    )
+    group.add_argument(
+        "--transport",
+        choices=("smtp", "api", "auto"),
+        help="smtp (default), api (the Gmail API over HTTPS) or auto",
+    )
+    group.add_argument(
+        "--api-url", metavar="URL", help="the Gmail API (default https://gmail.googleapis.com)"
     )
     group.add_argument("--host", help="SMTP host (default smtp.gmail.com)")
     group.add_argument("--port", type=_port, help="SMTP port (default 587, or 465 with tls)")
@@ -126,7 +149,18 @@ def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("host", "port", "security", "ca_file", "timeout", "user", "token_file", "app_password")
+    names = (
+        "transport",
+        "api_url",
+        "host",
+        "port",
+        "security",
+        "ca_file",
+        "timeout",
+        "user",
+        "token_file",
+        "app_password",
+    )
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
@@ -206,8 +240,10 @@ def _add_doctor(commands: Any) -> None:
         help="find out why sending through Gmail fails",
         description="Checks configuration, DNS, TCP ports 587/465, TLS and the certificate, "
         "EHLO, the token refresh and scope (or the app password), and the sign-in (nothing is "
-        "sent); with --domain the SPF, DKIM and DMARC records; with --send-test a real "
-        "message. Exit code 1 when a check failed.",
+        "sent); with --transport api (or auto) HTTPS to the Gmail API on port 443 and the "
+        "token's scopes for that transport; with --domain the SPF, DKIM and DMARC records; "
+        "with --send-test a real message through the chosen transport. Exit code 1 when a "
+        "check failed.",
     )
     doctor.add_argument(
         "--domain", help="a custom sending domain whose SPF, DKIM and DMARC records to check"
@@ -296,7 +332,7 @@ def _run_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             file=sys.stderr,
         )
         return 2
-    asyncio.run(run_demo(print))
+    asyncio.run(run_demo(print, transport=args.transport))
     return 0
 
 
@@ -312,6 +348,7 @@ def _run_auth(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             open_browser=not args.no_browser,
             port=args.port,
             no_browser_input=read_pasted_line if args.no_browser else None,
+            scope=args.scope,
         )
     except GmailSendError as exc:
         print(f"gmail-send auth: {exc}", file=sys.stderr)

@@ -1,5 +1,5 @@
 """The doctor's credential checks: token refresh and scope, app password shape, sign-in, and
-an optional real test message.
+an optional real test message (through the transport the settings choose).
 
 Sign-in goes through the SMTP sign-in step (`smtp._signin.open_session`), the same path a
 `GmailSender` takes (one forced refresh after a rejected token, the OAuth2 -> app password
@@ -184,6 +184,8 @@ async def check_send_test(
             security=target.security,
             tls_context=target.tls_context,
             timeout=target.timeout,
+            transport=target.transport,
+            api_url=target.api_url,
         ) as gmail:
             result = await gmail.send(
                 to=address,
@@ -201,11 +203,20 @@ async def check_send_test(
             f"refused: {refused}",
             details={"message_id": result.message_id},
         )
+    if result.transport == "api":
+        how = f"through the Gmail API, Gmail id {result.gmail_id}"
+    else:
+        how = f"over SMTP, {result.reply}" if target.transport != "smtp" else f"{result.reply}"
+    why = f"; auto: {result.transport_reason}" if target.transport == "auto" else ""
     return CheckResult(
         "send-test",
         title,
         "passed",
-        f"accepted as {result.message_id} ({result.reply})",
+        f"accepted as {result.message_id} ({how}){why}",
         fix=None,
-        details={"message_id": result.message_id},
+        details={
+            "message_id": result.message_id,
+            "transport": result.transport,
+            "gmail_id": result.gmail_id,
+        },
     )

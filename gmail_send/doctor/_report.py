@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .._options import DEFAULT_API_URL
+from .._types import Transport
 from ..auth._credentials import AppPassword, Credentials, Fallback
 from ..errors import GmailSendError
 from ..smtp._connection import DEFAULT_TIMEOUT, Security
@@ -99,13 +101,19 @@ class DoctorReport:
 
 @dataclass(frozen=True)
 class Target:
-    """Where the doctor connects: the same settings a `GmailSender` would use."""
+    """Where the doctor connects: the same settings a `GmailSender` would use.
+
+    `transport` selects the checks: SMTP's (DNS, ports 587/465, TLS, EHLO, sign-in), the Gmail
+    API's (HTTPS to `api_url`), or both for "auto"; the credentials are checked against it.
+    """
 
     host: str
     port: int
     security: Security
     tls_context: ssl.SSLContext | None = None
     timeout: float | None = DEFAULT_TIMEOUT
+    transport: Transport = "smtp"
+    api_url: str = DEFAULT_API_URL
 
 
 def configuration_check(

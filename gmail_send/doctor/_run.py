@@ -7,6 +7,7 @@ from collections.abc import Callable
 from ..auth import TokenSource
 from ..auth._credentials import Credentials
 from ..smtp._connection import DEFAULT_TIMEOUT
+from . import _api_checks as api_checks
 from . import _auth_checks as auth_checks
 from . import _dns_checks as dns_checks
 from . import _net_checks as net_checks
@@ -51,41 +52,43 @@ async def run_doctor(
     # Only settings that could not be loaded stop the credential checks (a token file that
     # others can read is a finding of its own, not a reason to skip the sign-in).
     config_ok = configuration is None or configuration.details.get("loaded", True) is not False
+    over_smtp = target.transport in ("smtp", "auto")
+    over_api = target.transport in ("api", "auto")
 
-    resolved = record(await net_checks.check_resolution(target))
-    if resolved.passed:
-        ports = record(await net_checks.check_ports(target, other_port=other_port))
-    else:
-        ports = record(skipped("tcp", "TCP reachability", "skipped: the host did not resolve"))
-    if ports.passed:
-        tls, ehlo = await net_checks.probe_session(target, credentials)
-        record(tls)
-        record(ehlo)
-    else:
-        record(skipped("tls", "TLS and certificate", "skipped: the port is not reachable"))
-        ehlo = record(skipped("ehlo", "EHLO capabilities", "skipped: no SMTP session"))
+    ehlo: CheckResult | None = None
+    if over_smtp:
+        resolved = record(await net_checks.check_resolution(target))
+        if resolved.passed:
+            ports = record(await net_checks.check_ports(target, other_port=other_port))
+        else:
+            ports = record(skipped("tcp", "TCP reachability", "skipped: the host did not resolve"))
+        if ports.passed:
+            tls, ehlo = await net_checks.probe_session(target, credentials)
+            record(tls)
+            record(ehlo)
+        else:
+            record(skipped("tls", "TLS and certificate", "skipped: the port is not reachable"))
+            ehlo = record(skipped("ehlo", "EHLO capabilities", "skipped: no SMTP session"))
+    api: CheckResult | None = None
+    if over_api:
+        api = record(await api_checks.check_api_reachable(target))
 
     if not config_ok:
         creds = record(skipped("credentials", "credentials", "skipped: configuration failed"))
     else:
         creds = record(await auth_checks.check_credentials(credentials))
-    # A token source that produced no token cannot sign in; an app password of the wrong
-    # shape still gets its answer from the server, which is the more precise finding.
-    token_unusable = creds.failed and isinstance(credentials, TokenSource)
-    if not ehlo.passed:
-        auth = record(
-            skipped("authentication", "authentication", "skipped: no working SMTP session")
-        )
-    elif token_unusable:
-        auth = record(
-            skipped(
-                "authentication", "authentication", "skipped: no access token could be obtained"
+    scopes: CheckResult | None = None
+    if over_api:
+        if creds.failed or not config_ok:
+            reason = "configuration failed" if not config_ok else "no access token"
+            scopes = record(
+                skipped("scopes", "credentials for the transport", f"skipped: {reason}")
             )
-        )
-    elif not config_ok:
-        auth = record(skipped("authentication", "authentication", "skipped: configuration failed"))
-    else:
-        auth = record(await auth_checks.check_authentication(target, credentials))
+        else:
+            scopes = record(api_checks.check_scopes(credentials, target))
+    auth: CheckResult | None = None
+    if ehlo is not None:
+        auth = record(await _authentication(target, credentials, creds, ehlo, scopes, config_ok))
 
     if domain is not None:
         for result in await dns_checks.check_domain(
@@ -96,8 +99,41 @@ async def run_doctor(
         ):
             record(result)
     if send_test is not None:
-        if auth.passed:
+        by_smtp = auth is not None and auth.passed
+        by_api = (
+            api is not None and api.passed and scopes is not None and not scopes.failed
+        ) and not creds.failed
+        if by_smtp or by_api:
             record(await auth_checks.check_send_test(target, credentials, send_test))
         else:
-            record(skipped("send-test", "test message", "skipped: authentication did not pass"))
+            why = "authentication did not pass" if not over_api else "the checks above failed"
+            record(skipped("send-test", "test message", f"skipped: {why}"))
     return DoctorReport(tuple(results))
+
+
+async def _authentication(
+    target: Target,
+    credentials: Credentials | None,
+    creds: CheckResult,
+    ehlo: CheckResult,
+    scopes: CheckResult | None,
+    config_ok: bool,
+) -> CheckResult:
+    """The SMTP sign-in check, or why it was skipped."""
+    title = "authentication"
+    # A token source that produced no token cannot sign in; an app password of the wrong
+    # shape still gets its answer from the server, which is the more precise finding.
+    if not ehlo.passed:
+        return skipped("authentication", title, "skipped: no working SMTP session")
+    if creds.failed and isinstance(credentials, TokenSource):
+        return skipped("authentication", title, "skipped: no access token could be obtained")
+    if not config_ok:
+        return skipped("authentication", title, "skipped: configuration failed")
+    doors = scopes.details.get("doors", ()) if scopes is not None else ()
+    if target.transport == "auto" and doors and "smtp" not in doors:
+        return skipped(
+            "authentication",
+            title,
+            "skipped: the token opens the Gmail API only, where auto sends",
+        )
+    return await auth_checks.check_authentication(target, credentials)

@@ -1,9 +1,10 @@
 """The end-to-end demo: a real send through the library to the bundled local Gmail.
 
-It runs the same code path as a send to smtp.gmail.com: an expired access token refreshed
-through an OAuth2 token endpoint (a local one, called by google-auth's own HTTP transport),
-STARTTLS with certificate verification (against a throw-away CA), SASL XOAUTH2, the mail
-transaction. Nothing leaves this machine.
+It runs the same code path as a send to smtp.gmail.com (or, with `transport="api"`, to the Gmail
+API): an expired access token refreshed through an OAuth2 token endpoint (a local one, called
+by google-auth's own HTTP transport), TLS with certificate verification (against a throw-away
+CA), then STARTTLS, SASL XOAUTH2 and the mail transaction, or users.messages.send over HTTPS
+with the narrow gmail.send scope. Nothing leaves this machine.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from email.message import EmailMessage
+from typing import Literal
 
 from .._result import SendResult
 from .._sender import GmailSender
 from ..auth._oauth2 import OAuth2Credentials
+from ..auth._scopes import MAIL_SCOPE, SEND_SCOPE
 from ..message._compose import Attachment
 from ._accounts import LocalAccount
+from ._api_server import LocalGmailAPI
 from ._server import LocalGmail
 from ._token_endpoint import LocalTokenEndpoint
 
@@ -25,21 +29,29 @@ __all__ = ["run_demo"]
 DEMO_ACCOUNT = "demo@gmail.com"
 
 
-async def run_demo(echo: Callable[[str], object] = print) -> SendResult:
-    """Start a local Gmail, send one message to it and describe what arrived."""
+async def run_demo(
+    echo: Callable[[str], object] = print, *, transport: Literal["smtp", "api"] = "smtp"
+) -> SendResult:
+    """Start a local Gmail (and its Gmail API), send one message over `transport` and
+    describe what arrived."""
     account = LocalAccount(DEMO_ACCOUNT, app_password=secrets.token_hex(8))
+    scope = SEND_SCOPE if transport == "api" else MAIL_SCOPE
     async with (
         LocalGmail(security="starttls", accounts=[account]) as gmail,
+        LocalGmailAPI(gmail) as api,
         LocalTokenEndpoint(gmail=gmail, signed_in_user=DEMO_ACCOUNT) as endpoint,
     ):
         echo(f"local Gmail listening on {gmail.host}:{gmail.port} (STARTTLS, test CA)")
+        echo(f"local Gmail API at {api.url} (HTTPS, test CA)")
         echo(f"local OAuth2 token endpoint at {endpoint.token_uri}")
         # A token file as `gmail-send auth` writes it, its access token already expired.
         credentials = OAuth2Credentials.from_info(
-            endpoint.token_info(DEMO_ACCOUNT, access_token_lifetime=-60)
+            endpoint.token_info(DEMO_ACCOUNT, scopes=[scope], access_token_lifetime=-60)
         )
         async with GmailSender(
             credentials,
+            transport=transport,
+            api_url=api.url,
             host=gmail.host,
             port=gmail.port,
             security="starttls",
@@ -50,20 +62,31 @@ async def run_demo(echo: Callable[[str], object] = print) -> SendResult:
                 to="Recipient <you@example.com>",
                 bcc="audit@example.com",
                 subject="Hello from gmail_send / ご注文ありがとうございます",
-                text="This message went through STARTTLS and XOAUTH2.\n",
-                html="<p>This message went through <b>STARTTLS</b> and <b>XOAUTH2</b>.</p>",
+                text=f"This message went through {_HOW[transport]}.\n",
+                html=f"<p>This message went through <b>{_HOW[transport]}</b>.</p>",
                 attachments=[Attachment("領収書 / receipt\n".encode(), filename="領収書.txt")],
                 headers={"X-Demo": "1"},
             )
         echo(f"access token refreshed {endpoint.refresh_count} time(s) through the endpoint")
-        echo(f"sent: {result.message_id} via {result.auth_method}, reply {result.reply}")
+        if result.transport == "api":
+            echo(f"sent: {result.message_id} through the Gmail API, Gmail id {result.gmail_id}")
+        else:
+            echo(f"sent: {result.message_id} via {result.auth_method}, reply {result.reply}")
         received = gmail.messages[-1]
-        echo(f"server received: MAIL FROM:<{received.mail_from}>")
-        for rcpt in received.rcpt_tos:
-            echo(f"                 RCPT TO:<{rcpt}>")
+        if received.via == "smtp":
+            echo(f"server received: MAIL FROM:<{received.mail_from}>")
+            for rcpt in received.rcpt_tos:
+                echo(f"                 RCPT TO:<{rcpt}>")
+        else:
+            echo(f"server received: sender {received.mail_from} (through the Gmail API)")
+            for rcpt in received.rcpt_tos:
+                echo(f"                 recipient {rcpt} (from To, Cc and Bcc)")
         echo(f"                 {len(received.data):,} bytes, signed in as {received.session_user}")
         _describe(received.parsed(), echo)
     return result
+
+
+_HOW = {"smtp": "STARTTLS and XOAUTH2", "api": "the Gmail API with the gmail.send scope"}
 
 
 def _describe(message: EmailMessage, echo: Callable[[str], object]) -> None:
