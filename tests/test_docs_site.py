@@ -23,6 +23,8 @@ GUIDES = [
     "testing.md",
     "ja/index.md",
     "ja/troubleshooting.md",
+    "transports.md",
+    "ja/transports.md",
 ]
 _NAV_ENTRY = re.compile(r"^\s*- (?:[^:]+: )?([\w./-]+\.md)\s*$")
 _PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
