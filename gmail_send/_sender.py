@@ -164,7 +164,6 @@ class GmailSender:
             pool=self._pool,
             smtp=smtp,
             tokens=self._api_tokens,
-            tls_context=tls_context if self.transport != "smtp" else None,
             account=self.account,
         )
         self._in_flight = 0

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from .._delivery import DeliveryContext, deliver
 from .._limits import api_window
-from .._options import Settings
+from .._options import Settings, load_ca_file
 from .._result import SendResult, TransportName
 from .._transport import Route, Transport
 from .._types import Transport as TransportOption
 from ..auth._credentials import TokenSource
 from ..errors import ConfigurationError, GmailConnectionError, TLSError
 from ..message._outgoing import OutgoingMessage
+from ..smtp._connection import verified_context
 from ..smtp._probe import PROBE_TIMEOUT, alternate, probe_smtp
 from ..smtp._signin import ConnectionSettings
 from ._auto import AutoChooser
@@ -46,7 +47,6 @@ class Router:
         pool: Transport[Any],
         smtp: ConnectionSettings,
         tokens: TokenSource | None,
-        tls_context: ssl.SSLContext | None,
         account: str | None,
     ) -> None:
         self.transport = transport
@@ -55,7 +55,6 @@ class Router:
         self._delivery = delivery
         self._pool = pool
         self._tokens = tokens
-        self._tls_context = tls_context
         self._account = account
         self._api: APITransport | None = None
         self._chooser: AutoChooser | None = None
@@ -106,7 +105,7 @@ class Router:
     def api_transport(self) -> APITransport:
         """The Gmail API transport, made (and httpx imported) on first use."""
         if self._api is None:
-            if self._tokens is None or self._tls_context is None:
+            if self._tokens is None:
                 raise ConfigurationError(
                     "the Gmail API needs an OAuth2 token source",
                     hint="give OAuth2Credentials, a ServiceAccount or another TokenSource; app "
@@ -129,13 +128,23 @@ class Router:
             self._api = APITransport(
                 self._tokens,
                 api_url=settings.api_url,
-                tls_context=self._tls_context,
+                tls_context=self._api_context(),
                 timeout=settings.timeout,
                 max_connections=settings.max_connections,
                 idle_timeout=settings.pool.idle_timeout,
                 wait_for_quota=window.wait if window is not None else None,
             )
         return self._api
+
+    def _api_context(self) -> ssl.SSLContext:
+        """The caller's own `tls_context`, else one built like the SMTP sessions' (same CA
+        file or system CAs) but apart from it: httpx sets ALPN ("http/1.1") on the context it
+        is given, which an SMTP server should not be offered."""
+        settings = self._settings
+        if settings.tls_context is not None:
+            return verified_context(settings.tls_context)
+        own = load_ca_file(settings.ca_file) if settings.ca_file is not None else None
+        return verified_context(own)
 
     async def aclose(self) -> None:
         """Close the Gmail API client's connections (the sender closes the SMTP pool)."""
