@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import email.message
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -253,3 +254,18 @@ async def test_a_stopped_api_cannot_be_reached(
             await sender.send(to="a@example.com", subject="x", text="x")
     assert type(caught.value).__name__ == "GmailConnectionError"
     assert "443" in str(caught.value)
+
+
+async def test_no_token_in_any_log_record(api_mail: Mail, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, httpx and httpcore included
+    api_mail.api.fail_next("unauthorized")
+    with LocalTokenEndpoint(gmail=api_mail.gmail, signed_in_user=ACCOUNT) as endpoint:
+        info = endpoint.token_info(scopes=[SEND_SCOPE], access_token_lifetime=3600)
+        async with api_sender(api_mail, OAuth2Credentials.from_info(info)) as sender:
+            await sender.send(to="a@example.com", subject="x", text="x")
+            tokens = [t.access_token for t in endpoint.issued_tokens]
+            assert all(t not in repr(sender._router.api_transport()) for t in tokens)
+    records = [f"{r.getMessage()} {r.__dict__}" for r in caplog.records]
+    assert any("httpx" in r.name for r in caplog.records)  # the client did log, at DEBUG
+    for secret in [*tokens, info["refresh_token"]]:
+        assert not any(secret in text for text in records)

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
 import pytest
 
-from gmail_send import AppPassword, GmailSender, QuotaExceededError, SendingLimits
-from gmail_send._limits import DAY, AccountQuotas, RateLimiter, default_daily_limit
+from gmail_send import (
+    AppPassword,
+    ConfigurationError,
+    GmailSender,
+    QuotaExceededError,
+    SendingLimits,
+)
+from gmail_send._limits import (
+    DAY,
+    AccountQuotas,
+    RateLimiter,
+    SendWindow,
+    api_window,
+    default_daily_limit,
+)
 from gmail_send.events import QuotaReached
 from gmail_send.testing import LocalGmail
 
@@ -218,3 +232,23 @@ async def test_client_side_daily_limit_is_logged(
     [record] = [r for r in caplog.records if getattr(r, "event", None) == "quota_reached"]
     assert record.source == "daily_limit"  # type: ignore[attr-defined]
     assert [e.source for e in events if isinstance(e, QuotaReached)] == ["daily_limit"]
+
+
+async def test_the_api_send_window_lets_a_burst_through_then_waits_for_the_minute() -> None:
+    now = [1000.0]
+    window = SendWindow(2, window=60.0, clock=lambda: now[0])
+    await window.wait()
+    await window.wait()  # a burst of `count` goes through at once
+    third = asyncio.ensure_future(window.wait())
+    await asyncio.sleep(0.05)
+    assert not third.done()  # the window is full: it sleeps until the first send is 60 s old
+    third.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await third
+    now[0] += 60.0
+    await asyncio.wait_for(window.wait(), 5)  # the first two left the window
+    assert api_window("Me@Gmail.com", 150) is api_window("me@gmail.com", 150)
+    with pytest.raises(ConfigurationError):
+        SendWindow(0)
+    with pytest.raises(ConfigurationError, match="api_sends_per_minute"):
+        SendingLimits(api_sends_per_minute=0)
