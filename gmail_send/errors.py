@@ -97,8 +97,8 @@ class APIReply(NamedTuple):
     message: str
 
     def __str__(self) -> str:
-        reason = f" {self.reason}" if self.reason else ""
-        return f"HTTP {self.status}{reason}: {self.message}".rstrip(": ")
+        status = f"HTTP {self.status}" + (f" {self.reason}" if self.reason else "")
+        return f"{status}: {self.message}" if self.message else status
 
 
 class GmailSendError(Exception):

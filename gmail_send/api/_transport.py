@@ -31,14 +31,13 @@ import httpx
 from .._result import SendResult
 from .._retry import classify
 from .._transport import Progress
-from ..auth._credentials import TokenSource, fetch_token
+from ..auth._credentials import TokenSource, obtain_token
 from ..errors import (
     AuthenticationError,
     ConfigurationError,
     GmailConnectionError,
     GmailSendError,
     TLSError,
-    TokenError,
     UnknownOutcomeError,
 )
 from ..message._outgoing import OutgoingMessage
@@ -125,7 +124,7 @@ class APITransport:
         """One users.messages.send; after a 401, once more with a new token."""
         progress.connection_id = self.id
         progress.body_sent = False
-        token = await self._token()
+        token = await obtain_token(self._tokens)
         try:
             return await self._post(outgoing, token, progress)
         except AuthenticationError as exc:
@@ -136,7 +135,7 @@ class APITransport:
             "the Gmail API rejected the access token; asking the token source for a new one",
             extra={"event": "token_rejected", "user": self._tokens.user},
         )
-        fresh = await self._token(rejected=token)
+        fresh = await obtain_token(self._tokens, rejected=token)
         if fresh == token:
             raise AuthenticationError(
                 f"{rejection.message}; the token source had no other token",
@@ -146,17 +145,6 @@ class APITransport:
             ) from rejection
         progress.body_sent = False
         return await self._post(outgoing, fresh, progress)
-
-    async def _token(self, *, rejected: str | None = None) -> str:
-        try:
-            return await fetch_token(self._tokens, rejected=rejected)
-        except GmailSendError:
-            raise
-        except Exception as exc:
-            raise TokenError(
-                f"the token source failed: {type(exc).__name__}",
-                hint="check the token source; the send was not attempted",
-            ) from None
 
     async def _post(self, outgoing: OutgoingMessage, token: str, progress: Progress) -> SendResult:
         data = with_bcc(outgoing.data, outgoing.bcc)

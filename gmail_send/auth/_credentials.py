@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Protocol, cast, runtime_checkable
 
-from ..errors import AuthenticationError, ConfigurationError
+from ..errors import AuthenticationError, ConfigurationError, GmailSendError, TokenError
 
 __all__ = [
     "AppPassword",
@@ -28,6 +28,7 @@ __all__ = [
     "TokenFunction",
     "TokenSource",
     "fetch_token",
+    "obtain_token",
     "takes_rejected",
 ]
 
@@ -97,6 +98,20 @@ async def fetch_token(source: TokenSource, *, rejected: str | None = None) -> st
     if takes_rejected(source):
         return await cast(_TakesRejected, source).get_token(force_refresh=True, rejected=rejected)
     return await source.get_token(force_refresh=True)
+
+
+async def obtain_token(source: TokenSource, *, rejected: str | None = None) -> str:
+    """`fetch_token`, with any failure of the source that is not already one of the library's
+    errors turned into a `TokenError` (nothing was sent when a token could not be had)."""
+    try:
+        return await fetch_token(source, rejected=rejected)
+    except GmailSendError:
+        raise
+    except Exception as exc:
+        raise TokenError(
+            f"the token source failed: {type(exc).__name__}",
+            hint="check the token source; the send was not attempted",
+        ) from None
 
 
 class OAuth2Token:

@@ -25,11 +25,11 @@ from ..auth._credentials import (
     Fallback,
     SingleCredentials,
     TokenSource,
-    fetch_token,
+    obtain_token,
 )
 from ..auth._scopes import granted_scopes, sends_over
 from ..auth._token_errors import smtp_scope_error
-from ..errors import AuthenticationError, GmailSendError, TokenError
+from ..errors import AuthenticationError
 from ._connection import DEFAULT_TIMEOUT, AccessToken, Login, Security, SMTPConnection
 
 __all__ = ["ConnectionSettings", "open_session", "session_still_wanted"]
@@ -73,7 +73,7 @@ async def _open_single(
 ) -> SMTPConnection:
     if not isinstance(credentials, TokenSource):
         return await _signed_in(settings, credentials)
-    token = await _token(credentials)
+    token = await obtain_token(credentials)
     scopes = granted_scopes(credentials)
     if scopes is not None and "smtp" not in sends_over(scopes):
         raise smtp_scope_error(credentials.user, scopes)  # no login wasted on a refusal
@@ -87,7 +87,7 @@ async def _open_single(
         "Gmail rejected the access token; asking the token source for a new one",
         extra={"event": "token_rejected", "user": credentials.user},
     )
-    fresh = await _token(credentials, rejected=token)
+    fresh = await obtain_token(credentials, rejected=token)
     if fresh == token:
         log.info(
             "the token source gave the rejected token again; not signing in with it twice",
@@ -108,19 +108,6 @@ async def _signed_in(settings: ConnectionSettings, login: Login | None) -> SMTPC
     connection = settings.new_connection()
     await connection.open(login)
     return connection
-
-
-async def _token(source: TokenSource, *, rejected: str | None = None) -> str:
-    """A token from `source` (see `fetch_token`), its failures typed as `TokenError`."""
-    try:
-        return await fetch_token(source, rejected=rejected)
-    except GmailSendError:
-        raise
-    except Exception as exc:
-        raise TokenError(
-            f"the token source failed: {type(exc).__name__}",
-            hint="check the token source; the send was not attempted",
-        ) from None
 
 
 async def _open_with_fallback(settings: ConnectionSettings, fallback: Fallback) -> SMTPConnection:
