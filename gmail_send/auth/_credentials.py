@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Protocol, cast, runtime_checkable
 
-from ..errors import AuthenticationError, ConfigurationError
+from ..errors import AuthenticationError, ConfigurationError, TokenError
 
 __all__ = [
     "AppPassword",
@@ -27,6 +27,7 @@ __all__ = [
     "SingleCredentials",
     "TokenFunction",
     "TokenSource",
+    "checked_token",
     "fetch_token",
     "takes_rejected",
 ]
@@ -89,14 +90,46 @@ def _has_keyword(function: Callable[..., object], name: str) -> bool:
     return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
-async def fetch_token(source: TokenSource, *, rejected: str | None = None) -> str:
-    """A token from `source`; with `rejected` (the token Gmail refused), a forced refresh that
-    names it to sources that take the keyword, a plain forced refresh to the others."""
+async def fetch_token(
+    source: TokenSource, *, rejected: str | None = None, force_refresh: bool = False
+) -> str:
+    """A usable token from `source`; with `rejected` (the token Gmail refused), a forced refresh
+    that names it to sources that take the keyword, a plain forced refresh to the others.
+
+    What the source returns is checked before it goes anywhere: anything but a non-empty
+    one-line string is a `TokenError` (a token with CR or LF would otherwise end up in the
+    SMTP command or an HTTP header).
+    """
     if rejected is None:
-        return await source.get_token()
-    if takes_rejected(source):
-        return await cast(_TakesRejected, source).get_token(force_refresh=True, rejected=rejected)
-    return await source.get_token(force_refresh=True)
+        token = await source.get_token(force_refresh=force_refresh)
+    elif takes_rejected(source):
+        token = await cast(_TakesRejected, source).get_token(force_refresh=True, rejected=rejected)
+    else:
+        token = await source.get_token(force_refresh=True)
+    return checked_token(token, source.user)
+
+
+def checked_token(token: object, user: object) -> str:
+    """`token` if it can be sent for `user`; else a `TokenError` that never shows the value."""
+    if not isinstance(user, str) or not user or _UNSENDABLE.search(user):
+        raise TokenError(
+            "the token source's user is not a one-line mailbox address",
+            hint="a TokenSource's user must be the mailbox, e.g. me@gmail.com",
+        )
+    if not isinstance(token, str):
+        raise TokenError(
+            f"the token source returned {type(token).__name__}, not a string",
+            hint="get_token() must return the access token as a str",
+        )
+    if not token or _UNSENDABLE.search(token):
+        raise TokenError(
+            "the token source returned an empty token or one with a control character",
+            hint="get_token() must return the access token itself, on one line; nothing was sent",
+        )
+    return token
+
+
+_UNSENDABLE = re.compile(r"[\x00-\x20\x7f]")
 
 
 class OAuth2Token:

@@ -109,9 +109,7 @@ class SharedTokens:
         return token
 
     async def _own(self, force: bool, rejected: str | None) -> str:
-        if rejected is not None:
-            return await fetch_token(self._source, rejected=rejected)
-        return await self._source.get_token(force_refresh=force)
+        return await fetch_token(self._source, rejected=rejected, force_refresh=force)
 
     def _expiry(self) -> float:
         expiry = getattr(self._source, "expiry", None)
