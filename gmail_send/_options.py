@@ -31,7 +31,14 @@ if TYPE_CHECKING:
     from .events import EventHook
     from .store import StateStore
 
-__all__ = ["OPTION_NAMES", "PoolOptions", "SendingLimits", "Settings", "load_ca_file"]
+__all__ = [
+    "OPTION_NAMES",
+    "PoolOptions",
+    "SendingLimits",
+    "Settings",
+    "load_ca_file",
+    "port_mismatch",
+]
 
 _SECURITIES = ("starttls", "tls", "none")
 
@@ -186,6 +193,9 @@ class Settings(Mapping[str, Any]):
             )
         if self.port is not None and not (_whole(self.port) and 0 < self.port < 65536):
             raise ConfigurationError(f"port must be between 1 and 65535, not {self.port!r}")
+        mismatch = port_mismatch(self.port, self.security)
+        if mismatch is not None:
+            raise ConfigurationError(mismatch, hint=_MISMATCH_HINT)
         if self.timeout is not None and not _positive(self.timeout):
             raise ConfigurationError(
                 f"timeout must be positive seconds or None, not {self.timeout!r}"
@@ -286,3 +296,18 @@ def load_ca_file(path: str | os.PathLike[str]) -> ssl.SSLContext:
             f"the CA file {os.fspath(path)} cannot be used: {exc}",
             hint="give the path of a PEM file holding the CA certificates to trust",
         ) from None
+
+
+def port_mismatch(port: int | None, security: str) -> str | None:
+    """Why `port` and `security` cannot go together on Gmail's well-known ports, or None."""
+    if (port, security) == (465, "starttls"):
+        return "port 465 speaks implicit TLS, but security is 'starttls'"
+    if (port, security) == (587, "tls"):
+        return "port 587 speaks STARTTLS, but security is 'tls' (implicit TLS)"
+    return None
+
+
+_MISMATCH_HINT = (
+    "Gmail speaks STARTTLS on 587 and implicit TLS on 465: security='starttls' with port 587, "
+    "or security='tls' with port 465"
+)

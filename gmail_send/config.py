@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._options import PoolOptions, SendingLimits, Settings, load_ca_file
+from ._options import PoolOptions, SendingLimits, Settings, load_ca_file, port_mismatch
 from ._retry import RetryPolicy
 from ._types import Security
 from .auth._from_values import ENV_PREFIX, read_credentials
@@ -161,10 +161,11 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
             "GMAIL_SEND_SUBJECT; for a relay that trusts your IP address, "
             "GMAIL_SEND_RELAY_BY_IP=1"
         )
-    if port is not None and (port, security) in ((465, "starttls"), (587, "tls")):
+    mismatch = port_mismatch(port, security)
+    if mismatch is not None:
         problems.append(
-            f"GMAIL_SEND_PORT={port} does not fit GMAIL_SEND_SECURITY={security}: Gmail speaks "
-            "STARTTLS on 587 and implicit TLS on 465"
+            f"GMAIL_SEND_PORT={port} does not fit GMAIL_SEND_SECURITY={security}: {mismatch}; "
+            "Gmail speaks STARTTLS on 587 and implicit TLS on 465"
         )
     if credentials is not None and security == "none":
         problems.append(

@@ -175,8 +175,13 @@ class SMTPConnection:
 
     async def _connect(self) -> None:
         where = f"{self.host}:{self.port}"
+        timeout = self._smtp.timeout
         try:
-            await self._smtp.connect()
+            # A short wait for the TCP connection and the greeting: a STARTTLS client on an
+            # implicit-TLS port would otherwise wait the whole timeout for a greeting that the
+            # server (waiting for a TLS handshake) never sends.
+            await self._smtp.connect(timeout=_connect_wait(timeout))
+            self._smtp.timeout = timeout
             self._greeted = True
             await self._ehlo()
             if self.security == "starttls":
@@ -193,18 +198,25 @@ class SMTPConnection:
         except GmailSendError:
             raise  # already typed and complete (GmailConnectionError is an OSError too)
         except ssl.SSLError as exc:
-            raise _tls_error(where, exc, after_greeting=self._greeted) from None
+            raise _tls_error(where, exc, self.security, after_greeting=self._greeted) from None
         except aiosmtplib.SMTPConnectResponseError as exc:
             raise self.reply_error(SMTPResponse(exc.code, exc.message), "connect") from None
-        except aiosmtplib.SMTPConnectTimeoutError:
+        except aiosmtplib.SMTPConnectTimeoutError as exc:
+            wait = _connect_wait(timeout)
+            if "ready message" in str(exc) and self.security != "tls":
+                raise GmailConnectionError(
+                    f"{where} accepted the connection but sent no greeting within {wait:g} s",
+                    hint="a server that says nothing after connecting very likely expects "
+                    "implicit TLS: use security='tls' (port 465), or port 587 for STARTTLS",
+                ) from None
             raise GmailConnectionError(
-                f"timed out connecting to {where}",
+                f"timed out connecting to {where} (waited {wait:g} s)",
                 hint=_port_hint(self.port),
             ) from None
         except aiosmtplib.SMTPConnectError as exc:
             cause = exc.__cause__
             if isinstance(cause, ssl.SSLError):
-                raise _tls_error(where, cause, after_greeting=False) from None
+                raise _tls_error(where, cause, self.security, after_greeting=False) from None
             raise GmailConnectionError(
                 f"could not connect to {where}: {cause or exc}",
                 hint=_port_hint(self.port),
@@ -375,7 +387,24 @@ class SMTPConnection:
         self._smtp.close()
 
 
-def _tls_error(where: str, exc: ssl.SSLError, *, after_greeting: bool) -> TLSError:
+CONNECT_WAIT = 5.0
+"""Seconds to wait for the TCP connection and the server's greeting (less if `timeout` is)."""
+
+
+def _connect_wait(timeout: float | None) -> float:
+    return CONNECT_WAIT if timeout is None else min(timeout, CONNECT_WAIT)
+
+
+def _tls_error(
+    where: str, exc: ssl.SSLError, security: Security, *, after_greeting: bool
+) -> TLSError:
+    if security == "tls" and exc.reason == "WRONG_VERSION_NUMBER":
+        return TLSError(
+            f"TLS with {where} failed: the server is not speaking TLS yet (WRONG_VERSION_NUMBER)",
+            hint="this port expects a plain greeting and STARTTLS: use security='starttls' "
+            "(port 587), or port 465 for implicit TLS",
+            after_greeting=after_greeting,
+        )
     if isinstance(exc, ssl.SSLCertVerificationError):
         return TLSError(
             f"the certificate of {where} could not be verified: {exc.verify_message}",
