@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from gmail_send.auth import AppPassword, Fallback, OAuth2Credentials, OAuth2Token
+from gmail_send.auth._credentials import app_password_problem
 from gmail_send.doctor import CheckResult, Target, run_doctor
-from gmail_send.doctor._auth_checks import app_password_problem
 from gmail_send.testing import LocalGmail, LocalTokenEndpoint
 
 from .local_helpers import ACCOUNT, APP_PASSWORD

@@ -20,6 +20,7 @@ from typing import Protocol, cast, runtime_checkable
 from ..errors import AuthenticationError, ConfigurationError, TokenError
 
 __all__ = [
+    "APP_PASSWORDS_PAGE",
     "AppPassword",
     "Credentials",
     "Fallback",
@@ -27,6 +28,7 @@ __all__ = [
     "SingleCredentials",
     "TokenFunction",
     "TokenSource",
+    "app_password_problem",
     "checked_token",
     "fetch_token",
     "takes_rejected",
@@ -138,8 +140,12 @@ class OAuth2Token:
     __slots__ = ("_token", "_user")
 
     def __init__(self, user: str, access_token: str) -> None:
-        if not access_token:
-            raise ValueError("OAuth2Token needs a non-empty access token")
+        _check_user(user, "OAuth2Token")
+        if not isinstance(access_token, str) or not access_token.strip():
+            raise ConfigurationError(
+                "OAuth2Token needs a non-empty access token (a string)",
+                hint="pass the access token your application obtained, e.g. ya29....",
+            )
         self._user = user
         self._token = access_token
 
@@ -167,13 +173,27 @@ class AppPassword:
     __slots__ = ("_password", "_user")
 
     def __init__(self, user: str, password: str) -> None:
+        _check_user(user, "AppPassword")
+        if not isinstance(password, str) or not password.strip():
+            raise ConfigurationError(
+                "AppPassword needs a non-empty password (a string)",
+                hint=f"create an app password at {APP_PASSWORDS_PAGE}",
+            )
         cleaned = password.strip()
         if _APP_PASSWORD_GROUPS.fullmatch(cleaned):
             cleaned = cleaned.replace(" ", "")
-        if not cleaned:
-            raise ValueError("AppPassword needs a non-empty password")
         self._user = user
         self._password = cleaned
+        problem = app_password_problem(cleaned)
+        if problem is not None and user.lower() not in _warned_shape:
+            _warned_shape.add(user.lower())
+            log.warning(
+                "the app password for %s does not look like one: %s; if Gmail refuses it, use "
+                "a 16-letter app password, not the account password (gmail-send doctor checks)",
+                user,
+                problem,
+                extra={"event": "app_password_shape", "user": user},
+            )
 
     @property
     def user(self) -> str:
@@ -194,6 +214,34 @@ class AppPassword:
 
     def __hash__(self) -> int:
         return hash((AppPassword, self._user, self._password))
+
+
+APP_PASSWORDS_PAGE = "https://myaccount.google.com/apppasswords"
+_APP_PASSWORD = re.compile(r"[a-z]{16}")
+_warned_shape: set[str] = set()
+"""Users whose app password's shape was warned about (once per process)."""
+
+
+def app_password_problem(password: str) -> str | None:
+    """Why `password` does not look like a Gmail app password (16 lowercase letters), or None.
+
+    Never shows the password: only its length.
+    """
+    if _APP_PASSWORD.fullmatch(password.replace(" ", "")):
+        return None
+    return (
+        f"the app password is {len(password)} characters long and not 16 letters: Gmail's app "
+        "passwords are 16 lowercase letters (shown in 4 groups of 4); a normal account "
+        "password is refused over SMTP with 534 5.7.9"
+    )
+
+
+def _check_user(user: object, what: str) -> None:
+    if not isinstance(user, str) or "@" not in user or any(c in user for c in "\r\n\x00"):
+        raise ConfigurationError(
+            f"{what} needs the mailbox address as its user, e.g. me@gmail.com",
+            hint="the user is the Gmail or Workspace address that signs in",
+        )
 
 
 class TokenFunction:

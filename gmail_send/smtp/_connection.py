@@ -409,7 +409,8 @@ def _tls_error(
         return TLSError(
             f"the certificate of {where} could not be verified: {exc.verify_message}",
             hint="a proxy or antivirus may be intercepting TLS; for a private or test server "
-            "pass tls_context with its CA loaded (never switch verification off)",
+            "pass ca_file= (--ca-file, GMAIL_SEND_CA_FILE) with its CA (never switch "
+            "verification off)",
             after_greeting=after_greeting,
         )
     return TLSError(f"TLS with {where} failed: {exc.reason or exc}", after_greeting=after_greeting)
