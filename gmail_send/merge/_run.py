@@ -66,7 +66,7 @@ def stops_the_run(error: GmailSendError) -> bool:
 def _fields(row: MergeRow, fields: Mapping[str, Any], message_id: str | None) -> dict[str, Any]:
     merged = {**fields, "to": row.to}
     if fields.get("template") is not None or row.context:
-        merged["context"] = row.context
+        merged["context"] = {**(fields.get("context") or {}), **row.context}
     if message_id is not None:
         merged["message_id"] = message_id
     return merged
@@ -136,7 +136,8 @@ async def send_rows(
     Args:
         sender: the sender (its `templates` render `template`).
         rows: the rows (`read_merge_file`, `read_address_lines`).
-        fields: the message fields every row shares; each row adds `to` and `context`.
+        fields: the message fields every row shares; each row adds `to` and its `context`
+            (over the shared `context`, if any).
         journal: where outcomes are recorded (`ResumeJournal`); with it each row gets a
             stable Message-ID, recorded before the message goes out.
         concurrency: rows in flight at once (default: the sender's `max_connections`).
