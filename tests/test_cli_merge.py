@@ -301,3 +301,52 @@ def read_all(descriptor: int, into: list[bytes]) -> None:
         if not chunk:
             return
         into.append(chunk)
+
+
+async def test_one_templated_message_and_the_usage_rules(
+    gmail: LocalGmail, ca_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    templates = write_templates(tmp_path / "templates")
+    flags = [*server_flags(gmail, ca_file), "--templates", str(templates)]
+    env = app_password_env()
+    run = await run_main(
+        capsys, "send", *flags, "--to", "a@example.com", "--template", "welcome", env=env
+    )
+    assert run.code == ExitCode.BAD_INPUT  # the context is empty: 'name' is missing
+    assert "uses 'name', which the context lacks" in run.err
+    run = await run_main(capsys, "send", *flags, "--merge", "x.csv", env=env)
+    assert (run.code, "--merge needs --template" in run.err) == (ExitCode.USAGE, True)
+    run = await run_main(capsys, "send", *flags, "--to", "a@example.com", "--text", "t", env=env)
+    assert (run.code, "no subject" in run.err) == (ExitCode.USAGE, True)
+    (templates / "note.txt").write_text("Just a note.\n", encoding="utf-8")
+    run = await run_main(
+        capsys,
+        "send",
+        *flags,
+        "--to",
+        "a@example.com",
+        "--template",
+        "note",
+        "--subject",
+        "Note",
+        "--dry-run",
+        env=env,
+    )
+    assert run.code == ExitCode.OK, run.err
+    assert run.out == "dry run: the message is valid; nothing was sent\n"
+    run = await run_main(
+        capsys,
+        "send",
+        *flags,
+        "--to",
+        "a@example.com",
+        "--template",
+        "note",
+        "--subject",
+        "N",
+        env=env,
+    )
+    assert run.code == ExitCode.OK, run.err
+    [received] = gmail.messages
+    assert received.parsed()["Subject"] == "N"
+    assert gmail.sessions and len(gmail.sessions) == 1
