@@ -9,6 +9,7 @@ Every name is loaded on first use (PEP 562), so `import gmail_send` loads none o
 and an application that signs in with an app password never imports google-auth, its HTTP
 transport (`requests`) or `cryptography`. Those load with the OAuth2 names
 (`OAuth2Credentials`, `ServiceAccount`), or when `from_env` finds an OAuth2 source configured.
+Jinja2 loads only when a `Templates` is made.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
         RecipientsRefusedError,
         SMTPReply,
         SMTPReplyError,
+        TemplateError,
         TemporaryError,
         TLSError,
         TokenError,
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
         TokenRefreshed,
     )
     from .message._compose import Attachment, OutgoingMessage
+    from .message._templates import Templates
     from .sync import SyncGmailSender, send_sync
 
 __version__ = "0.1.0"
@@ -121,6 +124,7 @@ _LAZY = {
     "RecipientsRefusedError": ".errors",
     "SMTPReply": ".errors",
     "SMTPReplyError": ".errors",
+    "TemplateError": ".errors",
     "TemporaryError": ".errors",
     "TLSError": ".errors",
     "TokenError": ".errors",
@@ -135,6 +139,7 @@ _LAZY = {
     "TokenRefreshed": ".events",
     "Attachment": ".message._compose",
     "OutgoingMessage": ".message._compose",
+    "Templates": ".message._templates",
     "SyncGmailSender": ".sync",
     "send_sync": ".sync",
 }
@@ -213,6 +218,8 @@ __all__ = [
     "Settings",
     "SyncGmailSender",
     "TLSError",
+    "TemplateError",
+    "Templates",
     "TemporaryError",
     "TokenError",
     "TokenFunction",

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ._sink import MessageSink
     from .auth import Credentials
     from .events import EventHook
+    from .message import Templates
     from .store import StateStore
 
 __all__ = [
@@ -156,6 +157,8 @@ class Settings(Mapping[str, Any]):
         max_connections: sessions that concurrent sends share, at most.
         sink: deliver here instead of the network (e.g. `gmail_send.testing.Outbox`).
         on_event: called with each `SendEvent` (sent, retried, quota reached, ...).
+        templates: the message templates `template=` names: a `Templates`, or the folder
+            that holds them (needs the `[templates]` extra).
         retry: the `RetryPolicy`: retries, backoff, deadline.
         pool: the `PoolOptions`: how sessions are reused.
         limits: the `SendingLimits`: rate, daily quota, pauses.
@@ -178,6 +181,7 @@ class Settings(Mapping[str, Any]):
     max_connections: int = 3
     sink: MessageSink | None = None
     on_event: EventHook | None = None
+    templates: Templates | str | os.PathLike[str] | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     pool: PoolOptions = field(default_factory=PoolOptions)
     limits: SendingLimits = field(default_factory=SendingLimits)
@@ -243,6 +247,22 @@ class Settings(Mapping[str, Any]):
         if self.ca_file is not None:
             return load_ca_file(self.ca_file)
         return self.tls_context
+
+    @functools.cached_property
+    def resolved_templates(self) -> Templates | None:
+        """The `Templates` the settings ask for: `templates`, one for its folder, or None.
+        Raises `ConfigurationError` when the folder is missing or Jinja2 is not installed."""
+        if self.templates is None:
+            return None
+        from .message._templates import Templates
+
+        if isinstance(self.templates, Templates):
+            return self.templates
+        if isinstance(self.templates, (str, os.PathLike)):
+            return Templates(self.templates)
+        raise ConfigurationError(
+            f"templates must be a Templates or a folder path, not {type(self.templates).__name__}"
+        )
 
     @classmethod
     def of(

@@ -65,9 +65,9 @@ class GmailSender:
             `ServiceAccount`, `OAuth2Token`, ...) or a `Fallback`; None for a relay that
             authorizes by IP address.
         **options: the sender's options (`SenderOptions`): `host`, `port`, `security`,
-            `tls_context`, `timeout`, `max_connections`, `sink`, `on_event`, and the groups
-            `retry=RetryPolicy(...)`, `pool=PoolOptions(...)`, `limits=SendingLimits(...)`.
-            Each is described, with its default, on `Settings`.
+            `tls_context`, `timeout`, `max_connections`, `sink`, `on_event`, `templates`, and
+            the groups `retry=RetryPolicy(...)`, `pool=PoolOptions(...)`,
+            `limits=SendingLimits(...)`. Each is described, with its default, on `Settings`.
 
     Raises:
         ConfigurationError: an option is invalid, or credentials would cross an unencrypted
@@ -112,6 +112,8 @@ class GmailSender:
             local_hostname=pool.local_hostname,
         )
         self.sink = settings.sink
+        self.templates = settings.resolved_templates
+        """The `Templates` that `template=` names, or None."""
         daily_limit = limits.daily_limit
         if daily_limit == "auto":
             daily_limit = default_daily_limit(self.account)
@@ -182,7 +184,8 @@ class GmailSender:
                 sender's `RetryPolicy.deadline`).
             **fields: the message (`MessageFields`): `to`, `cc`, `bcc`, `reply_to`, `from_`,
                 `subject`, `text`, `html`, `attachments`, `headers`, `encoding`,
-                `message_id`, `date`; see `gmail_send.message.compose_message`.
+                `message_id`, `date`, and `template` with `context` (rendered by the
+                sender's `templates`); see `gmail_send.message.compose_message`.
 
         Returns:
             The `SendResult`: Message-ID, accepted and refused recipients, Gmail's reply.
@@ -191,13 +194,15 @@ class GmailSender:
             MessageError: the message is invalid (before any connection is opened).
             GmailSendError: the send failed; the subclass and its `hint` say why.
         """
-        if fields.get("attachments"):
-            # Reading files, encoding megabytes and inspecting archives would stall the loop.
-            outgoing = await asyncio.to_thread(
-                functools.partial(compose_message, account=self.account, **fields)
-            )
+        compose = functools.partial(
+            compose_message, account=self.account, templates=self.templates, **fields
+        )
+        if fields.get("attachments") or fields.get("template") is not None:
+            # Reading files (attachments, templates, their images), encoding megabytes,
+            # inspecting archives and rendering would stall the loop.
+            outgoing = await asyncio.to_thread(compose)
         else:
-            outgoing = compose_message(account=self.account, **fields)
+            outgoing = compose()
         return await self.send_outgoing(outgoing, deadline=deadline)
 
     async def send_message(

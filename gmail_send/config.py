@@ -47,6 +47,7 @@ ENV_VARIABLES: dict[str, str] = {
     "RELAY_BY_IP": "1 to send without signing in, to a relay that trusts this IP address.",
     "MAX_CONNECTIONS": "Sessions that concurrent sends share, at most (default 3).",
     "STORE": "sqlite:///path.db or postgresql://...: limits and tokens shared by processes.",
+    "TEMPLATES": "Folder of message templates for template= (needs the [templates] extra).",
     "RETRIES": "Retries after a failure that is safe to retry (default 3).",
     "BACKOFF": "Seconds before the first retry, doubled for each further one (default 1).",
     "MAX_BACKOFF": "The longest wait between two attempts, in seconds (default 30).",
@@ -72,6 +73,8 @@ _SECRET_NAMES = {
     "APP_PASSWORD",
 }
 _OBJECT_OPTIONS = ("tls_context", "sink", "on_event", "retry", "pool", "limits")
+_PATH_OPTIONS = ("templates",)
+"""Options that a variable gives as a path, or `from_env(**overrides)` as an object."""
 """Options that are objects: `from_env(**overrides)` takes them as they are."""
 
 
@@ -123,12 +126,17 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
         environ: where to read the variables (default `os.environ`).
         **overrides: values that win over the environment, named like the variables in lower
             case (`port=465`, `app_password=...`), or option objects (`tls_context`, `sink`,
-            `on_event`, `retry`, `pool`, `limits`).
+            `on_event`, `retry`, `pool`, `limits`, a `Templates` as `templates`).
 
     Raises:
         ConfigurationError: listing every missing or contradictory setting.
     """
     objects = {k: overrides.pop(k) for k in _OBJECT_OPTIONS if k in overrides}
+    objects |= {
+        k: overrides.pop(k)
+        for k in _PATH_OPTIONS
+        if k in overrides and not isinstance(overrides[k], (str, os.PathLike))
+    }
     reader = _Reader(os.environ if environ is None else environ, overrides)
     problems: list[str] = []
     host = reader.get("HOST") or GMAIL_HOST
@@ -138,6 +146,7 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
     max_connections = _number(reader, "MAX_CONNECTIONS", int, problems)
     ca_file = _ca_file(reader.get("CA_FILE"), problems)
     store = reader.get("STORE")
+    templates = objects.get("templates") or _templates(reader.get("TEMPLATES"), problems)
     credentials, token_file, user = read_credentials(reader.get, problems)
     groups = _groups(reader, objects, problems)
 
@@ -188,6 +197,7 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
         **_given(timeout=timeout, max_connections=max_connections, store=store),
         sink=objects.get("sink"),
         on_event=objects.get("on_event"),
+        templates=templates,
         account=credentials.user if credentials is not None else user,
         token_file=token_file,
         sources=reader.sources(),
@@ -324,3 +334,14 @@ def _ca_file(ca_file: str | None, problems: list[str]) -> str | None:
         problems.append(f"GMAIL_SEND_CA_FILE: {exc.message}")
         return None
     return ca_file
+
+
+def _templates(folder: str | None, problems: list[str]) -> str | None:
+    """The templates folder, checked now so that a wrong path is one of the problems listed
+    (Jinja2 itself loads when the sender makes the `Templates`)."""
+    if folder is None:
+        return None
+    if not os.path.isdir(folder):
+        problems.append(f"GMAIL_SEND_TEMPLATES: {folder} does not exist or is not a directory")
+        return None
+    return folder

@@ -22,6 +22,7 @@ RUN_HERE = {
     "send_script.py",
     "send_with_gmail.py",
     "bulk_send.py",
+    "mail_merge.py",
     "django_settings.py",
     "fastapi_app.py",
 }
@@ -112,6 +113,30 @@ def test_bulk_send_with_one_click_unsubscribe(local: LocalGmailThread, tmp_path:
         assert unsubscribe.startswith("<https://example.com/u?email=")
         assert "&token=" in unsubscribe and "<mailto:unsubscribe@example.com" in unsubscribe
         assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_mail_merge_resumes_with_the_rest(local: LocalGmailThread, tmp_path: Path) -> None:
+    people = tmp_path / "people.csv"
+    people.write_text("email,name,plan\nada@example.com,Ada,Pro\n", encoding="utf-8")
+    journal = tmp_path / "people.journal"
+    run = run_example(local, "mail_merge.py", str(people), "--journal", str(journal))
+    assert run.returncode == 0, run.stderr
+    assert "row 1 ada@example.com: sent <" in run.stdout
+    people.write_text(
+        "email,name,plan\nada@example.com,Ada,Pro\nbob@example.com,Bob & Co,Free\n",
+        encoding="utf-8",
+    )
+    run = run_example(local, "mail_merge.py", str(people), "--journal", str(journal))
+    assert run.returncode == 0, run.stderr
+    assert "row 1 ada@example.com: already_sent <" in run.stdout
+    assert "done: 2 of 2 welcomed (Example Shop)" in run.stdout
+    assert [m.rcpt_tos for m in local.messages] == [("ada@example.com",), ("bob@example.com",)]
+    bob = local.messages[1].parsed()
+    assert bob["Subject"] == "Welcome to Example Shop, Bob & Co"
+    html = bob.get_body(preferencelist=("html",))
+    text = bob.get_body(preferencelist=("plain",))
+    assert html is not None and "Welcome, Bob &amp; Co!" in html.get_content()
+    assert text is not None and "Welcome, Bob & Co!" in text.get_content()
 
 
 def test_django_settings_snippet(local: LocalGmailThread) -> None:

@@ -28,6 +28,10 @@ Decisions, so callers know what they get:
   as application/octet-stream.
 - `headers` adds headers; ASCII values are written as given (folded at spaces), others as
   RFC 2047 text. Headers the arguments or the MIME structure own cannot be given there.
+- `template` and `context` render a message template (`Templates`, given as `templates`):
+  its subject, text and HTML, each unless given explicitly (an empty subject counts as not
+  given); with no text from either, the text part is derived from the HTML. Images the
+  template shows with `inline_image(...)` are attached inline, once each.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from email.message import EmailMessage, MIMEPart
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .._types import Addresses, AttachmentInput, Encoding
 from ..errors import InvalidAddressError, MessageError, MessageTooLargeError
@@ -74,6 +78,7 @@ from ._outgoing import (
     normalize_message_id,
 )
 from ._prepare import prepare_message
+from ._templates import RenderedTemplate, Templates, apply_template
 
 __all__ = [
     "BLOCKED_EXTENSIONS",
@@ -81,6 +86,8 @@ __all__ = [
     "MAX_RECIPIENTS",
     "Attachment",
     "OutgoingMessage",
+    "RenderedTemplate",
+    "Templates",
     "compose_message",
     "prepare_message",
 ]
@@ -291,13 +298,20 @@ def compose_message(
     encoding: Encoding = "utf-8",
     message_id: str | None = None,
     date: datetime | None = None,
+    template: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    templates: Templates | None = None,
 ) -> OutgoingMessage:
     """Build and validate a message; raise a MessageError subclass for anything Gmail refuses.
 
     `account` is the signed-in mailbox: the default From and the Message-ID's domain (None for
     a relay that authenticates by IP address, then `from_` is required). Attachment files are
-    read here, so a missing file fails before any connection.
+    read here, so a missing file fails before any connection. `templates` renders `template`
+    (a `ConfigurationError` when a template is asked for and there are none); the other
+    keywords are the message fields (`MessageFields`), described in this module's docs.
     """
+    parts = apply_template(templates, template, context, subject=subject, text=text, html=html)
+    subject, text, html = parts.subject, parts.text, parts.html
     charset = _charset(encoding)
     for what, value in (("subject", subject), ("text", text), ("html", html)):
         _optional_str(value, what)
@@ -315,6 +329,7 @@ def compose_message(
     mid = make_message_id(sender.domain) if message_id is None else normalize_message_id(message_id)
     date_value = format_date(date)
     loaded = _load_attachments(attachments)
+    loaded += [load_attachment(image, limit=MAX_MESSAGE_SIZE) for image in parts.inline_images]
 
     message = EmailMessage(policy=_BUILD_POLICY)
     message.set_raw(

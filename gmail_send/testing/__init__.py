@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._accounts import LocalAccount, TokenValidator, TokenVerdict
     from ._background import LocalGmailThread
-    from ._faults import DropStage, InjectStage, ReplyLike, format_reply
+    from ._faults import DropStage, Hold, HoldStage, InjectStage, ReplyLike, format_reply
     from ._outbox import Outbox, SentMessage
     from ._records import AuthAttempt, ReceivedMessage, SessionRecord
     from ._server import DEFAULT_CLOSE_REPLY, LocalGmail
@@ -34,6 +34,8 @@ _WHERE = {
     "TokenVerdict": "_accounts",
     "LocalGmailThread": "_background",
     "DropStage": "_faults",
+    "Hold": "_faults",
+    "HoldStage": "_faults",
     "InjectStage": "_faults",
     "ReplyLike": "_faults",
     "format_reply": "_faults",
@@ -85,6 +87,8 @@ __all__ = [
     "GMAIL_SIZE_LIMIT",
     "AuthAttempt",
     "DropStage",
+    "Hold",
+    "HoldStage",
     "InjectStage",
     "LocalAccount",
     "LocalGmail",

@@ -1,14 +1,18 @@
-"""Planned misbehaviour for the local Gmail: injected replies and dropped connections.
+"""Planned misbehaviour for the local Gmail: injected replies, dropped connections, pauses.
 
 Tests queue faults with `LocalGmail.inject()` / `drop_connection()`; the protocol layer asks
 `FaultPlan.take(stage)` at each point of the session and, when a fault is due, answers with its
-reply or cuts the TCP connection. Replies are built from gmail_send.smtp.GMAIL_REPLIES so the
-server and the client share one table of Gmail's wording.
+reply or cuts the TCP connection. `LocalGmail.hold()` pauses a session at a chosen point until
+the test releases it (a `Hold`), so a test can act, e.g. kill the client, at that moment.
+Replies are built from gmail_send.smtp.GMAIL_REPLIES so the server and the client share one
+table of Gmail's wording.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -19,6 +23,8 @@ __all__ = [
     "DropStage",
     "Fault",
     "FaultPlan",
+    "Hold",
+    "HoldStage",
     "InjectStage",
     "ReplyLike",
     "format_reply",
@@ -34,6 +40,10 @@ DropStage = Literal[
 """Where the connection can be cut. "data_end": after the body, before storing it (the message
 is lost); "data_end_stored": after storing it, before the reply (the server holds one copy and
 the client cannot know)."""
+
+HoldStage = Literal["data_end", "data_end_stored"]
+"""Where a session can be paused: after the body arrived, before the message is stored
+("data_end"), or after it was stored, before the reply ("data_end_stored")."""
 
 ReplyLike = ReplyRule | SMTPReply | tuple[int, str] | int
 """A reply to inject: a table row, an `SMTPReply`, `(code, "x.y.z text")`, or a bare code (the
@@ -100,11 +110,60 @@ class Fault:
         return self.reply is None
 
 
+class Hold:
+    """A pause of the local Gmail at one point of one session, from `LocalGmail.hold()`.
+
+    The session that reaches the point waits there until `release()` (or until the server
+    stops); `wait()` blocks the caller until then, from any thread.
+    """
+
+    def __init__(self, stage: str, after: int) -> None:
+        self.stage = stage
+        self.after = after
+        self._reached = threading.Event()
+        self._released = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup: asyncio.Event | None = None
+
+    def __repr__(self) -> str:
+        state = "released" if self.released else "reached" if self.reached else "waiting"
+        return f"<Hold {self.stage} {state}>"
+
+    @property
+    def reached(self) -> bool:
+        """Whether a session is (or was) paused here."""
+        return self._reached.is_set()
+
+    @property
+    def released(self) -> bool:
+        """Whether `release()` was called."""
+        return self._released.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a session is paused here; False if `timeout` seconds passed first."""
+        return self._reached.wait(timeout)
+
+    def release(self) -> None:
+        """Let the paused session go on (or let it pass, if none has arrived yet)."""
+        self._released.set()
+        loop, wakeup = self._loop, self._wakeup
+        if loop is not None and wakeup is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wakeup.set)
+
+    async def pause(self) -> None:
+        """Called by the server at the point: wait there until released."""
+        self._loop, self._wakeup = asyncio.get_running_loop(), asyncio.Event()
+        self._reached.set()
+        if not self._released.is_set():
+            await self._wakeup.wait()
+
+
 class FaultPlan:
     """The queue of faults, consumed in the order they were added."""
 
     def __init__(self) -> None:
         self._faults: list[Fault] = []
+        self._holds: list[Hold] = []
 
     def __repr__(self) -> str:
         return f"<FaultPlan {self._faults!r}>"
@@ -138,13 +197,35 @@ class FaultPlan:
             return fault
         return None
 
+    def add_hold(self, stage: str, *, after: int = 0) -> Hold:
+        """Pause the session that reaches `stage` after `after` others passed it."""
+        _check_stage(stage, get_args(HoldStage))
+        if not isinstance(after, int) or after < 0:
+            raise ValueError(f"after must be a whole number >= 0, not {after!r}")
+        hold = Hold(stage, after)
+        self._holds.append(hold)
+        return hold
+
+    def take_hold(self, stage: str) -> Hold | None:
+        """The hold due at `stage` (then no longer queued), or None."""
+        for hold in self._holds:
+            if hold.stage != stage:
+                continue
+            if hold.after:
+                hold.after -= 1
+                return None
+            self._holds.remove(hold)
+            return hold
+        return None
+
     def pending(self) -> list[Fault]:
         """Faults not yet used up."""
         return list(self._faults)
 
     def clear(self) -> None:
-        """Forget every queued fault."""
+        """Forget every queued fault and hold."""
         self._faults.clear()
+        self._holds.clear()
 
 
 def _check_stage(stage: str, allowed: tuple[str, ...]) -> None:

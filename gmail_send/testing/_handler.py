@@ -112,12 +112,18 @@ class GmailHandler:
         return f"250 2.1.5 OK {server.session_id} - gsmtp"
 
     async def handle_DATA(self, server: GmailSMTP, session: Session, envelope: Envelope) -> str:
+        hold = self.state.faults.take_hold("data_end")
+        if hold is not None:
+            await hold.pause()
         fault = self.state.faults.take("data_end")
         if fault is not None:
             if fault.reply is None:
                 await server.drop()
             return fault.reply
         message = self._store(server, envelope)
+        hold = self.state.faults.take_hold("data_end_stored")
+        if hold is not None:
+            await hold.pause()
         if self.state.faults.take("data_end_stored") is not None:
             await server.drop()
         return f"250 2.0.0 OK {int(message.received_at)} {message.transaction_id} - gsmtp"

@@ -29,7 +29,7 @@ from typing import Any
 from ..auth._xoauth2 import MAIL_SCOPE
 from ..smtp._replies import GMAIL_REPLIES, ReplyRule
 from ._accounts import LocalAccount, TokenValidator
-from ._faults import DropStage, Fault, InjectStage, ReplyLike, format_reply
+from ._faults import DropStage, Fault, Hold, HoldStage, InjectStage, ReplyLike, format_reply
 from ._handler import GmailHandler
 from ._protocol import GmailSMTP
 from ._records import AuthAttempt, ReceivedMessage, SessionRecord
@@ -273,13 +273,29 @@ class LocalGmail:
         """
         self._state.faults.add_drop(stage, times=times)
 
+    def hold(self, stage: HoldStage, *, after: int = 0) -> Hold:
+        """Pause the next session that reaches `stage`, after letting `after` others pass.
+
+        "data_end": the body arrived, the message is not stored yet; "data_end_stored": it is
+        stored, the reply not sent. The paused session waits until `Hold.release()` or until
+        the server stops; the others go on. `Hold.wait()` tells a test (in any thread) that
+        the moment came, e.g. to kill the client then:
+
+            hold = gmail.hold("data_end_stored", after=2)  # the third message
+            ...  # start the client
+            assert hold.wait(timeout=60)
+            client.kill()
+            hold.release()
+        """
+        return self._state.faults.add_hold(stage, after=after)
+
     @property
     def pending_faults(self) -> list[Fault]:
         """Injected replies and drops not used up yet."""
         return self._state.faults.pending()
 
     def clear_faults(self) -> None:
-        """Forget every fault not used up yet."""
+        """Forget every fault and hold not used up yet."""
         self._state.faults.clear()
 
     async def close_all(self, *, reply: ReplyLike | None = DEFAULT_CLOSE_REPLY) -> int:
