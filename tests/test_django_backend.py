@@ -229,3 +229,17 @@ def test_an_invalid_address_is_named_as_given(local: LocalGmailThread) -> None:
         pytest.raises(InvalidAddressError, match="'bad address'"),
     ):
         mail.send_mail("s", "body", None, ["bad address"])
+
+
+def test_the_memory_sink_from_the_environment_needs_no_credentials(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in [k for k in os.environ if k.startswith("GMAIL_SEND_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GMAIL_SEND_SINK", "memory")
+    with caplog.at_level("INFO", logger="gmail_send.sink"):
+        assert mail.send_mail("Dev mode", "Nothing is sent.", "me@gmail.com", ["a@example.com"])
+    [record] = [r for r in caplog.records if r.name == "gmail_send.sink"]
+    assert record.getMessage() == (
+        "message kept in memory, not sent: subject 'Dev mode' to a@example.com"
+    )

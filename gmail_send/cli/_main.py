@@ -135,8 +135,18 @@ def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("host", "port", "security", "ca_file", "timeout", "user", "token_file", "app_password")
-    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    names = (
+        "host",
+        "port",
+        "security",
+        "ca_file",
+        "timeout",
+        "user",
+        "token_file",
+        "app_password",
+        "sink",
+    )
+    return {name: value for name in names if (value := getattr(args, name, None)) is not None}
 
 
 _CREDENTIAL_FLAGS = ("token_file", "app_password")
@@ -206,6 +216,12 @@ def _add_send(commands: Any) -> None:
         "comments), with progress and a summary",
     )
     _add_connection_flags(send)
+    send.add_argument(
+        "--sink",
+        choices=("memory", "local"),
+        help="development: memory logs the message and sends nothing (no credentials needed); "
+        "local sends only to a local Gmail (GMAIL_SEND_SINK)",
+    )
     send.set_defaults(handler=_run_send)
 
 
@@ -343,6 +359,9 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger("gmail_send").setLevel(logging.DEBUG)
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # GMAIL_SEND_SINK=memory: each message kept instead of sent is reported, as the console
+    # backends of web frameworks do.
+    logging.getLogger("gmail_send.sink").setLevel(logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:

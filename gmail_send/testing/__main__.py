@@ -59,6 +59,7 @@ async def serve(
             print(f"account {DEMO_ADDRESS}: app password {app_password!r}, access token {token!r}")
             print("(made up for this run, valid only here)")
             variables = {
+                "GMAIL_SEND_SINK": "local",
                 "GMAIL_SEND_HOST": gmail.host,
                 "GMAIL_SEND_PORT": str(gmail.port),
                 "GMAIL_SEND_SECURITY": security,
