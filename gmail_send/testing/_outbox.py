@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 from .._result import SendResult
+from .._sender import GmailSender
 from .._sink import DEV_SENDER, MemorySink
 from ..errors import GmailSendError
 from ..message._outgoing import OutgoingMessage
@@ -96,6 +97,7 @@ class Outbox(MemorySink):
         super().__init__(account)
         self._messages: list[SentMessage] = []
         self._failures: list[GmailSendError] = []
+        self._sender: GmailSender | None = None
 
     async def deliver(self, outgoing: OutgoingMessage) -> SendResult:
         """Keep the message and report every recipient as accepted (or raise a planned error).
@@ -112,6 +114,18 @@ class Outbox(MemorySink):
     def _keep(self, outgoing: OutgoingMessage) -> None:
         super()._keep(outgoing)
         self._messages.append(SentMessage(outgoing))
+
+    def gmail_sender(self) -> GmailSender:
+        """A `GmailSender` that delivers into this outbox (one, made on first use).
+
+        For replacing an application's sender where it is looked up, e.g. FastAPI's
+        `app.dependency_overrides[get_gmail] = gmail_outbox.gmail_sender`. It has no
+        credentials; messages are From `account` unless they say otherwise.
+        """
+        with self._lock:
+            if self._sender is None:
+                self._sender = GmailSender(None, sink=self)
+            return self._sender
 
     def fail_next(self, error: GmailSendError, *, times: int = 1) -> None:
         """Make the next `times` deliveries raise `error` (nothing is kept for them)."""
