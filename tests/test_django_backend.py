@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import django
 import pytest
@@ -243,3 +245,67 @@ def test_the_memory_sink_from_the_environment_needs_no_credentials(
     assert record.getMessage() == (
         "message kept in memory, not sent: subject 'Dev mode' to a@example.com"
     )
+
+
+def test_each_message_keeps_its_send_result(local: LocalGmailThread) -> None:
+    messages = [
+        mail.EmailMessage(f"receipt {n}", "body", "me@gmail.com", [f"c{n}@example.com"])
+        for n in range(2)
+    ]
+    messages.append(mail.EmailMessage("nobody", "body", "me@gmail.com", []))
+    with override_settings(GMAIL_SEND=local.settings()):
+        assert mail.get_connection().send_messages(messages) == 2
+    for message, received in zip(messages, local.messages, strict=False):
+        result = message.gmail_send_result
+        assert result.message_id == received.parsed()["Message-ID"]
+        assert result.accepted == received.rcpt_tos
+    assert messages[2].gmail_send_result is None  # no recipient: not sent
+
+
+def test_a_message_not_sent_silently_has_no_result(local: LocalGmailThread) -> None:
+    local.server.inject("mail", (550, "5.7.1 rejected for this test"))
+    message = mail.EmailMessage("refused", "body", "me@gmail.com", ["you@example.com"])
+    with override_settings(GMAIL_SEND=local.settings()):
+        assert mail.get_connection(fail_silently=True).send_messages([message]) == 0
+    assert message.gmail_send_result is None
+
+
+def test_the_librarys_events_arrive_as_django_signals(local: LocalGmailThread) -> None:
+    from gmail_send import MessageSent, RetryPolicy, SendEvent, SendRetried
+    from gmail_send.contrib.django import message_sent, send_event, send_retried
+
+    seen: list[tuple[str, SendEvent, str, bool]] = []
+    own_hook: list[SendEvent] = []
+
+    def receiver(signal_name: str) -> Any:
+        def receive(sender: type, event: SendEvent, message: Any, **kwargs: Any) -> None:
+            on_this_thread = threading.current_thread() is threading.main_thread()
+            seen.append((signal_name, event, message.subject, on_this_thread))
+
+        return receive
+
+    handlers = {"any": receiver("any"), "sent": receiver("sent"), "retried": receiver("retried")}
+    send_event.connect(handlers["any"])
+    message_sent.connect(handlers["sent"])
+    send_retried.connect(handlers["retried"])
+    local.server.inject("mail", (451, "4.3.0 Mail server temporarily rejected message."))
+    options = {**local.settings(), "retry": RetryPolicy(backoff=0.01), "on_event": own_hook.append}
+    try:
+        with override_settings(GMAIL_SEND=options):
+            assert mail.send_mail("signalled", "body", "me@gmail.com", ["you@example.com"]) == 1
+    finally:
+        send_event.disconnect(handlers["any"])
+        message_sent.disconnect(handlers["sent"])
+        send_retried.disconnect(handlers["retried"])
+    names = [(name, type(event)) for name, event, _, _ in seen]
+    assert names == [
+        ("any", SendRetried),
+        ("retried", SendRetried),
+        ("any", MessageSent),
+        ("sent", MessageSent),
+    ]
+    assert all(subject == "signalled" and main for _, _, subject, main in seen)
+    sent_event = seen[-1][1]
+    assert isinstance(sent_event, MessageSent)
+    assert sent_event.message_id == local.messages[0].parsed()["Message-ID"]
+    assert [type(event) for event in own_hook] == [SendRetried, MessageSent]  # still called
