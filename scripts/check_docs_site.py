@@ -4,7 +4,8 @@
 
 `mkdocs build --strict` proves the pages build; this proves what the i18n plugin is for: the
 Japanese pages declare `lang="ja"` and have a Japanese interface (search, table of contents),
-and long command lines wrap instead of being cut off. Exits 1 naming every failed check.
+long command lines wrap instead of being cut off, and the screenshots are in the site.
+Exits 1 naming every failed check.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def problems(site: Path) -> list[str]:
             found.append(f"{page}: the search box is not labelled {search!r}")
     if "目次" not in (site / JAPANESE_PAGES[1]).read_text(encoding="utf-8"):
         found.append(f"{JAPANESE_PAGES[1]}: the table of contents is not titled 目次")
+    for name in ("local-inbox.png", "local-inbox-message.png", "doctor.png"):
+        if not (site / "images" / "screenshots" / name).is_file():
+            found.append(f"the screenshot {name} is not in the site")
     cli = (site / "cli/index.html").read_text(encoding="utf-8")
     if 'class="language-console highlight"' not in cli or "stylesheets/extra.css" not in cli:
         found.append("cli/index.html: console blocks lack the class or stylesheet that wraps them")
