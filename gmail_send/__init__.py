@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ._result import SendResult
     from ._retry import RetryPolicy
     from ._sender import GmailSender, send
-    from ._sink import MessageSink
+    from ._sink import MemorySink, MessageSink
     from ._types import MessageFields, Security, SendArguments, SenderOptions
     from .auth._credentials import (
         AppPassword,
@@ -88,6 +88,7 @@ _LAZY = {
     "PoolOptions": "._options",
     "SendingLimits": "._options",
     "Settings": "._options",
+    "MemorySink": "._sink",
     "MessageSink": "._sink",
     "MessageFields": "._types",
     "Security": "._types",
@@ -189,6 +190,7 @@ __all__ = [
     "HeaderInjectionError",
     "InvalidAddressError",
     "LoginThrottledError",
+    "MemorySink",
     "MessageError",
     "MessageFields",
     "MessageSent",

@@ -155,7 +155,8 @@ class Settings(Mapping[str, Any]):
             (a private or test CA), as a simpler alternative to `tls_context`; not both.
         timeout: seconds to wait for the server at each step.
         max_connections: sessions that concurrent sends share, at most.
-        sink: deliver here instead of the network (e.g. `gmail_send.testing.Outbox`).
+        sink: deliver here instead of the network: a `MemorySink` (what
+            `GMAIL_SEND_SINK=memory` gives) or a test's `gmail_send.testing.Outbox`.
         on_event: called with each `SendEvent` (sent, retried, quota reached, ...).
         templates: the message templates `template=` names: a `Templates`, or the folder
             that holds them (needs the `[templates]` extra).

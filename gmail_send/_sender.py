@@ -27,6 +27,7 @@ from ._limits import (
 )
 from ._options import OPTION_NAMES, Settings
 from ._result import SendResult
+from ._sink import sink_account
 from ._types import MessageFields, Security, SendArguments, SenderOptions
 from .auth._credentials import (
     AppPassword,
@@ -160,8 +161,11 @@ class GmailSender:
 
     @property
     def account(self) -> str | None:
-        """The signed-in mailbox, the default sender."""
-        return self.credentials.user if self.credentials is not None else None
+        """The signed-in mailbox, the default sender (without credentials, the sink's
+        `account`, if it has one: a `MemorySink`'s)."""
+        if self.credentials is not None:
+            return self.credentials.user
+        return sink_account(self.sink)
 
     async def __aenter__(self) -> GmailSender:
         return self

@@ -12,8 +12,10 @@ from types import ModuleType
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
-from gmail_send.testing import LocalGmailThread, TestCertificates
+from gmail_send.contrib.fastapi import get_gmail
+from gmail_send.testing import LocalGmailThread, Outbox, TestCertificates
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -185,3 +187,19 @@ async def test_fastapi_app(local: LocalGmailThread, monkeypatch: pytest.MonkeyPa
     assert welcome.rcpt_tos == ("ada@example.com",)
     assert welcome.parsed()["Subject"] == "Welcome, Ada"
     assert len(local.server.sessions) == 1  # the lifespan's sender served both
+
+
+def test_fastapi_app_in_a_test_client_with_the_outbox(
+    gmail_outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [k for k in os.environ if k.startswith("GMAIL_SEND_")]:
+        monkeypatch.delenv(name)  # no credentials anywhere: the override needs none
+    app = load_fastapi_example().app
+    app.dependency_overrides[get_gmail] = gmail_outbox.gmail_sender
+    with TestClient(app) as client:  # runs the lifespan, which leaves the sender to the override
+        answer = client.post("/contact", json={"email": "visitor@example.org", "message": "Hi!"})
+        assert answer.status_code == 200, answer.text
+        assert client.post("/signup", json={"email": "ada@example.com", "name": "Ada"}).is_success
+    sent = gmail_outbox.assert_sent(to="support@example.com", subject="Contact form")
+    assert sent.message_id == answer.json()["message_id"]
+    gmail_outbox.assert_sent(to="ada@example.com", subject="Welcome, Ada")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -54,6 +55,14 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Starts a local Gmail-like SMTP server (needs the [testing] extra), sends a "
         "message to it with XOAUTH2 over TLS, and prints what the server received. Nothing "
         "leaves this machine.",
+    )
+    demo.add_argument(
+        "--web",
+        action="store_true",
+        help="serve the local inbox page too and keep running, to see the message in a browser",
+    )
+    demo.add_argument(
+        "--seconds", type=float, default=600.0, help="with --web: stop after this long"
     )
     demo.set_defaults(handler=_run_demo)
 
@@ -142,8 +151,13 @@ def _run_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             file=sys.stderr,
         )
         return 2
-    asyncio.run(run_demo(print))
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends --web
+        asyncio.run(run_demo(_print_flushed, web=args.web, serve_seconds=args.seconds))
     return 0
+
+
+def _print_flushed(text: str) -> None:
+    print(text, flush=True)
 
 
 def _run_auth(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
@@ -175,6 +189,9 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger("gmail_send").setLevel(logging.DEBUG)
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # GMAIL_SEND_SINK=memory: each message kept instead of sent is reported, as the console
+    # backends of web frameworks do.
+    logging.getLogger("gmail_send.sink").setLevel(logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:

@@ -110,6 +110,12 @@ def add_send(commands: Any) -> None:
         "GMAIL_SEND_MAX_CONNECTIONS",
     )
     add_connection_flags(send)
+    send.add_argument(
+        "--sink",
+        choices=("memory", "local"),
+        help="development: memory logs the message and sends nothing (no credentials needed); "
+        "local sends only to a local Gmail (GMAIL_SEND_SINK)",
+    )
     send.set_defaults(handler=run_send_command)
 
 

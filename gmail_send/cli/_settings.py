@@ -67,6 +67,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         "token_file",
         "app_password",
         "templates",
+        "sink",
     )
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 

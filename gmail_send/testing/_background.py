@@ -45,7 +45,8 @@ class LocalGmailThread:
 
     It has one account, `account` with `app_password`, which also accepts the XOAUTH2 token
     `access_token`. `server` is the `LocalGmail` itself (its sync methods, like `inject`, may
-    be called from the test's thread; run its coroutines with `call`).
+    be called from the test's thread; run its coroutines with `call`). With `web=True` it also
+    serves the inbox page, at `web_url`.
     """
 
     def __init__(
@@ -56,6 +57,8 @@ class LocalGmailThread:
         app_password: str = DEFAULT_APP_PASSWORD,
         access_token: str = DEFAULT_ACCESS_TOKEN,
         certificates: TestCertificates | None = None,
+        web: bool = False,
+        web_port: int = 0,
     ) -> None:
         self.account = account
         self.app_password = app_password
@@ -64,6 +67,8 @@ class LocalGmailThread:
             security=security,
             accounts=[LocalAccount(account, app_password=app_password)],
             certificates=certificates,
+            web=web,
+            web_port=web_port,
         )
         self.server.add_access_token(account, access_token)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -140,6 +145,11 @@ class LocalGmailThread:
     @property
     def security(self) -> Security:
         return self.server.security
+
+    @property
+    def web_url(self) -> str | None:
+        """The inbox page's address while running with `web=True`, else None."""
+        return self.server.web_url
 
     @property
     def messages(self) -> list[ReceivedMessage]:

@@ -174,7 +174,7 @@ class GmailHandler:
             transaction_id=self.state.next_transaction_id(server.session_id),
             received_at=time.time(),
         )
-        self.state.messages.append(message)
+        self.state.store(message)
         server.record.messages_accepted += 1
         server.original_mail_from = None
         return message

@@ -22,7 +22,7 @@ import contextlib
 import ipaddress
 import secrets
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
@@ -31,6 +31,7 @@ from ..smtp._replies import GMAIL_REPLIES, ReplyRule
 from ._accounts import LocalAccount, TokenValidator
 from ._faults import DropStage, Fault, Hold, HoldStage, InjectStage, ReplyLike, format_reply
 from ._handler import GmailHandler
+from ._inbox import LocalInbox
 from ._protocol import GmailSMTP
 from ._records import AuthAttempt, ReceivedMessage, SessionRecord
 from ._redaction import install_log_filter, uninstall_log_filter
@@ -65,7 +66,9 @@ class LocalGmail:
     no STARTTLS offered, so AUTH is always refused: for proving a client keeps credentials off
     an unencrypted connection). allow_relay_by_ip: accept MAIL without AUTH, like Workspace's
     smtp-relay with IP-address authentication. idle_timeout: seconds of silence after which the
-    server says `451 4.4.2 Timeout - closing connection` and hangs up.
+    server says `451 4.4.2 Timeout - closing connection` and hangs up. web: also serve the
+    inbox page (the received messages in a browser, and as JSON) at `web_url`, on `web_port`
+    (0 picks a free port).
     """
 
     def __init__(
@@ -81,6 +84,8 @@ class LocalGmail:
         allow_relay_by_ip: bool = False,
         idle_timeout: float = 300.0,
         hostname: str = "smtp.gmail.com",
+        web: bool = False,
+        web_port: int = 0,
     ) -> None:
         config = ServerConfig(
             security=security,
@@ -90,8 +95,9 @@ class LocalGmail:
             allow_relay_by_ip=allow_relay_by_ip,
             idle_timeout=idle_timeout,
         )
-        if not 0 <= port <= 65535:
-            raise ValueError(f"port must be 0..65535, not {port}")
+        for name, number in (("port", port), ("web_port", web_port)):
+            if not 0 <= number <= 65535:
+                raise ValueError(f"{name} must be 0..65535, not {number}")
         self._state = ServerState(config, accounts)
         self._handler = GmailHandler(self._state)
         self._certificates = certificates if certificates is not None else TestCertificates()
@@ -99,6 +105,9 @@ class LocalGmail:
         self._port = port
         self._server: asyncio.Server | None = None
         self._starttls_context: ssl.SSLContext | None = None
+        self._inbox = (
+            LocalInbox(self._state, smtp_where="", host=self._host, port=web_port) if web else None
+        )
 
     def __repr__(self) -> str:
         where = f"{self._host}:{self._port}" if self.running else "stopped"
@@ -131,6 +140,13 @@ class LocalGmail:
             uninstall_log_filter()
             raise
         self._port = int(self._server.sockets[0].getsockname()[1])
+        if self._inbox is not None:
+            self._inbox.set_smtp_where(f"SMTP {security} on {self._host}:{self._port}")
+            try:
+                await self._inbox.start()
+            except BaseException:
+                await self.stop()
+                raise
 
     async def stop(self) -> None:
         """Stop listening and cut every open connection; safe to call more than once."""
@@ -138,6 +154,8 @@ class LocalGmail:
         if server is None:
             return
         try:
+            if self._inbox is not None:
+                await self._inbox.stop()
             server.close()
             protocols = list(self._state.live)
             for protocol in protocols:
@@ -197,6 +215,13 @@ class LocalGmail:
     def certificates(self) -> TestCertificates:
         """The test CA and server certificate."""
         return self._certificates
+
+    @property
+    def web_url(self) -> str | None:
+        """The inbox page's address (http://127.0.0.1:PORT/) while running with `web=True`."""
+        if self._inbox is None or not self.running:
+            return None
+        return self._inbox.url
 
     def client_tls_context(self) -> ssl.SSLContext:
         """An SSL context that trusts this server's certificate (verification on)."""
@@ -341,6 +366,17 @@ class LocalGmail:
     def messages(self) -> list[ReceivedMessage]:
         """Every accepted message in order (the live list: tests may clear it)."""
         return self._state.messages
+
+    def on_message(self, listener: Callable[[ReceivedMessage], None]) -> Callable[[], None]:
+        """Call `listener(message)`, on the server's loop, for each message accepted from now
+        on (it should be quick); returns the function that stops it."""
+        self._state.message_listeners.append(listener)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._state.message_listeners.remove(listener)
+
+        return remove
 
     @property
     def sessions(self) -> list[SessionRecord]:
