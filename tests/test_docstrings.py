@@ -37,6 +37,8 @@ PUBLIC_MODULES = [
 ]
 
 # Parameters not documented yet, as "module.Name.method(parameter)". Empty when the work is done.
+# What is left: the test helpers of gmail_send.testing (LocalGmail, LocalTokenEndpoint, the
+# records of the local server, Outbox, ...). Remove an entry with the docs that cover it.
 NOT_YET_DOCUMENTED: set[str] = {
     "gmail_send.testing.AuthAttempt(mechanism)",
     "gmail_send.testing.AuthAttempt(success)",
