@@ -270,7 +270,13 @@ class Settings(Mapping[str, Any]):
         cls, credentials: Credentials | None, options: Mapping[str, Any], *, caller: str
     ) -> Settings:
         """`Settings` from a send function's keywords; an unknown keyword is a TypeError, as
-        Python raises for any function, with the nearest option named."""
+        Python raises for any function, with the nearest option named.
+
+        Args:
+            credentials: who signs in, as the send function got it.
+            options: the send function's option keywords.
+            caller: the function's name, for the TypeError's message.
+        """
         for name in options:
             if name not in OPTION_NAMES:
                 close = difflib.get_close_matches(name, OPTION_NAMES, n=1)

@@ -218,7 +218,18 @@ class GmailSender:
         deadline: float | None = None,
     ) -> SendResult:
         """Send a ready message (copied, never modified); the envelope comes from its headers
-        unless `sender` / `recipients` are given. Bcc headers are not transmitted."""
+        unless `sender` / `recipients` are given. Bcc headers are not transmitted.
+
+        Args:
+            message: the message, as built by the `email` package (or parsed from a file).
+            sender: the envelope sender (MAIL FROM) instead of the one the headers give.
+            recipients: the envelope recipients instead of the To, Cc and Bcc headers.
+            deadline: seconds this send may take in all, retries included (default: the
+                sender's `RetryPolicy.deadline`).
+
+        Returns:
+            The `SendResult`.
+        """
         prepare = functools.partial(
             prepare_message, message, account=self.account, sender=sender, recipients=recipients
         )
@@ -229,7 +240,16 @@ class GmailSender:
     async def send_outgoing(
         self, outgoing: OutgoingMessage, *, deadline: float | None = None
     ) -> SendResult:
-        """Send an already composed and validated message."""
+        """Send an already composed and validated message.
+
+        Args:
+            outgoing: the message, from `compose_message` or `prepare_message`.
+            deadline: seconds this send may take in all, retries included (default: the
+                sender's `RetryPolicy.deadline`).
+
+        Returns:
+            The `SendResult`.
+        """
         if self._closed:
             raise ConfigurationError("this GmailSender is closed")
         if deadline is not None and not deadline > 0:
@@ -292,6 +312,9 @@ class GmailSender:
         The rolling 24-hour count stays (so `daily_limit` still holds) unless `count=True`,
         which forgets it too (e.g. after the account's limit was raised). With a store, for
         every process.
+
+        Args:
+            count: also forget the messages counted in the last 24 hours.
         """
         if self.account is not None:
             await self._ledger.reset(self.account, count=count)

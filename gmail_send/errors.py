@@ -71,7 +71,13 @@ __all__ = [
 
 
 class SMTPReply(NamedTuple):
-    """One server reply: the basic code, the enhanced status code if any, and the text."""
+    """One server reply: the basic code, the enhanced status code if any, and the text.
+
+    Attributes:
+        code: the basic reply code, e.g. 550.
+        enhanced_code: the enhanced status code (RFC 3463), e.g. "5.4.5", or None.
+        message: the reply's text, without the codes.
+    """
 
     code: int
     enhanced_code: str | None

@@ -57,7 +57,12 @@ class TokenSource(Protocol):
         ...
 
     async def get_token(self, *, force_refresh: bool = False) -> str:
-        """Return a current access token."""
+        """Return a current access token.
+
+        Args:
+            force_refresh: get a new token even if the cached one looks valid (the sender
+                passes True once after Gmail rejected a token).
+        """
         ...
 
 
@@ -135,7 +140,12 @@ _UNSENDABLE = re.compile(r"[\x00-\x20\x7f]")
 
 
 class OAuth2Token:
-    """A fixed access token, e.g. one the application obtained itself. It is never refreshed."""
+    """A fixed access token, e.g. one the application obtained itself. It is never refreshed.
+
+    Args:
+        user: the mailbox the token is for (the XOAUTH2 `user=`), e.g. me@gmail.com.
+        access_token: the OAuth2 access token with the Gmail scope.
+    """
 
     __slots__ = ("_token", "_user")
 
@@ -155,7 +165,12 @@ class OAuth2Token:
 
     async def get_token(self, *, force_refresh: bool = False, rejected: str | None = None) -> str:
         """Return the token; a forced refresh cannot do better than the same token (the
-        sender then does not sign in with it a second time)."""
+        sender then does not sign in with it a second time).
+
+        Args:
+            force_refresh: ignored: there is no other token to give.
+            rejected: ignored: the token Gmail rejected, if any.
+        """
         return self._token
 
     def __repr__(self) -> str:
@@ -168,6 +183,11 @@ class AppPassword:
     Google shows app passwords as four groups of four letters; the spaces between the groups
     are removed. Any other password is kept as given (a normal account password may hold
     spaces, and Gmail's answer to it, 534 5.7.9, is what tells the user to make an app password).
+
+    Args:
+        user: the mailbox that signs in, e.g. me@gmail.com.
+        password: the app password; a warning is logged (once per user) when it does not look
+            like one.
     """
 
     __slots__ = ("_password", "_user")
@@ -249,6 +269,11 @@ class TokenFunction:
 
     `fn(True)` is called after Gmail rejected a token; if it returns that same token, the sender
     does not sign in with it again.
+
+    Args:
+        user: the mailbox the tokens are for (the XOAUTH2 `user=`).
+        fn: the async function returning an access token; its argument is True when a new one
+            is needed.
     """
 
     __slots__ = ("_fn", "_user")
@@ -262,6 +287,12 @@ class TokenFunction:
         return self._user
 
     async def get_token(self, *, force_refresh: bool = False, rejected: str | None = None) -> str:
+        """Return `fn`'s token.
+
+        Args:
+            force_refresh: ask `fn` for a new token (`fn(True)`).
+            rejected: the token Gmail rejected; when given, `fn(True)` too.
+        """
         return await self._fn(force_refresh or rejected is not None)
 
     def __repr__(self) -> str:
@@ -273,6 +304,11 @@ class Fallback:
 
     A transactional mailer keeps sending while a refresh token has expired or the token
     endpoint is down; a repaired OAuth2 set-up takes over again without a restart.
+
+    Args:
+        oauth: the token source tried first.
+        app_password: the app password of the same mailbox, used while OAuth2 rests.
+        retry_oauth_after: seconds OAuth2 rests after a failure before it is tried again.
     """
 
     def __init__(
@@ -311,7 +347,11 @@ class Fallback:
         return failed_at is not None and time.monotonic() - failed_at < self.retry_oauth_after
 
     def record_oauth_failure(self, error: AuthenticationError) -> None:
-        """OAuth2 could not sign in: rest it for `retry_oauth_after` seconds."""
+        """OAuth2 could not sign in: rest it for `retry_oauth_after` seconds.
+
+        Args:
+            error: why OAuth2 failed; kept as `last_oauth_error`, and logged the first time.
+        """
         with self._lock:
             first = self._oauth_failed_at is None
             self._oauth_failed_at = time.monotonic()

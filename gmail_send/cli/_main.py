@@ -198,6 +198,10 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
     """Entry point of `gmail-send`; returns the process exit code.
 
     `environ` replaces `os.environ` as the source of the GMAIL_SEND_* settings (for tests).
+
+    Args:
+        argv: the command-line arguments, without the program name (default: `sys.argv`).
+        environ: the environment to read GMAIL_SEND_* from (default: `os.environ`).
     """
     parser = _build_parser()
     args = parser.parse_args(argv)

@@ -169,7 +169,16 @@ def _django_connection_settings() -> dict[str, Any]:
 
 
 class EmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]  # Django is untyped
-    """`EMAIL_BACKEND = "gmail_send.contrib.django.EmailBackend"`; see the module docstring."""
+    """`EMAIL_BACKEND = "gmail_send.contrib.django.EmailBackend"`; see the module docstring.
+
+    Args:
+        fail_silently: count a message that cannot be sent as not sent, instead of raising.
+        username: the mailbox for an app password, with `password` (instead of the settings'
+            credentials).
+        password: the app password of `username`.
+        **options: `GmailSender` options (and `credentials`) over those of
+            `settings.GMAIL_SEND` or the GMAIL_SEND_* variables.
+    """
 
     def __init__(
         self,
@@ -253,7 +262,11 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]  # Dj
                     raise
 
     def send_messages(self, email_messages: Sequence[Any]) -> int:
-        """Send Django `EmailMessage`s; return how many Gmail accepted."""
+        """Send Django `EmailMessage`s; return how many Gmail accepted.
+
+        Args:
+            email_messages: the messages; each gets `gmail_send_result` (None when not sent).
+        """
         if not email_messages:
             return 0
         with self._lock:

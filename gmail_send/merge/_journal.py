@@ -42,6 +42,11 @@ class ResumeJournal:
 
     Open with `ResumeJournal.open(path, template=...)`; the file is created when missing.
     Appends are thread-safe and each is fsynced before it returns.
+
+    Args:
+        path: the journal file.
+        campaign: the random id of this merge, kept in the journal's first line.
+        states: what the journal holds about each row, by row key, as `state()` gives it.
     """
 
     def __init__(self, path: Path, campaign: str, states: dict[str, dict[str, Any]]) -> None:
@@ -95,12 +100,21 @@ class ResumeJournal:
 
     def state(self, key: str) -> dict[str, Any] | None:
         """What the journal holds about row `key` (its last record merged over the earlier
-        ones: `state`, `message_id`, `number`, `to`, `error`), or None."""
+        ones: `state`, `message_id`, `number`, `to`, `error`), or None.
+
+        Args:
+            key: the row's identity across runs (`MergeRow.key`).
+        """
         found = self._states.get(key)
         return dict(found) if found is not None else None
 
     def message_id(self, key: str, domain: str) -> str:
-        """Row `key`'s Message-ID: the recorded one, else one made of the campaign and key."""
+        """Row `key`'s Message-ID: the recorded one, else one made of the campaign and key.
+
+        Args:
+            key: the row's identity across runs (`MergeRow.key`).
+            domain: the Message-ID's domain (the sender's) when a new one is made.
+        """
         recorded = self._states.get(key, {}).get("message_id")
         if isinstance(recorded, str):
             return recorded
@@ -109,7 +123,13 @@ class ResumeJournal:
 
     def record(self, key: str, state: RecordedState, **details: Any) -> None:
         """Append `state` for row `key` and fsync it before returning (blocking: call it
-        from a worker thread in async code)."""
+        from a worker thread in async code).
+
+        Args:
+            key: the row's identity across runs (`MergeRow.key`).
+            state: "sending" (before the send), "sent", "failed" or "unknown" (the outcome).
+            **details: further fields of the record, e.g. `message_id` or `error`.
+        """
         record = {"row": key, "state": state, **details}
         with self._lock:
             _append_line(self.path, record)

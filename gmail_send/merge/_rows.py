@@ -63,7 +63,11 @@ def _keyed(rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -> list[MergeRow]
 
 def read_address_lines(lines: Sequence[str]) -> list[MergeRow]:
     """Rows of a recipients file: one address (or `Name <address>`) a line; blank lines and
-    lines starting with # are skipped."""
+    lines starting with # are skipped.
+
+    Args:
+        lines: the file's lines; a row's `number` is its line number.
+    """
     return _keyed(
         (number, line.strip(), {})
         for number, line in enumerate(lines, 1)

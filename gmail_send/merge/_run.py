@@ -57,7 +57,11 @@ class RowOutcome:
 
 def stops_the_run(error: GmailSendError) -> bool:
     """A failure every later row would share (settings, sign-in, the daily quota): sending on
-    would only add failed logins, which Gmail throttles, or messages over the limit."""
+    would only add failed logins, which Gmail throttles, or messages over the limit.
+
+    Args:
+        error: the error a row's send failed with.
+    """
     return isinstance(
         error, (ConfigurationError, AuthenticationError, LoginThrottledError, QuotaExceededError)
     )

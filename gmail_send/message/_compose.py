@@ -309,6 +309,37 @@ def compose_message(
     read here, so a missing file fails before any connection. `templates` renders `template`
     (a `ConfigurationError` when a template is asked for and there are none); the other
     keywords are the message fields (`MessageFields`), described in this module's docs.
+
+    Args:
+        account: the signed-in mailbox: the default From and the Message-ID's domain; None
+            for a relay that authorizes by IP address (then `from_` is required).
+        to: the To recipients: one string holding an address list, or a sequence of strings
+            holding one mailbox each ("Name <addr>" allowed).
+        cc: the Cc recipients, written like `to`.
+        bcc: the Bcc recipients, written like `to`: in the envelope, never in a header.
+        reply_to: the Reply-To addresses, written like `to`; not recipients.
+        from_: the From mailbox ("Name <addr>" allowed) and envelope sender (default:
+            `account`).
+        subject: the Subject; a template's subject when empty and `template` gives one.
+        text: the plain-text body; None for none (but an empty text body when `html` is None
+            too). With a template, derived from the HTML when no text is given or rendered.
+        html: the HTML body; with `text` too, the message is multipart/alternative.
+        attachments: `Attachment`s or paths of files to attach, read here; inline ones with a
+            `content_id` go beside the HTML when there is one.
+        headers: extra header names and values; headers that arguments set (From, To,
+            Subject, ...) or the MIME structure sets (Content-Type, ...) are refused.
+        encoding: the charset of text, HTML, Subject and display names: "utf-8", or
+            "iso-2022-jp" for old Japanese systems.
+        message_id: the Message-ID ("<unique@domain>", brackets optional); default: a new one
+            on the sender's domain.
+        date: the Date header; default now, and a naive datetime is taken as local time.
+        template: the name of the template in `templates` giving the subject and bodies;
+            explicit `subject`, `text` and `html` win over it.
+        context: the variables `template` is rendered with; only with `template`.
+        templates: the `Templates` that `template` names (a sender passes its own).
+
+    Returns:
+        The validated `OutgoingMessage`: exact bytes and envelope.
     """
     parts = apply_template(templates, template, context, subject=subject, text=text, html=html)
     subject, text, html = parts.subject, parts.text, parts.html

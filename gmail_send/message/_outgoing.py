@@ -57,20 +57,25 @@ _MESSAGE_ID = re.compile(r"<[!-;=?-~]+@[!-;=?-~]+>")
 
 @dataclass(frozen=True, repr=False)
 class OutgoingMessage:
-    """A validated message ready for SMTP: `data` is exactly what goes after DATA."""
+    """A validated message ready for SMTP: `data` is exactly what goes after DATA.
+
+    Attributes:
+        message: the composed copy (no Bcc header); `data` is its serialization.
+        data: the bytes to send, CRLF line endings; what Gmail's SIZE limit counts.
+        sender: the envelope sender (MAIL FROM), a bare address.
+        recipients: the envelope recipients (RCPT TO), bare addresses, without
+            case-insensitive repeats.
+        message_id: the Message-ID header, angle brackets included.
+        smtputf8: True when an address or header needs SMTPUTF8 (RFC 6531) on the MAIL
+            command.
+    """
 
     message: EmailMessage
-    """The composed copy (no Bcc header); `data` is its serialization."""
     data: bytes
-    """The bytes to send, CRLF line endings; what Gmail's SIZE limit counts."""
     sender: str
-    """The envelope sender (MAIL FROM), a bare address."""
     recipients: tuple[str, ...]
-    """The envelope recipients (RCPT TO), bare addresses, without case-insensitive repeats."""
     message_id: str
-    """The Message-ID header, angle brackets included."""
     smtputf8: bool
-    """True when an address or header needs SMTPUTF8 (RFC 6531) on the MAIL command."""
 
     @property
     def size(self) -> int:

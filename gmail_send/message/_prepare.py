@@ -228,6 +228,18 @@ def prepare_message(
 
     `sender` and `recipients` (addresses, "Name <addr>" allowed) replace what the headers say.
     Raises the same MessageError subclasses as `compose_message`.
+
+    Args:
+        message: the message to send, as built by the `email` package (or parsed from a file).
+        account: the signed-in mailbox: the envelope sender when the headers name none; None
+            for a relay that authorizes by IP address.
+        sender: the envelope sender (MAIL FROM) instead of the one the headers give.
+        recipients: the envelope recipients instead of the To, Cc and Bcc headers (Resent-
+            ones for a resent message): one string holding an address list, or a sequence of
+            one mailbox each.
+
+    Returns:
+        The validated `OutgoingMessage`, without the Bcc header.
     """
     if not isinstance(message, Message):
         raise MessageError(

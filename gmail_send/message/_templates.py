@@ -50,13 +50,20 @@ _CID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 class RenderedTemplate(NamedTuple):
-    """What one template name rendered to; a part whose file does not exist is None."""
+    """What one template name rendered to; a part whose file does not exist is None.
+
+    Attributes:
+        subject: the rendered NAME.subject.txt, whitespace runs made one space.
+        text: the rendered NAME.txt, the plain-text body (not escaped).
+        html: the rendered NAME.html, the HTML body (autoescaped).
+        inline_images: the images the template referred to with `inline_image(...)`, once
+            each.
+    """
 
     subject: str | None
     text: str | None
     html: str | None
     inline_images: tuple[Attachment, ...]
-    """The images the template referred to with `inline_image(...)`, once each."""
 
 
 def _jinja() -> Any:

@@ -66,7 +66,11 @@ _ids = itertools.count(1)
 
 
 def default_port(security: Security) -> int:
-    """587 for STARTTLS, 465 for implicit TLS, 25 for a plain relay connection."""
+    """587 for STARTTLS, 465 for implicit TLS, 25 for a plain relay connection.
+
+    Args:
+        security: "starttls", "tls" or "none".
+    """
     return {"starttls": 587, "tls": 465, "none": 25}[security]
 
 

@@ -48,6 +48,20 @@ class ReplyRule:
     logins only as the answer to AUTH; to STARTTLS it is RFC 3207's "TLS not available").
     `retryable=False` marks a 4xx reply after which the same message must not simply be sent
     again.
+
+    Attributes:
+        code: the basic reply code, e.g. 550.
+        enhanced_code: the enhanced status code, e.g. "5.4.5".
+        kind: what the reply is about: "temporary", "throttled", "auth", "quota" or
+            "permanent".
+        text: the whole reply as Gmail words it.
+        meaning: what the reply means, in words.
+        hint: what to do about it.
+        match: a piece of `text` that picks this row among rows with the same codes; None
+            when the codes alone decide.
+        retryable: False for a 4xx reply after which the same message must not simply be sent
+            again; None to go by the code.
+        stages: the commands whose replies this row is limited to; None for any.
     """
 
     code: int
