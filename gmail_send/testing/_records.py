@@ -19,10 +19,25 @@ __all__ = ["AuthAttempt", "ReceivedMessage", "SessionRecord", "redact_command"]
 class ReceivedMessage:
     """One message the server accepted (`250 2.0.0 OK`), as Gmail would deliver it.
 
-    `data` is the message as received (dot-unstuffed), except that a From header naming an
-    address the account may not send as is rewritten to the account, display name kept, as
-    Gmail does; `mail_from` likewise. The client's originals are kept in `original_mail_from`
-    and `original_from_header` (None when the header was left alone).
+    A sender the signed-in account may not send as (neither itself nor an alias) is rewritten
+    to the account, as Gmail does: in the envelope and in the From header (display name kept).
+    The client's originals are kept, so a test can see both.
+
+    Attributes:
+        mail_from: the envelope sender (MAIL FROM), after any rewriting.
+        rcpt_tos: the envelope recipients (RCPT TO), in order.
+        data: the message as received (dot-unstuffed), with the From header rewritten if needed.
+        session_user: the account the session signed in as; None when it sent without AUTH
+            (relay by IP).
+        mail_options: the parameters of MAIL FROM as given, e.g. `("SIZE=1234", "BODY=8BITMIME")`.
+        original_mail_from: the envelope sender the client gave, before any rewriting.
+        original_from_header: the From header the client wrote, when it was rewritten; None
+            when the header was left alone.
+        smtputf8: whether the client asked for SMTPUTF8 (non-ASCII addresses).
+        session_id: the `SessionRecord.session_id` of the connection it came on.
+        transaction_id: this message's id, `<session_id>.<n>`, as at the end of the `250 2.0.0 OK`
+            reply.
+        received_at: when it was accepted, a `time.time()` value.
     """
 
     mail_from: str
@@ -54,7 +69,13 @@ class ReceivedMessage:
 
 
 class AuthAttempt(NamedTuple):
-    """One AUTH exchange: mechanism, the user it named (None if unreadable), and the outcome."""
+    """One AUTH exchange, as `LocalGmail.auth_attempts` lists them.
+
+    Attributes:
+        mechanism: the SASL mechanism named, e.g. "PLAIN", "LOGIN" or "XOAUTH2".
+        user: the user the client named; None when the payload could not be read.
+        success: whether the server answered `235` (signed in).
+    """
 
     mechanism: str
     user: str | None
@@ -65,12 +86,24 @@ class AuthAttempt(NamedTuple):
 class SessionRecord:
     """One client connection, updated while it lives.
 
-    `commands` lists the commands in order, AUTH payloads as `***`; `auth_reason` says why the
-    last login attempt ended as it did ("accepted", "wrong-password", "normal-password",
-    "unknown-user", "unknown-token", "expired", "revoked", "wrong-scope", "wrong-user",
-    "malformed" (refused before any credential check: bad base64, unknown mechanism, a
-    malformed XOAUTH2 string), "validator" (the token_validator hook gave no reason),
-    "injected" (a fault answered)). `authenticated` says whether any login succeeded.
+    Attributes:
+        session_id: a random id for the connection, also in the server's `250` replies.
+        peer: the client's `(address, port)`; None until the connection is made.
+        opened_at: when the connection was accepted, a `time.time()` value.
+        closed_at: when it ended, a `time.time()` value; None while it is open.
+        ehlo_name: the name the client gave in EHLO or HELO (the last one), or None.
+        tls: whether the connection is encrypted (implicit TLS, or after STARTTLS).
+        auth_mechanism: the mechanism of the last AUTH attempt, or None.
+        auth_user: the user the last AUTH attempt named, or None.
+        auth_reason: why the last login attempt ended as it did: "accepted",
+            "wrong-password", "normal-password", "unknown-user", "unknown-token", "expired",
+            "revoked", "wrong-scope", "wrong-user", "malformed" (refused before any credential
+            check: bad base64, unknown mechanism, a malformed XOAUTH2 string), "injected" (a
+            fault answered), or the `TokenVerdict.reason` of the token_validator hook
+            ("validator" when it gave none).
+        authenticated: whether any login on this connection succeeded.
+        commands: the commands in order, AUTH payloads as `***`.
+        messages_accepted: how many messages this connection delivered.
     """
 
     session_id: str
