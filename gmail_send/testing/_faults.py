@@ -57,6 +57,16 @@ def format_reply(reply: ReplyLike) -> str:
 
     Each line of the text becomes `<code>-<enhanced> <line>`, the last `<code> <enhanced> ...`;
     a line that already starts with the enhanced code (Gmail's second lines do) keeps it.
+
+    Args:
+        reply: a row of `gmail_send.smtp.GMAIL_REPLIES`, an `SMTPReply`,
+            `(code, "x.y.z text")` (lines separated by `\n`), or a bare code (the first table
+            row with that code).
+
+    Raises:
+        ValueError: a code outside 200..599, a bare code not in the table, or CR or NUL in
+            the text.
+        TypeError: `reply` is none of these.
     """
     code: int
     enhanced: str | None
@@ -115,6 +125,10 @@ class Hold:
 
     The session that reaches the point waits there until `release()` (or until the server
     stops); `wait()` blocks the caller until then, from any thread.
+
+    Args:
+        stage: where the session pauses: "data_end" or "data_end_stored" (see `HoldStage`).
+        after: how many sessions still pass the point before one is paused (counted down).
     """
 
     def __init__(self, stage: str, after: int) -> None:
@@ -140,7 +154,11 @@ class Hold:
         return self._released.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until a session is paused here; False if `timeout` seconds passed first."""
+        """Block until a session is paused here; False if `timeout` seconds passed first.
+
+        Args:
+            timeout: the most seconds to wait; None waits as long as it takes.
+        """
         return self._reached.wait(timeout)
 
     def release(self) -> None:
