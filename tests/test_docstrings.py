@@ -106,19 +106,6 @@ NOT_YET_DOCUMENTED: set[str] = {
     "gmail_send.testing.LocalTokenEndpoint.token_info(with_account)",
     "gmail_send.testing.LocalTokenEndpoint.write_client_secrets(kind)",
     "gmail_send.testing.LocalTokenEndpoint.write_client_secrets(path)",
-    "gmail_send.testing.Outbox.assert_sent(contains)",
-    "gmail_send.testing.Outbox.assert_sent(count)",
-    "gmail_send.testing.Outbox.assert_sent(subject)",
-    "gmail_send.testing.Outbox.assert_sent(to)",
-    "gmail_send.testing.Outbox.fail_next(error)",
-    "gmail_send.testing.Outbox.fail_next(times)",
-    "gmail_send.testing.Outbox.find(contains)",
-    "gmail_send.testing.Outbox.find(subject)",
-    "gmail_send.testing.Outbox.find(to)",
-    "gmail_send.testing.SentMessage(outgoing)",
-    "gmail_send.testing.SentMessage.header(name)",
-    "gmail_send.testing.TestCertificates(hostnames)",
-    "gmail_send.testing.TestCertificates.ca_pem_path(directory)",
 }
 
 _SECTIONS = {

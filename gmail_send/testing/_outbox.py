@@ -31,7 +31,11 @@ __all__ = ["Outbox", "SentMessage"]
 
 @dataclass(frozen=True)
 class SentMessage:
-    """One message the outbox took: the composed message and its envelope."""
+    """One message the outbox took: the composed message and its envelope.
+
+    Attributes:
+        outgoing: what the sender handed the outbox; the properties below read from it.
+    """
 
     outgoing: OutgoingMessage
 
@@ -59,7 +63,11 @@ class SentMessage:
         return str(self.message.get("Subject", ""))
 
     def header(self, name: str) -> str | None:
-        """A header's decoded value, or None when the message has none."""
+        """A header's decoded value, or None when the message has none.
+
+        Args:
+            name: the header's name (case-insensitive), e.g. "Reply-To".
+        """
         value = self.message.get(name)
         return None if value is None else str(value)
 
@@ -128,7 +136,12 @@ class Outbox(MemorySink):
             return self._sender
 
     def fail_next(self, error: GmailSendError, *, times: int = 1) -> None:
-        """Make the next `times` deliveries raise `error` (nothing is kept for them)."""
+        """Make the next `times` deliveries raise `error` (nothing is kept for them).
+
+        Args:
+            error: the exception to raise, e.g. a `QuotaExceededError`, as Gmail's would be.
+            times: how many deliveries in a row fail (at least 1).
+        """
         if times < 1:
             raise ValueError(f"times must be at least 1, not {times}")
         with self._lock:
@@ -164,10 +177,12 @@ class Outbox(MemorySink):
         subject: str | None = None,
         contains: str | None = None,
     ) -> list[SentMessage]:
-        """The messages that match every given filter.
+        """The messages that match every given filter, oldest first.
 
-        `to`: an envelope recipient (case-insensitive); `subject`: a substring of the subject;
-        `contains`: a substring of the text or HTML body.
+        Args:
+            to: an envelope recipient, To, Cc or Bcc (case-insensitive).
+            subject: a substring of the subject.
+            contains: a substring of the text or HTML body.
         """
         found = []
         for sent in self.messages:
@@ -192,7 +207,14 @@ class Outbox(MemorySink):
     ) -> SentMessage:
         """Assert that a message matching the filters (see `find`) was sent; return the last.
 
-        With `count`, exactly that many must match. The failure message lists what was sent.
+        The failure message lists what was sent.
+
+        Args:
+            to: an envelope recipient, To, Cc or Bcc (case-insensitive).
+            subject: a substring of the subject.
+            contains: a substring of the text or HTML body.
+            count: exactly this many messages must match (at least 1; for none, use
+                `assert_nothing_sent`).
         """
         if count is not None and count < 1:
             raise ValueError("count must be at least 1; use assert_nothing_sent() for none")
