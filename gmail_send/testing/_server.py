@@ -62,13 +62,28 @@ def _check_loopback(host: str) -> str:
 class LocalGmail:
     """A local stand-in for smtp.gmail.com; start with `async with` or `await start()`.
 
-    security: "starttls" (like port 587), "tls" (implicit TLS, like 465) or "none" (plain text,
-    no STARTTLS offered, so AUTH is always refused: for proving a client keeps credentials off
-    an unencrypted connection). allow_relay_by_ip: accept MAIL without AUTH, like Workspace's
-    smtp-relay with IP-address authentication. idle_timeout: seconds of silence after which the
-    server says `451 4.4.2 Timeout - closing connection` and hangs up. web: also serve the
-    inbox page (the received messages in a browser, and as JSON) at `web_url`, on `web_port`
-    (0 picks a free port).
+    Args:
+        security: "starttls" (like port 587), "tls" (implicit TLS, like 465) or "none" (plain
+            text, no STARTTLS offered, so AUTH is always refused: for proving a client keeps
+            credentials off an unencrypted connection).
+        accounts: the accounts that can sign in (more with `add_account`).
+        certificates: the test CA and server certificate; None makes new ones. Clients trust
+            them through `client_tls_context()`.
+        host: the loopback address to listen on ("localhost" or a loopback IP); any other
+            address is refused with ValueError.
+        port: the port to listen on; 0 picks a free one (read `port` once started).
+        pipelining: advertise PIPELINING in the EHLO reply (commands are still answered in
+            order).
+        size_limit: the SIZE advertised, in bytes (Gmail's by default); a larger message is
+            refused with `552 5.3.4`.
+        allow_relay_by_ip: accept MAIL without AUTH, like Workspace's smtp-relay with
+            IP-address authentication.
+        idle_timeout: seconds of silence after which the server says
+            `451 4.4.2 Timeout - closing connection` and hangs up.
+        hostname: the name the server gives in its greeting and EHLO reply.
+        web: also serve the inbox page (the received messages in a browser, and as JSON) at
+            `web_url`.
+        web_port: the inbox page's port; 0 picks a free one.
     """
 
     def __init__(
@@ -235,7 +250,11 @@ class LocalGmail:
         return list(self._state.accounts.values())
 
     def add_account(self, account: LocalAccount) -> None:
-        """Add an account (or replace the one with the same address)."""
+        """Add an account (or replace the one with the same address).
+
+        Args:
+            account: the account; it can sign in from the next AUTH on.
+        """
         self._state.add_account(account)
 
     def add_access_token(
@@ -246,14 +265,24 @@ class LocalGmail:
         scope: str = MAIL_SCOPE,
         expires_at: float | None = None,
     ) -> None:
-        """Let XOAUTH2 accept `token` for `user` (scope must include https://mail.google.com/).
+        """Let XOAUTH2 accept `token` for `user`; adding a known token again replaces it.
 
-        `expires_at` is a `time.time()` value; past it the token gets status 401.
+        Args:
+            user: the account the token is for; presented for another user it gets status 400.
+            token: the bearer token, non-empty, without spaces or control characters.
+            scope: the token's scopes, space-separated; without https://mail.google.com/ it
+                gets status 400, as from Gmail.
+            expires_at: when it expires, a `time.time()` value; past it the token gets status
+                401. None: never.
         """
         self._state.tokens.add(user, token, scope=scope, expires_at=expires_at)
 
     def revoke_access_token(self, token: str) -> None:
-        """From now on `token` is refused with status 401."""
+        """From now on `token` is refused with status 401.
+
+        Args:
+            token: a token given to `add_access_token`; an unknown one is ignored.
+        """
         self._state.tokens.revoke(token)
 
     @property
@@ -281,20 +310,29 @@ class LocalGmail:
     ) -> None:
         """Answer the next `times` commands at `stage` with `reply` instead of the normal one.
 
-        Stages: "connect" (the greeting), "ehlo" (EHLO or HELO), "starttls", "auth", "mail",
-        "rcpt" (only for `recipient` if given), "data" (the reply to DATA itself), "data_end"
-        (the final reply after the body; the message is then not stored). `reply` is a row of
-        GMAIL_REPLIES, an SMTPReply, `(code, "x.y.z text")` or a bare code. A 421 reply
-        closes the connection after it is sent.
+        Faults are used in the order they were added. A 421 reply closes the connection after
+        it is sent.
+
+        Args:
+            stage: "connect" (the greeting), "ehlo" (EHLO or HELO), "starttls", "auth", "mail",
+                "rcpt", "data" (the reply to DATA itself) or "data_end" (the final reply after
+                the body; the message is then not stored).
+            reply: a row of GMAIL_REPLIES, an SMTPReply, `(code, "x.y.z text")` or a bare code
+                (see `format_reply`).
+            times: how many commands in a row get it (at least 1).
+            recipient: only at "rcpt": answer only RCPT for this address (case-insensitive).
         """
         self._state.faults.add_reply(stage, reply, times=times, recipient=recipient)
 
     def drop_connection(self, stage: DropStage, *, times: int = 1) -> None:
         """Cut the TCP connection, without a reply, at the next `times` occasions of `stage`.
 
-        Stages as for `inject()`, where "data_end" cuts after the body arrived but before the
-        message is stored (lost), and "data_end_stored" cuts after it was stored (the server
-        holds exactly one copy; the client cannot tell whether it was accepted).
+        Args:
+            stage: as for `inject()`, where "data_end" cuts after the body arrived but before
+                the message is stored (lost); or "data_end_stored", which cuts after it was
+                stored (the server holds exactly one copy; the client cannot tell whether it
+                was accepted).
+            times: how many occasions in a row (at least 1).
         """
         self._state.faults.add_drop(stage, times=times)
 
@@ -311,6 +349,10 @@ class LocalGmail:
             assert hold.wait(timeout=60)
             client.kill()
             hold.release()
+
+        Args:
+            stage: "data_end" or "data_end_stored", as above.
+            after: how many sessions pass the point untouched before one is paused.
         """
         return self._state.faults.add_hold(stage, after=after)
 
@@ -324,9 +366,13 @@ class LocalGmail:
         self._state.faults.clear()
 
     async def close_all(self, *, reply: ReplyLike | None = DEFAULT_CLOSE_REPLY) -> int:
-        """Hang up every open session from the server side, saying `reply` first (None: silently).
+        """Hang up every open session from the server side, saying `reply` first.
 
         Waits (a few seconds at most) until those sessions are closed; returns how many.
+
+        Args:
+            reply: what each session is told before the hang-up, as for `inject()`; Gmail's
+                `421 4.7.0 Try again later` by default; None hangs up silently.
         """
         return await self._close(reply, only_idle=False)
 
@@ -334,6 +380,10 @@ class LocalGmail:
         """Like `close_all()`, for sessions waiting for a command outside a login or transaction.
 
         Gmail ends sessions that stay idle; this lets a test do so at a moment it chooses.
+
+        Args:
+            reply: what each session is told before the hang-up, as for `inject()`; Gmail's
+                `421 4.7.0 Try again later` by default; None hangs up silently.
         """
         return await self._close(reply, only_idle=True)
 
@@ -368,8 +418,15 @@ class LocalGmail:
         return self._state.messages
 
     def on_message(self, listener: Callable[[ReceivedMessage], None]) -> Callable[[], None]:
-        """Call `listener(message)`, on the server's loop, for each message accepted from now
-        on (it should be quick); returns the function that stops it."""
+        """Call `listener(message)` for each message accepted from now on.
+
+        Args:
+            listener: called on the server's loop with each `ReceivedMessage` as it is stored;
+                it should be quick.
+
+        Returns:
+            A function that stops the calls (safe to call more than once).
+        """
         self._state.message_listeners.append(listener)
 
         def remove() -> None:
