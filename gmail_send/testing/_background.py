@@ -47,6 +47,15 @@ class LocalGmailThread:
     `access_token`. `server` is the `LocalGmail` itself (its sync methods, like `inject`, may
     be called from the test's thread; run its coroutines with `call`). With `web=True` it also
     serves the inbox page, at `web_url`.
+
+    Args:
+        security: "starttls", "tls" or "none", as for `LocalGmail`.
+        account: the address of the one account.
+        app_password: the account's app password, for LOGIN and PLAIN.
+        access_token: a token XOAUTH2 accepts for the account (never expires).
+        certificates: the test CA and server certificate; None makes new ones.
+        web: also serve the inbox page, at `web_url`.
+        web_port: the inbox page's port; 0 picks a free one.
     """
 
     def __init__(
@@ -128,7 +137,14 @@ class LocalGmailThread:
         self.stop()
 
     def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine (e.g. `server.close_all()`) on the server's loop and wait for it."""
+        """Run a coroutine (e.g. `server.close_all()`) on the server's loop and wait for it.
+
+        Args:
+            coroutine: the coroutine to run; it is closed unrun if the thread is not running.
+
+        Returns:
+            What the coroutine returned (what it raised is raised here).
+        """
         if self._loop is None:
             coroutine.close()
             raise RuntimeError("this LocalGmailThread is not running")
