@@ -65,7 +65,9 @@ class LocalGmail:
     no STARTTLS offered, so AUTH is always refused: for proving a client keeps credentials off
     an unencrypted connection). allow_relay_by_ip: accept MAIL without AUTH, like Workspace's
     smtp-relay with IP-address authentication. idle_timeout: seconds of silence after which the
-    server says `451 4.4.2 Timeout - closing connection` and hangs up.
+    server says `451 4.4.2 Timeout - closing connection` and hangs up. pipelining: advertise
+    PIPELINING (Gmail does; off by default, so commands are answered one by one unless a test
+    asks). chunking: advertise CHUNKING and take BDAT, as Gmail does (False: DATA only).
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class LocalGmail:
         host: str = "127.0.0.1",
         port: int = 0,
         pipelining: bool = False,
+        chunking: bool = True,
         size_limit: int = GMAIL_SIZE_LIMIT,
         allow_relay_by_ip: bool = False,
         idle_timeout: float = 300.0,
@@ -87,6 +90,7 @@ class LocalGmail:
             hostname=hostname,
             size_limit=size_limit,
             pipelining=pipelining,
+            chunking=chunking,
             allow_relay_by_ip=allow_relay_by_ip,
             idle_timeout=idle_timeout,
         )
@@ -189,6 +193,16 @@ class LocalGmail:
         return self._port
 
     @property
+    def pipelining(self) -> bool:
+        """Whether PIPELINING is advertised."""
+        return self._state.config.pipelining
+
+    @property
+    def chunking(self) -> bool:
+        """Whether CHUNKING is advertised and BDAT taken."""
+        return self._state.config.chunking
+
+    @property
     def security(self) -> Security:
         """The security mode: starttls, tls or none."""
         return self._state.config.security
@@ -253,25 +267,29 @@ class LocalGmail:
         *,
         times: int = 1,
         recipient: str | None = None,
+        after: int = 0,
     ) -> None:
-        """Answer the next `times` commands at `stage` with `reply` instead of the normal one.
+        """Answer the next `times` commands at `stage` with `reply` instead of the normal one,
+        once `after` of them have passed normally.
 
         Stages: "connect" (the greeting), "ehlo" (EHLO or HELO), "starttls", "auth", "mail",
         "rcpt" (only for `recipient` if given), "data" (the reply to DATA itself), "data_end"
-        (the final reply after the body; the message is then not stored). `reply` is a row of
+        (the final reply after the body, of DATA or of `BDAT ... LAST`; the message is then
+        not stored). `reply` is a row of
         GMAIL_REPLIES, an SMTPReply, `(code, "x.y.z text")` or a bare code. A 421 reply
         closes the connection after it is sent.
         """
-        self._state.faults.add_reply(stage, reply, times=times, recipient=recipient)
+        self._state.faults.add_reply(stage, reply, times=times, recipient=recipient, after=after)
 
-    def drop_connection(self, stage: DropStage, *, times: int = 1) -> None:
-        """Cut the TCP connection, without a reply, at the next `times` occasions of `stage`.
+    def drop_connection(self, stage: DropStage, *, times: int = 1, after: int = 0) -> None:
+        """Cut the TCP connection, without a reply, at the next `times` occasions of `stage`
+        (once `after` of them have passed).
 
         Stages as for `inject()`, where "data_end" cuts after the body arrived but before the
         message is stored (lost), and "data_end_stored" cuts after it was stored (the server
         holds exactly one copy; the client cannot tell whether it was accepted).
         """
-        self._state.faults.add_drop(stage, times=times)
+        self._state.faults.add_drop(stage, times=times, after=after)
 
     @property
     def pending_faults(self) -> list[Fault]:
