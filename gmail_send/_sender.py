@@ -95,6 +95,9 @@ class GmailSender:
             tls_context=tls_context,
             timeout=self.timeout,
             local_hostname=pool.local_hostname,
+            pipelining=pool.pipelining,
+            chunking=pool.chunking,
+            max_in_flight=pool.max_in_flight,
         )
         self.sink = settings.sink
         daily_limit = limits.daily_limit
@@ -112,6 +115,7 @@ class GmailSender:
             max_messages_per_connection=pool.max_messages_per_connection,
             idle_timeout=pool.idle_timeout,
             keep=lambda connection: session_still_wanted(connection, credentials),
+            expected_capacity=pool.max_in_flight if pool.chunking and pool.pipelining else 1,
         )
         self._delivery = DeliveryContext(
             pool=self._pool,
@@ -122,7 +126,6 @@ class GmailSender:
             quota_pause=limits.quota_pause,
             rate=RateLimiter(limits.rate_limit) if limits.rate_limit is not None else None,
             on_event=settings.on_event,
-            pipelining=pool.pipelining,
         )
         self._in_flight = 0
         self._idle = asyncio.Event()
