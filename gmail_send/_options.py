@@ -41,7 +41,8 @@ class PoolOptions:
 
     Args:
         max_messages_per_connection: messages one session carries before it is replaced
-            (None: no limit).
+            with a new one (None, the default: as many as the server takes; a session Gmail
+            closes is replaced anyway). Each replacement costs a TLS handshake and a login.
         idle_timeout: seconds an unused session is kept open (None: until Gmail closes it).
         pipelining: write commands ahead of their replies where the server offers
             PIPELINING (RFC 2920).
@@ -54,7 +55,7 @@ class PoolOptions:
             relay wants one of the domain's host names when it checks IP-registered senders.
     """
 
-    max_messages_per_connection: int | None = 100
+    max_messages_per_connection: int | None = None
     idle_timeout: float | None = 60.0
     pipelining: bool = True
     chunking: bool = True

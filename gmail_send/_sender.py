@@ -271,9 +271,12 @@ class GmailSender:
 
     async def aclose(self) -> None:
         """Refuse new sends, let the sends in flight finish, then QUIT every session."""
+        await self._close(wait_for_goodbye=True)
+
+    async def _close(self, *, wait_for_goodbye: bool) -> None:
         self._closed = True
         await self._idle.wait()
-        await self._pool.aclose()
+        await self._pool.aclose(wait_for_goodbye=wait_for_goodbye)
 
 
 class _ObservedTokens:
@@ -326,8 +329,12 @@ async def send(credentials: Credentials | None, **arguments: Unpack[SendArgument
         The `SendResult`.
     """
     fields, options = split_arguments(arguments)
-    async with GmailSender(credentials, **options) as gmail:
+    gmail = GmailSender(credentials, **options)
+    try:
         return await gmail.send(**fields)
+    finally:
+        # QUIT is written, but its reply is not awaited: nothing depends on it.
+        await gmail._close(wait_for_goodbye=False)
 
 
 def split_arguments(arguments: Mapping[str, Any]) -> tuple[MessageFields, SenderOptions]:

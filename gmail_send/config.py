@@ -51,7 +51,7 @@ ENV_VARIABLES: dict[str, str] = {
     "MAX_BACKOFF": "The longest wait between two attempts, in seconds (default 30).",
     "RETRY_UNKNOWN_OUTCOME": "1 to resend when the outcome is unknown (risks a duplicate).",
     "DEADLINE": "Seconds one send may take in all, retries included (default: no bound).",
-    "MAX_MESSAGES_PER_CONNECTION": "Messages one session carries, or none (default 100).",
+    "MAX_MESSAGES_PER_CONNECTION": "Messages one session carries, or none (default none).",
     "IDLE_TIMEOUT": "Seconds an unused session stays open, or none (default 60).",
     "PIPELINING": "0 to send SMTP commands one by one even where PIPELINING is offered.",
     "CHUNKING": "0 to send messages with DATA even where CHUNKING (BDAT) is offered.",

@@ -37,7 +37,8 @@ async def sign_in(smtp: aiosmtplib.SMTP, login: Login) -> AuthMethod:
     """Sign `smtp` (connected, encrypted, after EHLO) in with `login`; the method used."""
     methods = smtp.server_auth_methods
     if isinstance(login, AppPassword):
-        method: AuthMethod = "login" if "login" in methods else "plain"
+        # PLAIN carries the credentials in its first line: one round trip, LOGIN takes two.
+        method: AuthMethod = "plain" if "plain" in methods else "login"
         if method not in methods:
             raise AuthenticationError(
                 f"the server offers no password login (it offers {methods or 'none'})",
