@@ -1,0 +1,59 @@
+"""Large attachments: written once into the wire bytes, exactly as the stdlib would encode them."""
+
+from __future__ import annotations
+
+import base64
+import os
+import tracemalloc
+from email.message import EmailMessage
+
+import pytest
+
+from gmail_send.message import Attachment, compose_message
+from gmail_send.message._splice import SPLICE_AT
+
+ACCOUNT = "me@gmail.com"
+
+
+def _base64_body(data: bytes, filename: str, wire: bytes) -> bytes:
+    """The encoded body of the attachment part `filename` in `wire`."""
+    start = wire.index(f'filename="{filename}"'.encode())
+    start = wire.index(b"\r\n\r\n", start) + 4
+    end = wire.index(b"\r\n--", start)
+    return wire[start:end]
+
+
+@pytest.mark.parametrize("size", [SPLICE_AT, SPLICE_AT + 1, 57 * 2000, 57 * 2000 + 56, 3_000_001])
+def test_a_large_attachment_is_encoded_as_the_stdlib_does(size: int) -> None:
+    data = os.urandom(size)
+    outgoing = compose_message(
+        account=ACCOUNT,
+        to="you@example.com",
+        subject="big",
+        text="see attached",
+        attachments=[Attachment(data, "big.bin"), Attachment(b"small", "small.txt")],
+    )
+    expected = base64.encodebytes(data).replace(b"\n", b"\r\n")  # what set_content writes
+    assert _base64_body(data, "big.bin", outgoing.data) == expected
+    assert b"gmail-send-splice" not in outgoing.data
+    [big, small] = outgoing.message.iter_attachments()
+    assert isinstance(big, EmailMessage) and isinstance(small, EmailMessage)
+    assert big.get_content() == data
+    assert small.get_content() == "small"  # text/plain, by its name
+
+
+def test_composing_keeps_one_copy_of_a_large_attachment() -> None:
+    data = os.urandom(4_000_000)
+    tracemalloc.start()
+    try:
+        outgoing = compose_message(
+            account=ACCOUNT,
+            to="you@example.com",
+            subject="big",
+            attachments=[Attachment(data, "big.bin")],
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The caller's bytes were there before; what composing adds is the wire form, once.
+    assert peak < 1.3 * len(outgoing.data)
