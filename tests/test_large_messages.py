@@ -9,7 +9,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from gmail_send.message import Attachment, compose_message
+from gmail_send.message import Attachment, compose_message, prepare_message
 from gmail_send.message._splice import SPLICE_AT
 
 ACCOUNT = "me@gmail.com"
@@ -57,3 +57,24 @@ def test_composing_keeps_one_copy_of_a_large_attachment() -> None:
         tracemalloc.stop()
     # The caller's bytes were there before; what composing adds is the wire form, once.
     assert peak < 1.3 * len(outgoing.data)
+
+
+def test_a_ready_message_with_a_large_attachment_goes_out_as_serialized() -> None:
+    data = os.urandom(1_000_000)
+    message = EmailMessage()
+    message["From"] = ACCOUNT
+    message["To"] = "you@example.com"
+    message["Bcc"] = "hidden@example.com"
+    message["Subject"] = "big"
+    message.set_content("see attached")
+    message.add_attachment(data, maintype="application", subtype="octet-stream", filename="b.bin")
+    before = message.as_bytes()
+    outgoing = prepare_message(message, account=ACCOUNT)
+    assert message.as_bytes() == before  # the caller's object is untouched
+    assert outgoing.recipients == ("you@example.com", "hidden@example.com")
+    head = outgoing.data[: outgoing.data.index(b"\r\n\r\n") + 2]
+    assert b"Bcc" not in head and b"hidden@" not in outgoing.data
+    assert b"\r\nMessage-ID: <" in head and b"\r\nDate: " in head
+    [attachment] = outgoing.message.iter_attachments()
+    assert isinstance(attachment, EmailMessage)
+    assert attachment.get_content() == data
