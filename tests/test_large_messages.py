@@ -78,3 +78,41 @@ def test_a_ready_message_with_a_large_attachment_goes_out_as_serialized() -> Non
     [attachment] = outgoing.message.iter_attachments()
     assert isinstance(attachment, EmailMessage)
     assert attachment.get_content() == data
+
+
+def test_preparing_keeps_one_copy_of_a_large_attachment() -> None:
+    message = EmailMessage()
+    message["From"] = ACCOUNT
+    message["To"] = "you@example.com"
+    message.set_content("see attached")
+    message.add_attachment(
+        os.urandom(4_000_000), maintype="application", subtype="pdf", filename="b.pdf"
+    )
+    tracemalloc.start()
+    try:
+        outgoing = prepare_message(message, account=ACCOUNT)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The caller's message (its base64 text included) was there before; the copy shares it.
+    assert peak < 1.3 * len(outgoing.data)
+    assert outgoing.data.count(b"\r\n") == outgoing.data.count(b"\n")
+    [attachment] = outgoing.message.iter_attachments()
+    assert attachment.get_content() == message.get_payload()[1].get_content()  # type: ignore[index]
+
+
+def test_a_large_payload_goes_out_as_the_stdlib_flattens_it() -> None:
+    from email.message import Message
+
+    lines = [f"line {n} of a long text" for n in range(20_000)]
+    text = "\r\n".join(lines[:5000]) + "\r" + "\n".join(lines[5000:15000]) + "\r\n"
+    text += "\r".join(lines[15000:]) + "\n\r"
+    message = Message()
+    message["From"] = ACCOUNT
+    message["To"] = "you@example.com"
+    message["Date"] = "Fri, 02 Jan 2026 03:04:05 +0000"
+    message["Message-ID"] = "<big-text@example.com>"
+    message.set_payload(text)
+    outgoing = prepare_message(message, account=ACCOUNT)
+    expected = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+    assert outgoing.data == expected + (b"" if expected.endswith(b"\r\n") else b"\r\n")

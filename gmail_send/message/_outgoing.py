@@ -29,7 +29,7 @@ from ..errors import (
     TooManyRecipientsError,
 )
 from ._headers import MAX_LINE_OCTETS, check_header_text
-from ._splice import Splice, longest_line, splice, spliced_size
+from ._splice import AnySplice, longest_line, splice, spliced_size
 
 __all__ = [
     "MAX_MESSAGE_SIZE",
@@ -190,7 +190,7 @@ def finalize(
     recipients: Sequence[str],
     message_id: str,
     utf8: bool,
-    splices: Sequence[Splice] = (),
+    splices: Sequence[AnySplice] = (),
 ) -> OutgoingMessage:
     """Serialize `message`, check it against the wire rules and Gmail's size, and package it
     (with `splices`, the large attachments its placeholders stand for; see `_splice`)."""
@@ -215,7 +215,7 @@ def package(
     recipients: Sequence[str],
     message_id: str,
     utf8: bool,
-    splices: Sequence[Splice] = (),
+    splices: Sequence[AnySplice] = (),
 ) -> OutgoingMessage:
     """Check serialized `data` (whose header lines must be `header_names`, lowercase, in
     order) against the wire rules and Gmail's size, splice in large attachments, and package.

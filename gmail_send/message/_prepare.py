@@ -51,7 +51,7 @@ from ._outgoing import (
     make_message_id,
     package,
 )
-from ._splice import longest_line
+from ._splice import SPLICE_AT, TextSplice, longest_line, longest_text_line
 
 __all__ = ["prepare_message"]
 
@@ -94,6 +94,24 @@ def _copy(message: Message) -> Message:
         return copy.deepcopy(message, memo)
     except Exception as exc:  # any object graph may refuse to be copied
         raise MessageError(f"the message cannot be copied: {exc}") from exc
+
+
+def _set_aside(duplicate: Message) -> list[TextSplice]:
+    """Give each large payload of the copy a placeholder, to be spliced in after flattening
+    (see `_splice`): the generator would split its text into a list of lines. Only 7-bit
+    text with no line over 998 octets, which goes out as it is, is set aside."""
+    splices: list[TextSplice] = []
+    for part in duplicate.walk():
+        payload = part.get_payload() if not part.is_multipart() else None
+        if (
+            isinstance(payload, str)
+            and len(payload) >= SPLICE_AT
+            and payload.isascii()
+            and longest_text_line(payload) <= MAX_LINE_OCTETS
+        ):
+            splices.append(TextSplice(payload))
+            part.set_payload(splices[-1].placeholder)
+    return splices
 
 
 def _flatten(message: Message) -> bytes:
@@ -310,7 +328,9 @@ def prepare_message(
         )
     _check_source_headers(message)
     _check_attachments(message)
-    flat = _flatten(_copy(message))
+    duplicate = _copy(message)
+    splices = _set_aside(duplicate)
+    flat = _flatten(duplicate)
     split = flat.find(b"\r\n\r\n")
     headers: _HeaderBlock | None = None
     if split >= 0 and _body_is_transport_safe(flat, split + 4):
@@ -320,12 +340,13 @@ def prepare_message(
         whole: EmailMessage = email.message_from_bytes(flat, policy=OUTPUT_POLICY)
         envelope = _envelope(whole, account, sender, recipients)
         _make_transport_safe(whole)
-        return finalize(whole, **envelope)
+        return finalize(whole, **envelope, splices=splices)
     envelope = _envelope(headers, account, sender, recipients)
     data = headers.as_bytes() + memoryview(flat)[split + 4 :]
     if not data.endswith(b"\r\n"):
         data += b"\r\n"  # what SMTP adds before the final "." anyway
-    return package(data, [name.strip().lower() for name in headers], **envelope)
+    names = [name.strip().lower() for name in headers]
+    return package(data, names, **envelope, splices=splices)
 
 
 class _Envelope(TypedDict):
