@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ._retry import RetryPolicy
 from ._types import Security, SenderOptions
 from .errors import ConfigurationError
-from .smtp._connection import DEFAULT_TIMEOUT, GMAIL_HOST, default_port
+from .smtp._connection import DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, GMAIL_HOST, default_port
 
 if TYPE_CHECKING:
     from ._limits import AccountQuotas
@@ -50,16 +50,25 @@ class PoolOptions:
 
     Args:
         max_messages_per_connection: messages one session carries before it is replaced
-            (None: no limit).
+            with a new one (None, the default: as many as the server takes; a session Gmail
+            closes is replaced anyway). Each replacement costs a TLS handshake and a login.
         idle_timeout: seconds an unused session is kept open (None: until Gmail closes it).
-        pipelining: send MAIL, RCPT and DATA in one write where the server offers PIPELINING.
+        pipelining: write commands ahead of their replies where the server offers
+            PIPELINING (RFC 2920).
+        chunking: send messages with BDAT where the server offers CHUNKING (RFC 3030), as
+            smtp.gmail.com does: with PIPELINING, one round trip per message and transactions
+            streamed on one session. False sends with DATA, as servers without CHUNKING need.
+        max_in_flight: the streaming window: transactions written on one session before the
+            first of them has its replies (BDAT with PIPELINING only; otherwise one at a time).
         local_hostname: the name sent in EHLO (default: this machine's name); the Workspace
             relay wants one of the domain's host names when it checks IP-registered senders.
     """
 
-    max_messages_per_connection: int | None = 100
+    max_messages_per_connection: int | None = None
     idle_timeout: float | None = 60.0
     pipelining: bool = True
+    chunking: bool = True
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     local_hostname: str | None = None
 
     def __post_init__(self) -> None:
@@ -72,8 +81,15 @@ class PoolOptions:
             raise ConfigurationError(
                 f"idle_timeout must be positive seconds or None, not {self.idle_timeout!r}"
             )
-        if not isinstance(self.pipelining, bool):
-            raise ConfigurationError(f"pipelining must be True or False, not {self.pipelining!r}")
+        for name in ("pipelining", "chunking"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigurationError(
+                    f"{name} must be True or False, not {getattr(self, name)!r}"
+                )
+        if not _whole(self.max_in_flight) or self.max_in_flight < 1:
+            raise ConfigurationError(
+                f"max_in_flight must be a whole number >= 1, not {self.max_in_flight!r}"
+            )
         if self.local_hostname is not None and not isinstance(self.local_hostname, str):
             raise ConfigurationError(
                 f"local_hostname must be a string or None, not {self.local_hostname!r}"

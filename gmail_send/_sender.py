@@ -111,6 +111,9 @@ class GmailSender:
             tls_context=tls_context,
             timeout=self.timeout,
             local_hostname=pool.local_hostname,
+            pipelining=pool.pipelining,
+            chunking=pool.chunking,
+            max_in_flight=pool.max_in_flight,
         )
         self.sink = settings.sink
         self.templates = settings.resolved_templates
@@ -136,6 +139,7 @@ class GmailSender:
             max_messages_per_connection=pool.max_messages_per_connection,
             idle_timeout=pool.idle_timeout,
             keep=lambda connection: session_still_wanted(connection, credentials),
+            expected_capacity=pool.max_in_flight if pool.chunking and pool.pipelining else 1,
         )
         self._delivery = DeliveryContext(
             pool=self._pool,
@@ -146,7 +150,6 @@ class GmailSender:
             quota_pause=limits.quota_pause,
             rate=RateLimiter(limits.rate_limit) if limits.rate_limit is not None else None,
             on_event=settings.on_event,
-            pipelining=pool.pipelining,
         )
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -321,9 +324,12 @@ class GmailSender:
 
     async def aclose(self) -> None:
         """Refuse new sends, let the sends in flight finish, then QUIT every session."""
+        await self._close(wait_for_goodbye=True)
+
+    async def _close(self, *, wait_for_goodbye: bool) -> None:
         self._closed = True
         await self._idle.wait()
-        await self._pool.aclose()
+        await self._pool.aclose(wait_for_goodbye=wait_for_goodbye)
         if self.store is not None and self._owns_store:
             await self.store.aclose()
 
@@ -400,8 +406,12 @@ async def send(credentials: Credentials | None, **arguments: Unpack[SendArgument
         The `SendResult`.
     """
     fields, options = split_arguments(arguments)
-    async with GmailSender(credentials, **options) as gmail:
+    gmail = GmailSender(credentials, **options)
+    try:
         return await gmail.send(**fields)
+    finally:
+        # QUIT is written, but its reply is not awaited: nothing depends on it.
+        await gmail._close(wait_for_goodbye=False)
 
 
 def split_arguments(arguments: Mapping[str, Any]) -> tuple[MessageFields, SenderOptions]:

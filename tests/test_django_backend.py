@@ -184,7 +184,7 @@ def test_djangos_own_email_host_user_and_password(local: LocalGmailThread) -> No
         EMAIL_HOST_PASSWORD=local.app_password,
     ):
         assert mail.send_mail("s", "body", None, ["you@example.com"]) == 1
-    assert local.server.sessions[0].auth_mechanism == "LOGIN"
+    assert local.server.sessions[0].auth_mechanism == "PLAIN"
 
 
 def test_djangos_email_host_port_and_tls_settings_are_honoured(local: LocalGmailThread) -> None:

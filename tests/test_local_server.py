@@ -67,6 +67,7 @@ EHLO_BEFORE_TLS = [
     "250-8BITMIME",
     "250-STARTTLS",
     "250-ENHANCEDSTATUSCODES",
+    "250-CHUNKING",
     "250 SMTPUTF8",
 ]
 EHLO_AFTER_TLS = [
@@ -75,6 +76,7 @@ EHLO_AFTER_TLS = [
     "250-8BITMIME",
     "250-AUTH LOGIN PLAIN XOAUTH2 PLAIN-CLIENTTOKEN OAUTHBEARER XOAUTH",
     "250-ENHANCEDSTATUSCODES",
+    "250-CHUNKING",
     "250 SMTPUTF8",
 ]
 
@@ -131,7 +133,7 @@ async def test_ehlo_through_aiosmtplib_before_and_after_starttls(gmail: LocalGma
         assert sorted(smtp.server_auth_methods) == sorted(
             ["login", "plain", "xoauth2", "plain-clienttoken", "oauthbearer", "xoauth"]
         )
-        assert not smtp.supports_extension("chunking")
+        assert smtp.supports_extension("chunking")
     finally:
         await smtp.quit()
 

@@ -56,9 +56,10 @@ def folder(tmp_path: Path) -> Path:
 
 
 def body(message: EmailMessage, subtype: str) -> str:
+    """A body part's text, line ends as written (the message is parsed from the CRLF bytes)."""
     part = message.get_body(preferencelist=(subtype,))
     assert part is not None, subtype
-    return str(part.get_content())
+    return str(part.get_content()).replace("\r\n", "\n")
 
 
 def test_one_name_gives_subject_text_and_html(folder: Path) -> None:

@@ -36,6 +36,7 @@ Decisions, so callers know what they get:
 
 from __future__ import annotations
 
+import base64
 import email
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -78,6 +79,7 @@ from ._outgoing import (
     normalize_message_id,
 )
 from ._prepare import prepare_message
+from ._splice import SPLICE_AT, Splice
 from ._templates import RenderedTemplate, Templates, apply_template
 
 __all__ = [
@@ -243,38 +245,49 @@ def _seven_bit_clean(data: bytes) -> bool:
     return data.isascii() and b"\0" not in data and max(map(len, lines), default=0) <= 998
 
 
-def _set_attachment(part: MIMEPart, attachment: LoadedAttachment) -> None:
+def _set_attachment(part: MIMEPart, attachment: LoadedAttachment, splices: list[Splice]) -> None:
+    data = attachment.data
     if attachment.maintype == "message":
-        if attachment.subtype == "rfc822" and _seven_bit_clean(attachment.data):
-            embedded = email.message_from_bytes(attachment.data, policy=_BUILD_POLICY)
+        if attachment.subtype == "rfc822" and _seven_bit_clean(data):
+            embedded = email.message_from_bytes(data, policy=_BUILD_POLICY)
             part.set_content(embedded, cte="7bit")
+            data = b""
         else:
-            part.set_content(attachment.data, "application", "octet-stream", cte="base64")
+            part.set_content(b"", "application", "octet-stream", cte="base64")
     else:
         part.set_content(
-            attachment.data,
-            attachment.maintype,
-            attachment.subtype,
-            cte="base64",
-            params=attachment.params,
+            b"", attachment.maintype, attachment.subtype, cte="base64", params=attachment.params
         )
+    if len(data) >= SPLICE_AT:
+        # Only a placeholder line in the object; the base64 lines go into the bytes once.
+        splices.append(Splice(data))
+        part.set_payload(splices[-1].placeholder)
+    elif data:
+        part.set_payload(_base64_lines(data))
     if attachment.content_id:
         part.set_raw("Content-ID", f"<{attachment.content_id}>")
     disposition = "inline" if attachment.inline else "attachment"
     part.set_raw("Content-Disposition", format_disposition(disposition, attachment.filename))
 
 
-def _materialize(node: _Node, part: MIMEPart, charset: HeaderCharset) -> None:
+def _base64_lines(data: bytes) -> str:
+    """What the stdlib's set_content writes for `data` with cte="base64" (57 bytes a line)."""
+    return base64.encodebytes(data).decode("ascii")
+
+
+def _materialize(
+    node: _Node, part: MIMEPart, charset: HeaderCharset, splices: list[Splice]
+) -> None:
     if isinstance(node, _Multipart):
         part["Content-Type"] = f"multipart/{node.subtype}"
         for child in node.children:
             subpart = MIMEPart(policy=_BUILD_POLICY)
-            _materialize(child, subpart, charset)
+            _materialize(child, subpart, charset, splices)
             part.attach(subpart)
     elif isinstance(node, _TextBody):
         _set_text(part, node, charset)
     else:
-        _set_attachment(part, node)
+        _set_attachment(part, node, splices)
 
 
 def _optional_str(value: object, what: str) -> None:
@@ -383,10 +396,16 @@ def compose_message(
     for name, value in extra:
         message.set_raw(name, value)
     message["MIME-Version"] = "1.0"
-    _materialize(_body_tree(text, html, loaded), message, charset)
+    splices: list[Splice] = []
+    _materialize(_body_tree(text, html, loaded), message, charset, splices)
 
     in_headers = [sender, *to_list, *cc_list, *reply_list]
     utf8 = not all(m.addr_spec.isascii() for m in in_headers)
     return finalize(
-        message, sender=sender.addr_spec, recipients=recipients, message_id=mid, utf8=utf8
+        message,
+        sender=sender.addr_spec,
+        recipients=recipients,
+        message_id=mid,
+        utf8=utf8,
+        splices=splices,
     )

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ._background import LocalGmailThread
     from ._faults import DropStage, Hold, HoldStage, InjectStage, ReplyLike, format_reply
     from ._outbox import Outbox, SentMessage
-    from ._records import AuthAttempt, ReceivedMessage, SessionRecord
+    from ._records import AuthAttempt, ReceivedMessage, SessionRecord, TransactionRecord
     from ._server import DEFAULT_CLOSE_REPLY, LocalGmail
     from ._state import GMAIL_SIZE_LIMIT, Security
     from ._tls import TestCertificates
@@ -44,6 +44,7 @@ _WHERE = {
     "AuthAttempt": "_records",
     "ReceivedMessage": "_records",
     "SessionRecord": "_records",
+    "TransactionRecord": "_records",
     "DEFAULT_CLOSE_REPLY": "_server",
     "LocalGmail": "_server",
     "GMAIL_SIZE_LIMIT": "_state",
@@ -103,5 +104,6 @@ __all__ = [
     "TestCertificates",
     "TokenValidator",
     "TokenVerdict",
+    "TransactionRecord",
     "format_reply",
 ]

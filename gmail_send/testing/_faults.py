@@ -113,6 +113,8 @@ class Fault:
     reply: str | None
     remaining: int
     recipient: str | None = None
+    skip: int = 0
+    """Occasions of `stage` to let pass before this fault acts."""
 
     @property
     def drops(self) -> bool:
@@ -187,18 +189,26 @@ class FaultPlan:
         return f"<FaultPlan {self._faults!r}>"
 
     def add_reply(
-        self, stage: str, reply: ReplyLike, *, times: int = 1, recipient: str | None = None
+        self,
+        stage: str,
+        reply: ReplyLike,
+        *,
+        times: int = 1,
+        recipient: str | None = None,
+        after: int = 0,
     ) -> None:
-        """Answer the next `times` commands at `stage` with `reply`."""
+        """Answer `times` commands at `stage` with `reply`, once `after` of them have passed."""
         _check_stage(stage, get_args(InjectStage))
         if recipient is not None and stage != "rcpt":
             raise ValueError("recipient= only applies to the 'rcpt' stage")
-        self._faults.append(Fault(stage, format_reply(reply), _check_times(times), recipient))
+        self._faults.append(
+            Fault(stage, format_reply(reply), _check_times(times), recipient, _check_after(after))
+        )
 
-    def add_drop(self, stage: str, *, times: int = 1) -> None:
-        """Cut the connection at the next `times` occasions of `stage`."""
+    def add_drop(self, stage: str, *, times: int = 1, after: int = 0) -> None:
+        """Cut the connection at `times` occasions of `stage`, once `after` of them have passed."""
         _check_stage(stage, get_args(DropStage))
-        self._faults.append(Fault(stage, None, _check_times(times)))
+        self._faults.append(Fault(stage, None, _check_times(times), skip=_check_after(after)))
 
     def take(self, stage: str, *, recipient: str | None = None) -> Fault | None:
         """The fault due at `stage` (counted as used), or None."""
@@ -209,6 +219,9 @@ class FaultPlan:
                 recipient is None or fault.recipient.lower() != recipient.lower()
             ):
                 continue
+            if fault.skip:
+                fault.skip -= 1
+                return None
             fault.remaining -= 1
             if fault.remaining == 0:
                 self._faults.remove(fault)
@@ -255,3 +268,9 @@ def _check_times(times: int) -> int:
     if not isinstance(times, int) or times < 1:
         raise ValueError(f"times must be a positive integer, not {times!r}")
     return times
+
+
+def _check_after(after: int) -> int:
+    if not isinstance(after, int) or after < 0:
+        raise ValueError(f"after must be a whole number >= 0, not {after!r}")
+    return after

@@ -72,8 +72,9 @@ class LocalGmail:
         host: the loopback address to listen on ("localhost" or a loopback IP); any other
             address is refused with ValueError.
         port: the port to listen on; 0 picks a free one (read `port` once started).
-        pipelining: advertise PIPELINING in the EHLO reply (commands are still answered in
-            order).
+        pipelining: advertise PIPELINING in the EHLO reply (Gmail does; commands are still
+            answered in order).
+        chunking: advertise CHUNKING and take BDAT, as Gmail does (False: DATA only).
         size_limit: the SIZE advertised, in bytes (Gmail's by default); a larger message is
             refused with `552 5.3.4`.
         allow_relay_by_ip: accept MAIL without AUTH, like Workspace's smtp-relay with
@@ -95,6 +96,7 @@ class LocalGmail:
         host: str = "127.0.0.1",
         port: int = 0,
         pipelining: bool = False,
+        chunking: bool = True,
         size_limit: int = GMAIL_SIZE_LIMIT,
         allow_relay_by_ip: bool = False,
         idle_timeout: float = 300.0,
@@ -107,6 +109,7 @@ class LocalGmail:
             hostname=hostname,
             size_limit=size_limit,
             pipelining=pipelining,
+            chunking=chunking,
             allow_relay_by_ip=allow_relay_by_ip,
             idle_timeout=idle_timeout,
         )
@@ -222,6 +225,16 @@ class LocalGmail:
         return self._port
 
     @property
+    def pipelining(self) -> bool:
+        """Whether PIPELINING is advertised."""
+        return self._state.config.pipelining
+
+    @property
+    def chunking(self) -> bool:
+        """Whether CHUNKING is advertised and BDAT taken."""
+        return self._state.config.chunking
+
+    @property
     def security(self) -> Security:
         """The security mode: starttls, tls or none."""
         return self._state.config.security
@@ -307,8 +320,10 @@ class LocalGmail:
         *,
         times: int = 1,
         recipient: str | None = None,
+        after: int = 0,
     ) -> None:
-        """Answer the next `times` commands at `stage` with `reply` instead of the normal one.
+        """Answer the next `times` commands at `stage` with `reply` instead of the normal one,
+        once `after` of them have passed normally.
 
         Faults are used in the order they were added. A 421 reply closes the connection after
         it is sent.
@@ -316,16 +331,18 @@ class LocalGmail:
         Args:
             stage: "connect" (the greeting), "ehlo" (EHLO or HELO), "starttls", "auth", "mail",
                 "rcpt", "data" (the reply to DATA itself) or "data_end" (the final reply after
-                the body; the message is then not stored).
+                the body, of DATA or of `BDAT ... LAST`; the message is then not stored).
             reply: a row of GMAIL_REPLIES, an SMTPReply, `(code, "x.y.z text")` or a bare code
                 (see `format_reply`).
             times: how many commands in a row get it (at least 1).
             recipient: only at "rcpt": answer only RCPT for this address (case-insensitive).
+            after: let this many commands of the stage through first.
         """
-        self._state.faults.add_reply(stage, reply, times=times, recipient=recipient)
+        self._state.faults.add_reply(stage, reply, times=times, recipient=recipient, after=after)
 
-    def drop_connection(self, stage: DropStage, *, times: int = 1) -> None:
-        """Cut the TCP connection, without a reply, at the next `times` occasions of `stage`.
+    def drop_connection(self, stage: DropStage, *, times: int = 1, after: int = 0) -> None:
+        """Cut the TCP connection, without a reply, at the next `times` occasions of `stage`
+        (once `after` of them have passed).
 
         Args:
             stage: as for `inject()`, where "data_end" cuts after the body arrived but before
@@ -333,8 +350,9 @@ class LocalGmail:
                 stored (the server holds exactly one copy; the client cannot tell whether it
                 was accepted).
             times: how many occasions in a row (at least 1).
+            after: let this many occasions of the stage pass first.
         """
-        self._state.faults.add_drop(stage, times=times)
+        self._state.faults.add_drop(stage, times=times, after=after)
 
     def hold(self, stage: HoldStage, *, after: int = 0) -> Hold:
         """Pause the next session that reaches `stage`, after letting `after` others pass.

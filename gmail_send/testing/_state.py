@@ -34,6 +34,7 @@ class ServerConfig:
     hostname: str = "smtp.gmail.com"
     size_limit: int = GMAIL_SIZE_LIMIT
     pipelining: bool = False
+    chunking: bool = True
     allow_relay_by_ip: bool = False
     idle_timeout: float = 300.0
 
