@@ -61,7 +61,7 @@ def serve(pipe: Any, one_way: float) -> None:
     from gmail_send.testing import LocalAccount, LocalGmail, LocalGmailAPI
 
     async def main() -> None:
-        gmail = LocalGmail(accounts=[LocalAccount(ACCOUNT)], pipelining=True)
+        gmail = LocalGmail(accounts=[LocalAccount(ACCOUNT)], pipelining=True, chunking=True)
         await gmail.start()
         gmail.add_access_token(ACCOUNT, TOKEN)
         api = LocalGmailAPI(gmail)
@@ -216,20 +216,23 @@ the burst). Round trips are the median time divided by the RTT.
 What the round trips are made of:
 
 - **warm**: the API sends one HTTP request on a kept-alive HTTPS connection: 1 round trip.
-  SMTP with PIPELINING needs 2 (MAIL, RCPT and DATA in one write, then the body and its
-  reply; BDAT, which would make it 1, is not used in this version).
+  SMTP with PIPELINING and CHUNKING (as Gmail offers them) writes MAIL, RCPT and
+  `BDAT <size> LAST` with the body at once: 1 round trip as well.
 - **cold**: the API pays the TLS 1.3 handshake and the request (2 round trips; the connection
   is then closed without a goodbye round trip); SMTP pays the greeting, EHLO, STARTTLS and its
-  handshake, EHLO again, AUTH, the transaction and QUIT (about 9). The proxy accepts TCP
+  handshake, EHLO again, AUTH, the transaction and QUIT (about 8). The proxy accepts TCP
   connections on this machine, so TCP's own handshake is in neither figure: add one round
   trip to each on a real network.
 - **burst**: {burst} messages through 3 connections. With the round trips alone, the API
-  would need a third of a round trip per message and SMTP two thirds; both measure more, the
-  API most, because here the client, the local servers (Python, TLS) and the proxies share the
-  machine's CPUs. Google's per-user quota allows 150 sends a minute through the API, and the
-  sender keeps to it by default (`SendingLimits.api_sends_per_minute`): a real burst of {burst}
-  takes at least a minute over the API, whatever the figure above; SMTP has no published
-  per-minute limit (the daily one counts for both).
+  would need a third of a round trip per message (one request at a time per HTTP/1.1
+  connection) and measures more, because here the client, the local servers (Python, TLS) and
+  the proxies share the machine's CPUs; SMTP streams several transactions on each session
+  without waiting for the replies in between (`PoolOptions.max_in_flight`), so its sessions
+  are not bound to one round trip per message. Google's per-user quota allows 150 sends a
+  minute through the API, and the sender keeps to it by default
+  (`SendingLimits.api_sends_per_minute`): a real burst of {burst} takes at least a minute over
+  the API, whatever the figure above; SMTP has no published per-minute limit (the daily one
+  counts for both).
 - Only HTTP/1.1 is measured: the local Gmail API does not speak HTTP/2, and with one request
   per message and several connections, HTTP/2's multiplexing has little to add; it is not
   enabled. Messages are uploaded as `message/rfc822` (no base64): the JSON `raw` form would

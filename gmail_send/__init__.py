@@ -9,6 +9,7 @@ Every name is loaded on first use (PEP 562), so `import gmail_send` loads none o
 and an application that signs in with an app password never imports google-auth, its HTTP
 transport (`requests`) or `cryptography`. Those load with the OAuth2 names
 (`OAuth2Credentials`, `ServiceAccount`), or when `from_env` finds an OAuth2 source configured.
+Jinja2 loads only when a `Templates` is made.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from ._result import SendResult
     from ._retry import RetryPolicy
     from ._sender import GmailSender, send
-    from ._sink import MessageSink
+    from ._sink import MemorySink, MessageSink
     from ._types import MessageFields, Security, SendArguments, SenderOptions, Transport
     from .auth._credentials import (
         AppPassword,
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
         RecipientsRefusedError,
         SMTPReply,
         SMTPReplyError,
+        TemplateError,
         TemporaryError,
         TLSError,
         TokenError,
@@ -76,6 +78,7 @@ if TYPE_CHECKING:
         TransportChosen,
     )
     from .message._compose import Attachment, OutgoingMessage
+    from .message._templates import Templates
     from .sync import SyncGmailSender, send_sync
 
 __version__ = "0.1.0"
@@ -87,6 +90,7 @@ _LAZY = {
     "PoolOptions": "._options",
     "SendingLimits": "._options",
     "Settings": "._options",
+    "MemorySink": "._sink",
     "MessageSink": "._sink",
     "MessageFields": "._types",
     "Security": "._types",
@@ -125,6 +129,7 @@ _LAZY = {
     "RecipientsRefusedError": ".errors",
     "SMTPReply": ".errors",
     "SMTPReplyError": ".errors",
+    "TemplateError": ".errors",
     "TemporaryError": ".errors",
     "TLSError": ".errors",
     "TokenError": ".errors",
@@ -140,6 +145,7 @@ _LAZY = {
     "TransportChosen": ".events",
     "Attachment": ".message._compose",
     "OutgoingMessage": ".message._compose",
+    "Templates": ".message._templates",
     "SyncGmailSender": ".sync",
     "send_sync": ".sync",
 }
@@ -190,6 +196,7 @@ __all__ = [
     "HeaderInjectionError",
     "InvalidAddressError",
     "LoginThrottledError",
+    "MemorySink",
     "MessageError",
     "MessageFields",
     "MessageSent",
@@ -219,6 +226,8 @@ __all__ = [
     "Settings",
     "SyncGmailSender",
     "TLSError",
+    "TemplateError",
+    "Templates",
     "TemporaryError",
     "TokenError",
     "TokenFunction",

@@ -229,9 +229,9 @@ async def _attempts(
             result = await connection.send(outgoing, progress=run.progress)
         except GmailSendError as exc:
             error = exc
-        except BaseException:
+        except BaseException:  # cancelled: no further send may go on this session
             if connection is not None:
-                transport.release(connection)
+                transport.release(connection, reusable=False)
             raise
         decision = policy.decide(error) if error is not None else None
         if connection is not None:

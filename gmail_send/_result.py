@@ -34,6 +34,18 @@ class SendResult:
 
     `transport` is the one that carried the message ("smtp" or "api"; None when a sink took
     it), and `transport_reason` why, when `transport="auto"` chose it.
+
+    Attributes:
+        message_id: the message's Message-ID, angle brackets included.
+        accepted: the recipients Gmail accepted, bare addresses.
+        refused: each recipient Gmail refused, mapped to its reply.
+        reply: Gmail's final SMTP reply to the message body; None over the Gmail API.
+        auth_method: how the message was authorized: "xoauth2", "login" or "plain" over SMTP,
+            "bearer" over the Gmail API; None for a relay that trusts the IP address.
+        gmail_id: the id Gmail gave the sent message (the Gmail API only).
+        thread_id: the id of the Gmail thread it was filed in (the Gmail API only).
+        transport: the transport that carried it, "smtp" or "api"; None when a sink took it.
+        transport_reason: why `transport="auto"` chose that transport; None otherwise.
     """
 
     message_id: str

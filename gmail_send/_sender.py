@@ -30,6 +30,7 @@ from ._limits import (
 )
 from ._options import OPTION_NAMES, Settings
 from ._result import SendResult
+from ._sink import sink_account
 from ._types import MessageFields, Security, SendArguments, SenderOptions
 from .auth._credentials import AppPassword, Credentials, Fallback, OAuth2Token, TokenSource
 from .auth._observed import ObservedTokens
@@ -64,9 +65,9 @@ class GmailSender:
             authorizes by IP address.
         **options: the sender's options (`SenderOptions`): `transport` ("smtp", "api" or
             "auto"), `api_url`, `host`, `port`, `security`, `tls_context`, `ca_file`,
-            `timeout`, `max_connections`, `sink`, `on_event`, `store`, and the groups
-            `retry=RetryPolicy(...)`, `pool=PoolOptions(...)`, `limits=SendingLimits(...)`.
-            Each is described, with its default, on `Settings`.
+            `timeout`, `max_connections`, `sink`, `on_event`, `store`, `templates`, and the
+            groups `retry=RetryPolicy(...)`, `pool=PoolOptions(...)`,
+            `limits=SendingLimits(...)`. Each is described, with its default, on `Settings`.
 
     Raises:
         ConfigurationError: an option is invalid, credentials would cross an unencrypted
@@ -118,8 +119,13 @@ class GmailSender:
             tls_context=tls_context,
             timeout=self.timeout,
             local_hostname=pool.local_hostname,
+            pipelining=pool.pipelining,
+            chunking=pool.chunking,
+            max_in_flight=pool.max_in_flight,
         )
         self.sink = settings.sink
+        self.templates = settings.resolved_templates
+        """The `Templates` that `template=` names, or None."""
         daily_limit = limits.daily_limit
         if daily_limit == "auto":
             daily_limit = default_daily_limit(self.account)
@@ -140,13 +146,13 @@ class GmailSender:
         elif self._api_tokens is not None:  # the OAuth2 side of a Fallback
             observed = _observed(_shared(self._api_tokens, self.store), settings.on_event)
             self._api_tokens = observed if isinstance(observed, TokenSource) else None
-        self._pipelining = pool.pipelining
         self._pool = ConnectionPool(
             self._open_connection,
             max_connections=settings.max_connections,
             max_messages_per_connection=pool.max_messages_per_connection,
             idle_timeout=pool.idle_timeout,
             keep=lambda connection: session_still_wanted(connection, credentials),
+            expected_capacity=pool.max_in_flight if pool.chunking and pool.pipelining else 1,
         )
         self._delivery = DeliveryContext(
             policy=settings.retry,
@@ -189,8 +195,11 @@ class GmailSender:
 
     @property
     def account(self) -> str | None:
-        """The signed-in mailbox, the default sender."""
-        return self.credentials.user if self.credentials is not None else None
+        """The signed-in mailbox, the default sender (without credentials, the sink's
+        `account`, if it has one: a `MemorySink`'s)."""
+        if self.credentials is not None:
+            return self.credentials.user
+        return sink_account(self.sink)
 
     async def __aenter__(self) -> GmailSender:
         return self
@@ -213,7 +222,8 @@ class GmailSender:
                 sender's `RetryPolicy.deadline`).
             **fields: the message (`MessageFields`): `to`, `cc`, `bcc`, `reply_to`, `from_`,
                 `subject`, `text`, `html`, `attachments`, `headers`, `encoding`,
-                `message_id`, `date`, `in_reply_to`, `references`, `thread_id`; see
+                `message_id`, `date`, `in_reply_to`, `references`, `thread_id`, and `template`
+                with `context` (rendered by the sender's `templates`); see
                 `gmail_send.message.compose_message`.
 
         Returns:
@@ -223,13 +233,15 @@ class GmailSender:
             MessageError: the message is invalid (before any connection is opened).
             GmailSendError: the send failed; the subclass and its `hint` say why.
         """
-        if fields.get("attachments"):
-            # Reading files, encoding megabytes and inspecting archives would stall the loop.
-            outgoing = await asyncio.to_thread(
-                functools.partial(compose_message, account=self.account, **fields)
-            )
+        compose = functools.partial(
+            compose_message, account=self.account, templates=self.templates, **fields
+        )
+        if fields.get("attachments") or fields.get("template") is not None:
+            # Reading files (attachments, templates, their images), encoding megabytes,
+            # inspecting archives and rendering would stall the loop.
+            outgoing = await asyncio.to_thread(compose)
         else:
-            outgoing = compose_message(account=self.account, **fields)
+            outgoing = compose()
         return await self.send_outgoing(outgoing, deadline=deadline)
 
     async def send_message(
@@ -244,7 +256,18 @@ class GmailSender:
         """Send a ready message (copied, never modified); the envelope comes from its headers
         unless `sender` / `recipients` are given. Bcc headers are not transmitted over SMTP
         (over the Gmail API they tell Gmail whom to send to, and Gmail removes them).
-        `thread_id` files it in a Gmail thread (the Gmail API only)."""
+
+        Args:
+            message: the message, as built by the `email` package (or parsed from a file).
+            sender: the envelope sender (MAIL FROM) instead of the one the headers give.
+            recipients: the envelope recipients instead of the To, Cc and Bcc headers.
+            deadline: seconds this send may take in all, retries included (default: the
+                sender's `RetryPolicy.deadline`).
+            thread_id: the Gmail thread to file it in (the Gmail API only).
+
+        Returns:
+            The `SendResult`.
+        """
         prepare = functools.partial(
             prepare_message,
             message,
@@ -260,7 +283,16 @@ class GmailSender:
     async def send_outgoing(
         self, outgoing: OutgoingMessage, *, deadline: float | None = None
     ) -> SendResult:
-        """Send an already composed and validated message."""
+        """Send an already composed and validated message.
+
+        Args:
+            outgoing: the message, from `compose_message` or `prepare_message`.
+            deadline: seconds this send may take in all, retries included (default: the
+                sender's `RetryPolicy.deadline`).
+
+        Returns:
+            The `SendResult`.
+        """
         if self._closed:
             raise ConfigurationError("this GmailSender is closed")
         if deadline is not None and not deadline > 0:
@@ -304,9 +336,7 @@ class GmailSender:
                 hint="wait; every login attempt now prolongs Gmail's block",
             )
         try:
-            connection = await open_session(self._router.smtp, self._signin_credentials)
-            connection.use_pipelining = self._pipelining
-            return connection
+            return await open_session(self._router.smtp, self._signin_credentials)
         except LoginThrottledError:
             if self.login_throttle_pause > 0 and account is not None:
                 await self._ledger.pause(account, "login", self.login_throttle_pause)
@@ -325,6 +355,9 @@ class GmailSender:
         The rolling 24-hour count stays (so `daily_limit` still holds) unless `count=True`,
         which forgets it too (e.g. after the account's limit was raised). With a store, for
         every process.
+
+        Args:
+            count: also forget the messages counted in the last 24 hours.
         """
         if self.account is not None:
             await self._ledger.reset(self.account, count=count)
@@ -332,9 +365,12 @@ class GmailSender:
     async def aclose(self) -> None:
         """Refuse new sends, let the sends in flight finish, then QUIT every session (and
         close the Gmail API client's connections)."""
+        await self._close(wait_for_goodbye=True)
+
+    async def _close(self, *, wait_for_goodbye: bool) -> None:
         self._closed = True
         await self._idle.wait()
-        await self._pool.aclose()
+        await self._pool.aclose(wait_for_goodbye=wait_for_goodbye)
         await self._router.aclose()
         if self.store is not None and self._owns_store:
             await self.store.aclose()
@@ -387,8 +423,12 @@ async def send(credentials: Credentials | None, **arguments: Unpack[SendArgument
         The `SendResult`.
     """
     fields, options = split_arguments(arguments)
-    async with GmailSender(credentials, **options) as gmail:
+    gmail = GmailSender(credentials, **options)
+    try:
         return await gmail.send(**fields)
+    finally:
+        # QUIT is written, but its reply is not awaited: nothing depends on it.
+        await gmail._close(wait_for_goodbye=False)
 
 
 def split_arguments(arguments: Mapping[str, Any]) -> tuple[MessageFields, SenderOptions]:

@@ -26,6 +26,10 @@ class Progress:
         self.body_sent = False
         """True from the moment the message body may have reached the server."""
 
+    def mark_body_sent(self) -> None:
+        """The (whole) body may have reached the server from now on."""
+        self.body_sent = True
+
 
 class Carrier(Protocol):
     """One thing that carries messages: an SMTP session, or the Gmail API client's slot."""

@@ -11,7 +11,8 @@ GmailSendError                          .hint: str | None; .reply: SMTPReply | N
 │   ├── NoRecipientsError               nobody to send to
 │   ├── TooManyRecipientsError          more than 100 envelope recipients
 │   ├── BlockedAttachmentError          a file type Gmail refuses (.exe, .js, ...)
-│   └── MessageTooLargeError            over Gmail's SIZE limit once encoded
+│   ├── MessageTooLargeError            over Gmail's SIZE limit once encoded
+│   └── TemplateError                   .template, .variable: a template did not render
 ├── ConfigurationError                  missing or contradictory settings, unreadable token file
 ├── GmailConnectionError (also ConnectionError)  DNS, TCP, TLS, server went away;
 │   │                                   .after_greeting: the server had answered first
@@ -65,6 +66,7 @@ __all__ = [
     "SMTPReply",
     "SMTPReplyError",
     "TLSError",
+    "TemplateError",
     "TemporaryError",
     "TokenError",
     "TooManyRecipientsError",
@@ -73,7 +75,13 @@ __all__ = [
 
 
 class SMTPReply(NamedTuple):
-    """One server reply: the basic code, the enhanced status code if any, and the text."""
+    """One server reply: the basic code, the enhanced status code if any, and the text.
+
+    Attributes:
+        code: the basic reply code, e.g. 550.
+        enhanced_code: the enhanced status code (RFC 3463), e.g. "5.4.5", or None.
+        message: the reply's text, without the codes.
+    """
 
     code: int
     enhanced_code: str | None
@@ -90,6 +98,11 @@ class APIReply(NamedTuple):
     `reason` is the first `errors[].reason` of Google's error JSON (`insufficientPermissions`,
     `rateLimitExceeded`, ...) or None when the answer had none; `message` is its `message`
     (or the start of a body that was not Google's JSON).
+
+    Attributes:
+        status: the HTTP status of the answer, e.g. 429.
+        reason: the first `errors[].reason` of Google's error JSON; None when it had none.
+        message: Google's `message`, or the start of a body that was not Google's JSON.
     """
 
     status: int
@@ -167,6 +180,23 @@ class MessageTooLargeError(MessageError):
         super().__init__(message, hint=hint)
         self.size = size
         self.limit = limit
+
+
+class TemplateError(MessageError):
+    """A message template did not render: not found, a syntax error, or a variable the
+    context lacks. `template` is the file (e.g. "welcome.html"), `variable` the missing name."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        template: str | None = None,
+        variable: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.template = template
+        self.variable = variable
 
 
 class ConfigurationError(GmailSendError):

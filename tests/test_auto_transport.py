@@ -113,7 +113,7 @@ async def test_a_mail_scope_token_goes_over_reachable_smtp(
 async def test_an_app_password_always_goes_over_smtp(gmail: LocalGmail, api: LocalGmailAPI) -> None:
     async with auto_sender(gmail, api, AppPassword(ACCOUNT, APP_PASSWORD)) as sender:
         result = await sender.send(to="a@example.com", subject="1", text="x")
-    assert (result.transport, result.auth_method) == ("smtp", "login")
+    assert (result.transport, result.auth_method) == ("smtp", "plain")
     assert result.transport_reason == "app passwords sign in over SMTP only"
 
 

@@ -25,6 +25,8 @@ from .local_helpers import ACCESS_TOKEN, ACCOUNT, QUICK_RETRY
 from .transports import Mail
 
 ENVELOPE: dict[str, Any] = {"from_": "app@example.com", "to": "a@example.com"}
+WITH_THE_BODY = b" LAST\r\n"
+"""What the client writes with the body: the line `BDAT <size> LAST` (the relay offers CHUNKING)."""
 
 
 class HoldingProxy:
@@ -173,7 +175,7 @@ async def test_cancelled_smtp_send_before_the_reply_discards_its_session(
     events: list[SendEvent] = []
     async with sender_via(proxy, on_event=events.append) as sender:
         await sender.send(**ENVELOPE, subject="warm", text="x")
-        proxy.hold_after = b"\r\n.\r\n"
+        proxy.hold_after = WITH_THE_BODY
         task = asyncio.ensure_future(sender.send(**ENVELOPE, subject="cut", text="x"))
         for _ in range(500):
             if len(relay.messages) == 2:

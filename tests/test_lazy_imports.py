@@ -30,6 +30,8 @@ HEAVY = (
     "google_auth_oauthlib",
     "httpx",
     "httpcore",
+    "jinja2",
+    "markupsafe",
 )
 
 # Prints which of the given top-level names (or their submodules) are loaded after each step.

@@ -31,7 +31,7 @@ import httpx
 from .._result import SendResult
 from .._retry import classify
 from .._transport import Progress
-from ..auth._credentials import TokenSource, obtain_token
+from ..auth._credentials import TokenSource, fetch_token
 from ..errors import (
     AuthenticationError,
     ConfigurationError,
@@ -124,7 +124,7 @@ class APITransport:
         """One users.messages.send; after a 401, once more with a new token."""
         progress.connection_id = self.id
         progress.body_sent = False
-        token = await obtain_token(self._tokens)
+        token = await fetch_token(self._tokens)
         try:
             return await self._post(outgoing, token, progress)
         except AuthenticationError as exc:
@@ -135,7 +135,7 @@ class APITransport:
             "the Gmail API rejected the access token; asking the token source for a new one",
             extra={"event": "token_rejected", "user": self._tokens.user},
         )
-        fresh = await obtain_token(self._tokens, rejected=token)
+        fresh = await fetch_token(self._tokens, rejected=token)
         if fresh == token:
             raise AuthenticationError(
                 f"{rejection.message}; the token source had no other token",

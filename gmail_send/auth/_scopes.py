@@ -62,6 +62,9 @@ def granted_scopes(source: object) -> frozenset[str] | None:
 
     Sources that know say so with a `granted_scopes` attribute (the refreshing credentials of
     this package, and the sender's wrappers around them, which pass it on).
+
+    Args:
+        source: a token source (any object: one without `granted_scopes` gives None).
     """
     value = getattr(source, "granted_scopes", None)
     return value if isinstance(value, frozenset) else None

@@ -42,6 +42,13 @@ class ServiceAccount(RefreshingTokenSource):
     constructor takes a ready google-auth service account credential. `scope` is the sending
     scope the grant asks for: "mail" (`https://mail.google.com/`, the default: SMTP and the
     Gmail API) or "send" (`gmail.send`: the Gmail API only), or the scope's URL.
+
+    Args:
+        credentials: a google-auth service account credential (the sending scope is set).
+        subject: the Workspace mailbox to act for, by domain-wide delegation.
+        timeout: seconds each request to the token endpoint may take.
+        scope: the sending scope: "mail" (SMTP and the Gmail API, the default), "send" (the
+            Gmail API only), or the scope's URL.
     """
 
     _kind = "service_account"
@@ -77,7 +84,15 @@ class ServiceAccount(RefreshingTokenSource):
         timeout: float = DEFAULT_TOKEN_TIMEOUT,
         scope: str = "mail",
     ) -> ServiceAccount:
-        """From a service account key's JSON content (as Google Cloud console downloads it)."""
+        """From a service account key's JSON content (as Google Cloud console downloads it).
+
+        Args:
+            info: the key's content as a dict.
+            subject: the Workspace mailbox to act for.
+            token_uri: the token endpoint instead of the key's.
+            timeout: seconds each request to the token endpoint may take.
+            scope: the sending scope: "mail" (the default), "send", or the scope's URL.
+        """
         return cls._from_checked(info, "service account info", subject, token_uri, timeout, scope)
 
     @classmethod
@@ -90,7 +105,15 @@ class ServiceAccount(RefreshingTokenSource):
         timeout: float = DEFAULT_TOKEN_TIMEOUT,
         scope: str = "mail",
     ) -> ServiceAccount:
-        """From a service account key file; `token_uri=` wins over the file's."""
+        """From a service account key file; `token_uri=` wins over the file's.
+
+        Args:
+            path: the JSON key file.
+            subject: the Workspace mailbox to act for.
+            token_uri: the token endpoint instead of the file's.
+            timeout: seconds each request to the token endpoint may take.
+            scope: the sending scope: "mail" (the default), "send", or the scope's URL.
+        """
         name = os.fspath(path)
         try:
             info = parse_json(Path(name).read_bytes().decode("utf-8"))

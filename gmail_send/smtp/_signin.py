@@ -25,12 +25,19 @@ from ..auth._credentials import (
     Fallback,
     SingleCredentials,
     TokenSource,
-    obtain_token,
+    fetch_token,
 )
 from ..auth._scopes import granted_scopes, sends_over
 from ..auth._token_errors import smtp_scope_error
 from ..errors import AuthenticationError
-from ._connection import DEFAULT_TIMEOUT, AccessToken, Login, Security, SMTPConnection
+from ._connection import (
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_TIMEOUT,
+    AccessToken,
+    Login,
+    Security,
+    SMTPConnection,
+)
 
 __all__ = ["ConnectionSettings", "open_session", "session_still_wanted"]
 
@@ -47,6 +54,9 @@ class ConnectionSettings:
     tls_context: ssl.SSLContext | None = None
     timeout: float | None = DEFAULT_TIMEOUT
     local_hostname: str | None = None
+    pipelining: bool = True
+    chunking: bool = True
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
 
     def new_connection(self) -> SMTPConnection:
         return SMTPConnection(
@@ -56,6 +66,9 @@ class ConnectionSettings:
             tls_context=self.tls_context,
             timeout=self.timeout,
             local_hostname=self.local_hostname,
+            pipelining=self.pipelining,
+            chunking=self.chunking,
+            max_in_flight=self.max_in_flight,
         )
 
 
@@ -73,7 +86,7 @@ async def _open_single(
 ) -> SMTPConnection:
     if not isinstance(credentials, TokenSource):
         return await _signed_in(settings, credentials)
-    token = await obtain_token(credentials)
+    token = await fetch_token(credentials)
     scopes = granted_scopes(credentials)
     if scopes is not None and "smtp" not in sends_over(scopes):
         raise smtp_scope_error(credentials.user, scopes)  # no login wasted on a refusal
@@ -87,7 +100,7 @@ async def _open_single(
         "Gmail rejected the access token; asking the token source for a new one",
         extra={"event": "token_rejected", "user": credentials.user},
     )
-    fresh = await obtain_token(credentials, rejected=token)
+    fresh = await fetch_token(credentials, rejected=token)
     if fresh == token:
         log.info(
             "the token source gave the rejected token again; not signing in with it twice",

@@ -101,7 +101,12 @@ def admit(
 
 
 def settle(cursor: Cursor, account: str, reservation: str, *, sent: bool, now: float) -> None:
-    """The reserved message was (or may have been) sent, or surely was not."""
+    """The reserved message was (or may have been) sent, or surely was not.
+
+    Under the account's lock, like `admit`: a settle that committed between an admission's two
+    counts (sends, then reservations) would otherwise be counted in neither.
+    """
+    _lock(cursor, account)
     cursor.execute("DELETE FROM gmail_send_reservations WHERE id = %s", (reservation,))
     if sent:
         cursor.execute(

@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from ._accounts import LocalAccount, TokenValidator, TokenVerdict
     from ._api_server import APIFault, APIRequestRecord, LocalGmailAPI
     from ._background import LocalGmailThread
-    from ._faults import DropStage, InjectStage, ReplyLike, format_reply
+    from ._faults import DropStage, Hold, HoldStage, InjectStage, ReplyLike, format_reply
     from ._outbox import Outbox, SentMessage
-    from ._records import AuthAttempt, ReceivedMessage, SessionRecord
+    from ._records import AuthAttempt, ReceivedMessage, SessionRecord, TransactionRecord
     from ._server import DEFAULT_CLOSE_REPLY, LocalGmail
     from ._state import GMAIL_SIZE_LIMIT, Security
     from ._tls import TestCertificates
@@ -38,6 +38,8 @@ _WHERE = {
     "TokenVerdict": "_accounts",
     "LocalGmailThread": "_background",
     "DropStage": "_faults",
+    "Hold": "_faults",
+    "HoldStage": "_faults",
     "InjectStage": "_faults",
     "ReplyLike": "_faults",
     "format_reply": "_faults",
@@ -46,6 +48,7 @@ _WHERE = {
     "AuthAttempt": "_records",
     "ReceivedMessage": "_records",
     "SessionRecord": "_records",
+    "TransactionRecord": "_records",
     "DEFAULT_CLOSE_REPLY": "_server",
     "LocalGmail": "_server",
     "GMAIL_SIZE_LIMIT": "_state",
@@ -91,6 +94,8 @@ __all__ = [
     "APIRequestRecord",
     "AuthAttempt",
     "DropStage",
+    "Hold",
+    "HoldStage",
     "InjectStage",
     "LocalAccount",
     "LocalGmail",
@@ -106,5 +111,6 @@ __all__ = [
     "TestCertificates",
     "TokenValidator",
     "TokenVerdict",
+    "TransactionRecord",
     "format_reply",
 ]

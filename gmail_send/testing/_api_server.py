@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 from ..api._errors import error_rule
 from ..auth._scopes import API_SEND_SCOPES
 from ._accounts import TokenVerdict
-from ._http import DROP, HANG, HTTPRequest, HTTPResponse, HTTPServer, Outcome
+from ._api_http import DROP, HANG, HTTPRequest, HTTPResponse, HTTPServer, Outcome
 from ._records import ReceivedMessage
 from ._rewrite import rewrite_from_header
 
@@ -83,14 +83,25 @@ _RETRY_AFTER_FAULTS = frozenset({"rate_limit", "user_rate_limit", "daily_limit",
 
 @dataclass(frozen=True)
 class APIRequestRecord:
-    """One request to the local API: never its Authorization header or body."""
+    """One request to the local API: never its Authorization header or body.
+
+    Attributes:
+        method: the HTTP method, e.g. "POST".
+        path: the request's path, without the query.
+        upload_type: the `uploadType` query parameter ("media", "multipart"); None without.
+        connection_id: which connection of the server it came on (1 for the first).
+        status: the status answered; None when the connection was cut or left without an
+            answer.
+        user: the account its access token belongs to; None when the token was not known.
+        fault: the planned fault (`fail_next`) this request met; None when none.
+        size: the bytes of the request body received.
+    """
 
     method: str
     path: str
     upload_type: str | None
     connection_id: int
     status: int | None
-    """The status answered; None when the connection was cut or left without an answer."""
     user: str | None
     fault: str | None
     size: int
@@ -113,7 +124,15 @@ class _Refusal(Exception):
 
 
 class LocalGmailAPI:
-    """The local Gmail API of `gmail`; start with `async with` or `await start()`."""
+    """The local Gmail API of `gmail`; start with `async with` or `await start()`.
+
+    Args:
+        gmail: the `LocalGmail` whose accounts, tokens and mailbox it shares (and whose
+            event loop and test CA it uses).
+        host: the address to listen on.
+        port: the port to listen on; 0 for a free one.
+        max_upload: the largest message taken, in bytes; a larger one is refused as too large.
+    """
 
     def __init__(
         self,
@@ -209,6 +228,12 @@ class LocalGmailAPI:
 
         `retry_after` (seconds) is sent as `Retry-After` with the rate-limit and unavailable
         answers (default 1 for those; Google's text carries the time as well).
+
+        Args:
+            fault: what to do: an error answer by name ("unauthorized", "rate_limit", ...),
+                or a cut ("drop_before_body", ...) or silence ("hang_after_body", ...).
+            times: how many send requests it applies to.
+            retry_after: seconds sent as `Retry-After` with the answers that carry one.
         """
         if fault not in get_args(APIFault):
             raise ValueError(f"unknown fault {fault!r}; one of {', '.join(get_args(APIFault))}")

@@ -23,6 +23,7 @@ from ._accounts import LocalAccount
 from ._api_server import LocalGmailAPI
 from ._server import LocalGmail
 from ._token_endpoint import LocalTokenEndpoint
+from ._watch import watch
 
 __all__ = ["run_demo"]
 
@@ -30,14 +31,26 @@ DEMO_ACCOUNT = "demo@gmail.com"
 
 
 async def run_demo(
-    echo: Callable[[str], object] = print, *, transport: Literal["smtp", "api"] = "smtp"
+    echo: Callable[[str], object] = print,
+    *,
+    transport: Literal["smtp", "api"] = "smtp",
+    web: bool = False,
+    serve_seconds: float = 600.0,
 ) -> SendResult:
     """Start a local Gmail (and its Gmail API), send one message over `transport` and
-    describe what arrived."""
+    describe what arrived.
+
+    Args:
+        echo: where each line of the description goes.
+        transport: "smtp" (XOAUTH2 over STARTTLS) or "api" (the local Gmail API).
+        web: serve the inbox page too, and keep serving after the send (until Ctrl-C or
+            `serve_seconds`), so the message can be looked at in a browser.
+        serve_seconds: how long to keep serving with `web`.
+    """
     account = LocalAccount(DEMO_ACCOUNT, app_password=secrets.token_hex(8))
     scope = SEND_SCOPE if transport == "api" else MAIL_SCOPE
     async with (
-        LocalGmail(security="starttls", accounts=[account]) as gmail,
+        LocalGmail(security="starttls", accounts=[account], web=web) as gmail,
         LocalGmailAPI(gmail) as api,
         LocalTokenEndpoint(gmail=gmail, signed_in_user=DEMO_ACCOUNT) as endpoint,
     ):
@@ -83,6 +96,9 @@ async def run_demo(
                 echo(f"                 recipient {rcpt} (from To, Cc and Bcc)")
         echo(f"                 {len(received.data):,} bytes, signed in as {received.session_user}")
         _describe(received.parsed(), echo)
+        if gmail.web_url is not None:
+            echo(f"inbox in the browser: {gmail.web_url} (Ctrl-C to stop)")
+            await watch(gmail, serve_seconds, echo)
     return result
 
 

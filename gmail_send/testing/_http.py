@@ -1,281 +1,193 @@
-"""A small HTTP/1.1 server on asyncio streams, for the local Gmail API.
+"""A small HTTP/1.1 server on asyncio streams, enough for the local inbox page.
 
-It runs on the event loop of the local Gmail it serves with (so the two share their records
-without locks), over real TLS with the test CA. It reads one request at a time per connection
-(keep-alive, `Content-Length` or chunked bodies, bounded sizes), hands it to the application,
-and writes the answer, or does what a fault asks instead: cut the connection, or never answer.
-It is a test server: it speaks enough HTTP/1.1 for HTTP clients, nothing more.
+GET and HEAD only, one request per connection (`Connection: close`), no request bodies. It
+runs on the local Gmail's own event loop, so the pages read the server's records without locks.
+Requests whose Host header is not the loopback address and port it listens on are refused, so
+a web page elsewhere cannot read the inbox by rebinding a DNS name to 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-import ssl
-from collections.abc import Awaitable, Callable
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["DROP", "HANG", "HTTPRequest", "HTTPResponse", "HTTPServer", "Outcome"]
+__all__ = ["HTTPServer", "Request", "Response", "Stream", "not_found"]
 
-_MAX_HEAD = 64 * 1024
-_MAX_HEADERS = 100
+_HEAD_LIMIT = 16 * 1024
+_READ_TIMEOUT = 10.0
+_STOP_GRACE = 5.0
 
 
 @dataclass(frozen=True)
-class HTTPRequest:
-    """One request as received; header names in lower case (a repeated header: the last)."""
+class Request:
+    """One request: method, the decoded path, the query string's values, the headers."""
 
     method: str
     path: str
-    query: dict[str, str]
+    query: dict[str, list[str]]
     headers: dict[str, str]
-    body: bytes = field(repr=False)
-    connection_id: int
 
 
-@dataclass(frozen=True)
-class HTTPResponse:
-    """An answer to write; `close` ends the connection after it."""
+@dataclass
+class Response:
+    """A whole response, sent with Content-Length."""
 
-    status: int
     body: bytes = b""
-    headers: tuple[tuple[str, str], ...] = ()
-    close: bool = False
+    status: int = 200
+    content_type: str = "text/plain; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
 
 
-class _Action:
-    def __init__(self, name: str) -> None:
-        self.name = name
+@dataclass
+class Stream:
+    """A response sent as its chunks come (Server-Sent Events), until the iterator ends."""
 
-    def __repr__(self) -> str:
-        return self.name
-
-
-DROP = _Action("DROP")
-"""Cut the TCP connection without an answer."""
-HANG = _Action("HANG")
-"""Never answer (until the client gives up or the server stops)."""
-
-Outcome = HTTPResponse | _Action
-Head = Callable[[str, str, dict[str, str], int], Outcome | None]
-"""`on_head(method, path, headers, connection_id)`: an answer or action before the body is
-read (a body that is then not read), or None to read it and go on."""
-App = Callable[[HTTPRequest], Awaitable[Outcome]]
+    chunks: AsyncIterator[bytes]
+    content_type: str = "text/event-stream; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
 
 
-class _BadRequest(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
+Handler = Callable[[Request], Awaitable[Response | Stream]]
 
 
 class HTTPServer:
-    """Serves `app` on `host`:`port` (0: a free port) with TLS `context`."""
+    """Serves `handler` on a loopback address; `start()` in a running loop, then `stop()`."""
 
-    def __init__(
-        self,
-        app: App,
-        *,
-        context: ssl.SSLContext,
-        on_head: Head | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        max_body: int = 64 * 1024 * 1024,
-        idle_timeout: float = 120.0,
-    ) -> None:
-        self._app = app
-        self._on_head = on_head
-        self._context = context
-        self.host = host
-        self.port = port
-        self.max_body = max_body
-        self.idle_timeout = idle_timeout
+    def __init__(self, handler: Handler, *, host: str, port: int, headers: dict[str, str]) -> None:
+        self._handler = handler
+        self._host = host
+        self._port = port
+        self._headers = headers
         self._server: asyncio.Server | None = None
-        self._ids = itertools.count(1)
-        self._live: dict[int, asyncio.StreamWriter] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.connections_opened = 0
-        self.max_concurrent_connections = 0
 
     @property
-    def running(self) -> bool:
-        return self._server is not None
+    def port(self) -> int:
+        return self._port
 
     @property
-    def open_connections(self) -> int:
-        return len(self._live)
+    def url(self) -> str:
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._port}/"
 
     async def start(self) -> None:
-        if self._server is not None:
-            raise RuntimeError("already running")
         self._server = await asyncio.start_server(
-            self._serve, self.host, self.port, ssl=self._context
+            self._connection, self._host, self._port, limit=_HEAD_LIMIT
         )
-        self.port = int(self._server.sockets[0].getsockname()[1])
+        self._port = int(self._server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
         server, self._server = self._server, None
         if server is None:
             return
         server.close()
-        for writer in list(self._live.values()):
-            writer.transport.abort()
-        tasks = list(self._tasks)
-        for task in tasks:
+        for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=_STOP_GRACE)
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(server.wait_closed(), 5.0)
+            await asyncio.wait_for(server.wait_closed(), _STOP_GRACE)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
-        connection_id = next(self._ids)
-        self._live[connection_id] = writer
-        self.connections_opened += 1
-        self.max_concurrent_connections = max(self.max_concurrent_connections, len(self._live))
         try:
-            while await self._one_request(reader, writer, connection_id):
-                pass
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ssl.SSLError):
+            await self._exchange(reader, writer)
+        except (ConnectionError, asyncio.CancelledError):
             pass
-        except asyncio.CancelledError:
-            writer.transport.abort()  # stop(): this connection's handler simply ends
         finally:
-            self._live.pop(connection_id, None)
             self._tasks.discard(task)
-            if not writer.transport.is_closing():
-                writer.transport.abort()
+            writer.close()
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+                await writer.wait_closed()
 
-    async def _one_request(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, connection_id: int
-    ) -> bool:
-        """Serve one request; False when the connection is to end."""
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            line = await asyncio.wait_for(reader.readline(), self.idle_timeout)
-        except asyncio.TimeoutError:
-            return False
-        if not line:
-            return False
-        try:
-            method, target, headers = await self._read_head(line, reader)
-        except _BadRequest as bad:
-            await _write(writer, HTTPResponse(bad.status, close=True))
-            return False
-        parts = urlsplit(target)
-        early = self._on_head(method, parts.path, headers, connection_id) if self._on_head else None
-        if early is not None:
-            return await self._finish(reader, writer, early, keep_alive=False)
-        try:
-            body = await self._read_body(reader, headers)
-        except _BadRequest as bad:
-            await _write(writer, HTTPResponse(bad.status, close=True))
-            return False
-        request = HTTPRequest(
-            method=method,
-            path=parts.path,
-            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-            headers=headers,
-            body=body,
-            connection_id=connection_id,
-        )
-        outcome = await self._app(request)
-        keep_alive = headers.get("connection", "").lower() != "close"
-        return await self._finish(reader, writer, outcome, keep_alive=keep_alive)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _READ_TIMEOUT)
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError):
+            return
+        request = _parse(head)
+        if request is None:
+            await self._write(writer, "GET", _error(HTTPStatus.BAD_REQUEST))
+            return
+        if not self._host_allowed(request.headers.get("host", "")):
+            await self._write(writer, request.method, _error(HTTPStatus.MISDIRECTED_REQUEST))
+            return
+        if request.method not in ("GET", "HEAD"):
+            answer = _error(HTTPStatus.METHOD_NOT_ALLOWED)
+            answer.headers["Allow"] = "GET, HEAD"
+            await self._write(writer, request.method, answer)
+            return
+        await self._write(writer, request.method, await self._handler(request))
 
-    async def _finish(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        outcome: Outcome,
-        *,
-        keep_alive: bool,
-    ) -> bool:
-        if outcome is DROP:
-            writer.transport.abort()
-            return False
-        if outcome is HANG:
-            while await reader.read(65536):  # silent until the client hangs up (or stop())
-                pass
-            return False
-        assert isinstance(outcome, HTTPResponse)
-        close = outcome.close or not keep_alive
-        await _write(writer, outcome, close=close)
-        return not close
+    def _host_allowed(self, host: str) -> bool:
+        names = ("127.0.0.1", "localhost", "[::1]", f"[{self._host}]", self._host)
+        return host.lower() in {f"{name}:{self._port}" for name in names}
 
-    async def _read_head(
-        self, line: bytes, reader: asyncio.StreamReader
-    ) -> tuple[str, str, dict[str, str]]:
-        try:
-            method, target, version = line.decode("ascii").rstrip("\r\n").split(" ")
-        except (UnicodeDecodeError, ValueError):
-            raise _BadRequest(400) from None
-        if not version.startswith("HTTP/1."):
-            raise _BadRequest(505)
-        headers: dict[str, str] = {}
-        size = len(line)
-        while True:
-            raw = await reader.readline()
-            size += len(raw)
-            if size > _MAX_HEAD or len(headers) > _MAX_HEADERS:
-                raise _BadRequest(431)
-            if raw in (b"\r\n", b"\n", b""):
-                break
-            name, colon, value = raw.decode("latin-1").partition(":")
-            if not colon or not name.strip() or name != name.strip():
-                raise _BadRequest(400)
-            headers[name.lower()] = value.strip()
-        return method, target, headers
-
-    async def _read_body(self, reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            return await self._read_chunked(reader)
-        length_text = headers.get("content-length", "0")
-        if not length_text.isdigit():
-            raise _BadRequest(400)
-        length = int(length_text)
-        if length > self.max_body:
-            raise _BadRequest(413)
-        return await reader.readexactly(length)
-
-    async def _read_chunked(self, reader: asyncio.StreamReader) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            size_line = (await reader.readline()).split(b";")[0].strip()
-            try:
-                size = int(size_line, 16)
-            except ValueError:
-                raise _BadRequest(400) from None
-            if size == 0:
-                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(chunks)
-            total += size
-            if total > self.max_body:
-                raise _BadRequest(413)
-            chunks.append(await reader.readexactly(size))
-            await reader.readexactly(2)
+    async def _write(
+        self, writer: asyncio.StreamWriter, method: str, answer: Response | Stream
+    ) -> None:
+        status = answer.status if isinstance(answer, Response) else 200
+        headers = {
+            **self._headers,
+            "Content-Type": answer.content_type,
+            "Connection": "close",
+            **answer.headers,
+        }
+        if isinstance(answer, Response):
+            headers["Content-Length"] = str(len(answer.body))
+        else:
+            headers["Cache-Control"] = "no-store"
+        lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        if method == "HEAD":
+            await writer.drain()
+            return
+        if isinstance(answer, Response):
+            writer.write(answer.body)
+            await writer.drain()
+            return
+        async for chunk in answer.chunks:
+            writer.write(chunk)
+            await writer.drain()
 
 
-async def _write(
-    writer: asyncio.StreamWriter, response: HTTPResponse, *, close: bool = True
-) -> None:
+def _parse(head: bytes) -> Request | None:
     try:
-        reason = HTTPStatus(response.status).phrase
+        text = head.decode("latin-1")
+        request_line, *header_lines = text.split("\r\n")
+        method, target, version = request_line.split(" ")
     except ValueError:
-        reason = ""
-    lines = [f"HTTP/1.1 {response.status} {reason}".rstrip()]
-    lines += [f"{name}: {value}" for name, value in response.headers]
-    lines.append(f"Content-Length: {len(response.body)}")
-    if close:
-        lines.append("Connection: close")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    writer.write(head + response.body)
-    await writer.drain()
-    if close:
-        writer.close()
+        return None
+    if not version.startswith("HTTP/1.") or not target.startswith("/"):
+        return None
+    headers: dict[str, str] = {}
+    for line in header_lines:
+        if not line:
+            continue
+        name, colon, value = line.partition(":")
+        if not colon:
+            return None
+        headers[name.strip().lower()] = value.strip()
+    parts = urllib.parse.urlsplit(target)
+    return Request(
+        method=method,
+        path=urllib.parse.unquote(parts.path),
+        query=urllib.parse.parse_qs(parts.query),
+        headers=headers,
+    )
+
+
+def _error(status: HTTPStatus) -> Response:
+    return Response(f"{status.value} {status.phrase}\n".encode(), status=status.value)
+
+
+def not_found() -> Response:
+    """A plain 404."""
+    return _error(HTTPStatus.NOT_FOUND)
