@@ -81,16 +81,19 @@ def admit(
     )
     cursor.execute("DELETE FROM gmail_send_reservations WHERE expires_at <= %s", (now,))
     if limit is not None:
-        sent_row = cursor.execute(
-            "SELECT COUNT(*), MIN(sent_at) FROM gmail_send_sends WHERE account = %s", (account,)
+        # One statement, so one snapshot: under PostgreSQL's READ COMMITTED two statements
+        # could miss a reservation that another process settled (deleted, and counted as a
+        # send) between them.
+        row = cursor.execute(
+            "SELECT (SELECT COUNT(*) FROM gmail_send_sends WHERE account = %s), "
+            "(SELECT MIN(sent_at) FROM gmail_send_sends WHERE account = %s), "
+            "(SELECT COUNT(*) FROM gmail_send_reservations WHERE account = %s)",
+            (account, account, account),
         ).fetchone()
-        held_row = cursor.execute(
-            "SELECT COUNT(*) FROM gmail_send_reservations WHERE account = %s", (account,)
-        ).fetchone()
-        assert sent_row is not None and held_row is not None
-        counted = int(sent_row[0]) + int(held_row[0])
+        assert row is not None
+        counted = int(row[0]) + int(row[2])
         if counted >= limit:
-            oldest = None if sent_row[1] is None else float(sent_row[1])
+            oldest = None if row[1] is None else float(row[1])
             return Admission(None, sent=counted, oldest=oldest)
     reservation = uuid.uuid4().hex
     cursor.execute(
