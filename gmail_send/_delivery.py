@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -77,6 +77,7 @@ class _Run:
     final_reply: SMTPReply | None = None
     auth_method: AuthMethod | None = None
     connection_id: int | None = None
+    before_body: Callable[[], Awaitable[None]] | None = None
 
     def accepted_in_order(self) -> tuple[str, ...]:
         """The recipients accepted so far, in the message's order."""
@@ -98,9 +99,15 @@ class _Run:
 
 
 async def deliver(
-    context: DeliveryContext, outgoing: OutgoingMessage, *, deadline: float | None
+    context: DeliveryContext,
+    outgoing: OutgoingMessage,
+    *,
+    deadline: float | None,
+    before_body: Callable[[], Awaitable[None]] | None = None,
 ) -> SendResult:
-    """Send `outgoing`, retrying where safe, within `deadline` seconds (None: no bound)."""
+    """Send `outgoing`, retrying where safe, within `deadline` seconds (None: no bound).
+
+    `before_body` is awaited before each attempt writes the body (see `Progress`)."""
     account = context.account
     ticket: str | None = None
     if account is not None:
@@ -116,7 +123,7 @@ async def deliver(
                 level=logging.WARNING,
             )
             raise
-    run = _Run(outgoing, list(outgoing.recipients), ticket=ticket)
+    run = _Run(outgoing, list(outgoing.recipients), ticket=ticket, before_body=before_body)
     try:
         if deadline is None:
             result = await _attempts(context, run, None)
@@ -201,7 +208,7 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
             outgoing = dataclasses.replace(outgoing, recipients=tuple(run.pending))
         if context.rate is not None:
             await context.rate.wait()
-        run.progress = Progress()
+        run.progress = Progress(run.before_body)
         connection: SMTPConnection | None = None
         reused = False
         result: SendResult | None = None

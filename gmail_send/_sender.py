@@ -12,7 +12,7 @@ import asyncio
 import email.message
 import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
@@ -221,11 +221,24 @@ class GmailSender:
         self, outgoing: OutgoingMessage, *, deadline: float | None = None
     ) -> SendResult:
         """Send an already composed and validated message."""
+        return await self._send(outgoing, deadline=deadline)
+
+    async def _send(
+        self,
+        outgoing: OutgoingMessage,
+        *,
+        deadline: float | None = None,
+        before_body: Callable[[], Awaitable[None]] | None = None,
+    ) -> SendResult:
+        """`send_outgoing`, awaiting `before_body` before each attempt writes the body (the
+        mail queue records there that the body may go out)."""
         if self._closed:
             raise ConfigurationError("this GmailSender is closed")
         if deadline is not None and not deadline > 0:
             raise ConfigurationError(f"deadline must be positive seconds, not {deadline!r}")
         if self.sink is not None:
+            if before_body is not None:
+                await before_body()
             result = await self.sink.deliver(outgoing)
             self._delivery.reporter.report(
                 MessageSent(
@@ -242,11 +255,28 @@ class GmailSender:
         self._in_flight += 1
         self._idle.clear()
         try:
-            return await deliver(self._delivery, outgoing, deadline=deadline or self.deadline)
+            return await deliver(
+                self._delivery,
+                outgoing,
+                deadline=deadline or self.deadline,
+                before_body=before_body,
+            )
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
+
+    def _use_store(self, store: StateStore) -> None:
+        """Share limits, pauses and tokens through `store` from now on (the mail queue gives
+        its database to a sender made without one). Only before the first send."""
+        if self.store is not None:
+            raise ConfigurationError("this GmailSender already has a store")
+        self.store, self._owns_store = store, False
+        self._ledger = StoreLedger(store)
+        self._delivery.ledger = self._ledger
+        self._signin_credentials = _observed(
+            _shared(self.credentials, store), self.settings.on_event
+        )
 
     async def _open_connection(self) -> SMTPConnection:
         """A new signed-in session, unless Gmail said 454 4.7.0 within `login_throttle_pause`.

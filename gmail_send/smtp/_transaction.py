@@ -8,6 +8,7 @@ send may be retried (before the body: yes; after it: the outcome is unknown).
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import aiosmtplib
@@ -43,12 +44,29 @@ _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 class Progress:
-    """How far one mail transaction got: read by the sender after a failure or cancellation."""
+    """How far one mail transaction got: read by the sender after a failure or cancellation.
 
-    def __init__(self) -> None:
+    `before_body`, when set, is awaited after the server said 354 and before the body is
+    written: the mail queue records there, durably, that the body may go out. If it raises,
+    the body is not sent and the session is closed.
+    """
+
+    def __init__(self, before_body: Callable[[], Awaitable[None]] | None = None) -> None:
         self.connection_id: int | None = None
         self.body_sent = False
         """True from the moment the message body may have reached the server."""
+        self.before_body = before_body
+
+
+async def _announce_body(connection: SMTPConnection, progress: Progress) -> None:
+    """Run `progress.before_body`; on any failure close the session (it waits for a body)."""
+    if progress.before_body is None:
+        return
+    try:
+        await progress.before_body()
+    except BaseException:
+        connection.close()
+        raise
 
 
 def _dot_stuffed(data: bytes) -> bytes:
@@ -95,6 +113,7 @@ async def send_plain(
         protocol = connection.smtp.protocol
         if protocol is None:
             raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+        await _announce_body(connection, progress)
         progress.body_sent = True
         protocol.write(_dot_stuffed(outgoing.data))
         response = await protocol.read_response(timeout=connection.smtp.timeout)
@@ -155,6 +174,7 @@ async def send_pipelined(
         if data_reply.code != 354:
             await connection.reset()
             raise connection.reply_error(data_reply, "data")
+        await _announce_body(connection, progress)
         progress.body_sent = True
         [response] = await pipeline.exchange(_dot_stuffed(outgoing.data), 1, timeout=timeout)
     except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
