@@ -118,6 +118,7 @@ class GmailHandler:
                 await server.drop()
             return fault.reply
         message = self._store(server, envelope)
+        await self.state.pauses.hold("data_end")  # stored: a client killed now got it through
         if self.state.faults.take("data_end_stored") is not None:
             await server.drop()
         return f"250 2.0.0 OK {int(message.received_at)} {message.transaction_id} - gsmtp"

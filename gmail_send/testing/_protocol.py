@@ -173,6 +173,7 @@ class GmailSMTP(SMTP):
             return
         if not self._greeted:
             self._greeted = True
+            await self.state.pauses.hold("connect")
             fault = self.state.faults.take("connect")
             if fault is not None:
                 if fault.drops:
@@ -224,6 +225,7 @@ class GmailSMTP(SMTP):
         """Record the command; if a fault is due at `stage`, act it out and return True."""
         self._command = command
         self.record.commands.append(redact_command(command, arg))
+        await self.state.pauses.hold(stage)
         fault = self.state.faults.take(stage, recipient=recipient)
         if fault is None:
             return False
@@ -294,7 +296,10 @@ class GmailSMTP(SMTP):
 
     async def smtp_DATA(self, arg: str) -> None:
         if not await self._before("DATA", "data", arg):
+            stored = len(self.state.messages)
             await super().smtp_DATA(arg)
+            if len(self.state.messages) > stored:
+                await self.state.pauses.hold("data_end_replied")
 
     async def smtp_RSET(self, arg: str) -> None:
         self._before_plain("RSET", arg)

@@ -31,6 +31,7 @@ from ..smtp._replies import GMAIL_REPLIES, ReplyRule
 from ._accounts import LocalAccount, TokenValidator
 from ._faults import DropStage, Fault, InjectStage, ReplyLike, format_reply
 from ._handler import GmailHandler
+from ._pauses import Pause, PauseStage
 from ._protocol import GmailSMTP
 from ._records import AuthAttempt, ReceivedMessage, SessionRecord
 from ._redaction import install_log_filter, uninstall_log_filter
@@ -138,6 +139,7 @@ class LocalGmail:
         if server is None:
             return
         try:
+            self._state.pauses.release_all()
             server.close()
             protocols = list(self._state.live)
             for protocol in protocols:
@@ -272,6 +274,17 @@ class LocalGmail:
         holds exactly one copy; the client cannot tell whether it was accepted).
         """
         self._state.faults.add_drop(stage, times=times)
+
+    def pause(self, stage: PauseStage) -> Pause:
+        """Hold the next session that reaches `stage` until the returned `Pause` is released.
+
+        For crash tests: `pause.wait()` returns once a session is held there (from any thread),
+        the test kills the client, then `pause.release()`. Stages: "connect" (before the
+        greeting), "ehlo", "auth", "mail", "rcpt", "data" (the command arrived, no reply yet),
+        "data_end" (the body arrived and was stored; no reply yet) and "data_end_replied"
+        (stored and answered). `stop()` releases every pause.
+        """
+        return self._state.pauses.add(stage)
 
     @property
     def pending_faults(self) -> list[Fault]:
