@@ -26,6 +26,7 @@ PUBLIC_MODULES = [
     "gmail_send.doctor",
     "gmail_send.smtp",
     "gmail_send.testing",
+    "gmail_send.queue",
 ]
 NOT_IN_REFERENCE = {("gmail_send", "__version__")}
 
