@@ -3,7 +3,7 @@
 `enqueue` composes and validates the message where it is called (bad input fails there), and
 stores its bytes (no Bcc header), envelope (every recipient, Bcc included) and Message-ID in
 milliseconds, without touching the network; optionally inside the caller's own transaction.
-Every database call runs in a
+`work` sends what is due through `GmailSender`s (see `_worker`). Every database call runs in a
 worker thread (or on psycopg's async connection), never on the event loop's thread.
 """
 
@@ -33,6 +33,7 @@ from ._records import STATUSES, MailStatus, QueuedMail
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from .._sender import GmailSender
     from ..store import StateStore
 
 __all__ = ["DEFAULT_RETRY", "MailQueue"]
@@ -392,6 +393,47 @@ class MailQueue:
         many. Mails that have not ended (queued, sending, held, unknown) are never purged."""
         seconds = _seconds(older_than, "older_than")
         return await self._run(lambda cursor, now: _rows.purge(cursor, before=now - seconds))
+
+    # -- the worker -------------------------------------------------------------------------
+
+    async def work(self, *senders: GmailSender, until_empty: bool = False) -> None:
+        """Send due mail through `senders` until `stop()` (or cancellation), or, with
+        `until_empty`, until no mail is due or being sent.
+
+        Each sender serves its account's mails (a sender without account, a relay, serves
+        every other account), at most its `max_connections` at once. A sender without a
+        `store` gets the queue's database as its store, so every worker shares the limits and
+        hold-offs; see the `gmail_send.queue` docs for what happens after each failure.
+
+        Args:
+            *senders: `GmailSender`s, at most one per account.
+            until_empty: return once nothing is due or in progress instead of waiting for more.
+
+        Raises:
+            ConfigurationError: a sender has another store, retries unknown outcomes, or two
+                senders share an account.
+        """
+        from ._worker import Worker
+
+        if self._store is None:
+            from ..store import StateStore
+
+            self._store = StateStore(self._url, clock=self._clock)
+        worker = Worker(self, self._store, senders, name=self.worker_name)
+        stop = (asyncio.get_running_loop(), asyncio.Event())
+        self._stops.add(stop)
+        try:
+            await worker.run(until_empty=until_empty, stop=stop[1])
+        finally:
+            self._stops.discard(stop)
+
+    def stop(self) -> None:
+        """Ask running workers to stop: they claim nothing more, finish the mails they hold
+        and return from `work()`. (Cancelling `work()` instead releases those mails at once.)
+        Safe to call from any thread and from a signal handler."""
+        for loop, event in list(self._stops):
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(event.set)
 
 
 def _normal_pg(url: str) -> str:
