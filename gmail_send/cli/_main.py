@@ -1,6 +1,7 @@
 """The `gmail-send` command: argument parsing and printing on top of the library.
 
-Commands: `send` (cli_send), `doctor` (cli_doctor over diagnostics), `demo` and `auth`.
+Commands: `send` (cli_send), `doctor` (cli_doctor over diagnostics), `demo`, `auth`, and the
+mail queue's `worker` and `queue` (`_queue`).
 Every command is a thin shell over a library function. Settings come from the flags, then the
 `GMAIL_SEND_*` variables of `config.from_env()`; a credential flag (--token-file,
 --app-password) replaces every credential variable of the environment. A secret is taken from
@@ -56,6 +57,14 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_send(commands)
     _add_doctor(commands)
+    from ._queue import add_queue_commands
+
+    add_queue_commands(
+        commands,
+        _add_connection_flags,
+        worker_handler=_run_worker,
+        queue_handler=_run_queue,
+    )
     demo = commands.add_parser(
         "demo",
         help="send a real message end to end through a local Gmail-like server",
@@ -272,6 +281,38 @@ def _run_send(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 def _print_err(text: str) -> None:
     print(text, file=sys.stderr)
+
+
+def _run_worker(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from ..config import from_env
+    from ..errors import ConfigurationError
+    from ._queue import queue_url, run_worker
+    from ._send import ExitCode
+
+    try:
+        url = queue_url(args, environ)
+        try:
+            settings = from_env(_settings_environ(args, environ), **_overrides(args))
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+    except ConfigurationError as exc:
+        hint = f"\n  hint: {exc.hint}" if exc.hint else ""
+        print(f"gmail-send worker: {exc.message}{hint}", file=sys.stderr)
+        return ExitCode.CONFIG
+    return run_worker(args, settings, url, err=_print_err)
+
+
+def _run_queue(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from ..errors import ConfigurationError
+    from ._queue import queue_url, run_queue
+    from ._send import ExitCode
+
+    try:
+        url = queue_url(args, environ)
+    except ConfigurationError as exc:
+        print(f"gmail-send queue {args.action}: {exc.message}", file=sys.stderr)
+        return ExitCode.CONFIG
+    return run_queue(args, url, out=print, err=_print_err)
 
 
 def _run_doctor(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
