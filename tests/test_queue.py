@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import email.message
 import email.policy
 import json
 from datetime import datetime, timedelta, timezone
@@ -131,6 +132,34 @@ async def test_an_idempotency_key_gives_back_the_first_mail(queue_url: str) -> N
         )
         assert len({mail.id for mail in racers}) == 1
         assert (await queue.counts())["queued"] == 2
+
+
+async def test_a_ready_message_is_stored_as_send_message_would_send_it(queue_url: str) -> None:
+    message = email.message.EmailMessage()
+    message["From"] = "Shop <shop@gmail.com>"
+    message["To"] = "you@example.com"
+    message["Bcc"] = "hidden@example.com"
+    message["Subject"] = "Ready"
+    message["Message-ID"] = "<ready-1@gmail.com>"
+    message.set_content("made elsewhere")
+    async with MailQueue(queue_url) as queue:
+        mail = await queue.enqueue_message(message, idempotency_key="ready")
+        assert mail.message_id == "<ready-1@gmail.com>" and mail.account == "shop@gmail.com"
+        del message["Message-ID"]
+        message["Message-ID"] = "<ready-2@gmail.com>"  # Django makes a new one per call
+        again = await asyncio.to_thread(
+            lambda: queue.enqueue_message_sync(message, idempotency_key="ready")
+        )
+        assert again.id == mail.id
+        other = await queue.enqueue_message(message, recipients=["only@example.com"])
+    assert message["Bcc"] == "hidden@example.com"  # the caller's message is untouched
+    rows = dict(raw_query(queue_url, "SELECT id, recipients FROM gmail_send_mails"))
+    assert json.loads(rows[mail.id]) == ["you@example.com", "hidden@example.com"]
+    assert json.loads(rows[other.id]) == ["only@example.com"]
+    [(data,)] = raw_query(
+        queue_url, "SELECT data FROM gmail_send_mail_bodies WHERE id = %s", (mail.id,)
+    )
+    assert b"hidden@example.com" not in bytes(data)
 
 
 async def test_not_before_schedules_a_mail(queue_url: str) -> None:

@@ -15,7 +15,6 @@ import asyncio
 import json
 import logging
 import re
-import signal
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -154,52 +153,22 @@ def run_worker(
     logging.getLogger("gmail_send.queue").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
         queue = MailQueue(url, lease=args.lease, retention=args.retention)
-        return asyncio.run(_work(queue, settings, args, err))
+        asyncio.run(_work(queue, settings, args, err))
     except GmailSendError as exc:
         err(f"gmail-send worker: {_describe(exc)}")
         return ExitCode.CONFIG if isinstance(exc, ConfigurationError) else ExitCode.FAILED
+    return ExitCode.OK
 
 
 async def _work(
     queue: MailQueue, settings: Mapping[str, Any], args: argparse.Namespace, err: Output
-) -> int:
-    loop = asyncio.get_running_loop()
+) -> None:
     async with queue, GmailSender(**settings) as sender:
-        task = asyncio.create_task(queue.work(sender, until_empty=args.until_empty))
-        signals = 0
-        timer: asyncio.TimerHandle | None = None
-
-        def on_signal() -> None:
-            nonlocal signals, timer
-            signals += 1
-            if signals == 1:
-                err(f"gmail-send worker: stopping; the mails held may finish for {args.grace:g} s")
-                queue.stop()
-                timer = loop.call_later(args.grace, task.cancel)
-            else:
-                err("gmail-send worker: releasing the mails held")
-                task.cancel()
-
-        for number in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(number, on_signal)
         err(
             f"gmail-send worker: sending from {queue.name} as {sender.account or 'a relay'} "
             "(SIGTERM or Ctrl-C stops)"
         )
-        try:
-            await task
-        except asyncio.CancelledError:
-            if not signals:
-                raise
-            err("gmail-send worker: stopped; the mails held were released")
-        else:
-            err("gmail-send worker: stopped")
-        finally:
-            for number in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(number)
-            if timer is not None:
-                timer.cancel()
-    return ExitCode.OK
+        await queue.serve(sender, grace=args.grace, until_empty=args.until_empty)
 
 
 # -- queue commands --------------------------------------------------------------------------

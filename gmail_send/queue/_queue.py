@@ -10,48 +10,37 @@ worker thread (or on psycopg's async connection), never on the event loop's thre
 from __future__ import annotations
 
 import asyncio
+import email.message
+import functools
 import os
-import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from .._retry import RetryPolicy
 from .._types import MessageFields
-from ..errors import ConfigurationError, MailNotFoundError, MailStateError
-from ..message._compose import compose_message
+from ..errors import ConfigurationError
+from ..message._compose import compose_message, prepare_message
 from ..message._outgoing import OutgoingMessage
-from ..store._database import Cursor, Database, parse_url
-from . import _rows
 from ._enqueue import NewMail, check_window, insert_mail, new_mail, run_steps
 from ._joined import kind_of, run_on_async_psycopg, run_on_psycopg, run_on_sqlite
-from ._records import STATUSES, MailStatus, QueuedMail
+from ._operations import QueueDatabase, refuse_loop_thread, seconds
+from ._records import QueuedMail
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from .._sender import GmailSender
-    from ..store import StateStore
 
 __all__ = ["DEFAULT_RETRY", "MailQueue"]
-
-T = TypeVar("T")
 
 DEFAULT_RETRY = RetryPolicy(retries=9, backoff=30.0, max_backoff=3600.0)
 """The queue's own retries after a temporary failure: 10 attempts over about 3 hours."""
 
 
-def _seconds(value: float | timedelta, name: str) -> float:
-    seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
-        raise ConfigurationError(f"{name} must be positive seconds or a timedelta, not {value!r}")
-    return float(seconds)
-
-
-class MailQueue:
+class MailQueue(QueueDatabase):
     """A durable queue of mail in SQLite (one host) or PostgreSQL (several hosts).
 
     Args:
@@ -81,8 +70,7 @@ class MailQueue:
         poll: float = 0.5,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._database = Database(url)
-        self._url = url
+        super().__init__(url, clock=clock)
         if account is not None and (not isinstance(account, str) or "@" not in account):
             raise ConfigurationError(f"account must be an e-mail address, not {account!r}")
         self.account = account
@@ -96,92 +84,17 @@ class MailQueue:
             )
         self.retry_policy = retry
         """The `retry=` policy: waits and attempts after temporary failures."""
-        self.lease = _seconds(lease, "lease")
-        self.retention = _seconds(retention, "retention")
-        self.poll = _seconds(poll, "poll")
+        self.lease = seconds(lease, "lease")
+        self.retention = seconds(retention, "retention")
+        self.poll = seconds(poll, "poll")
         if self.poll > 1.0:
             raise ConfigurationError("poll must be at most 1 second (idle workers wake that fast)")
-        self._clock = clock
-        self._database_id: str | None = None
-        self._store: StateStore | None = None
         self._stops: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
         """How this process's workers sign their claims (for `gmail-send queue list`)."""
 
-    @property
-    def name(self) -> str:
-        """The URL without its password, for logs and messages."""
-        return self._database.name
-
-    @property
-    def dialect(self) -> str:
-        return self._database.dialect
-
     def __repr__(self) -> str:
         return f"MailQueue({self.name!r}, account={self.account!r})"
-
-    async def __aenter__(self) -> MailQueue:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the database connections (they open again on the next call)."""
-        if self._store is not None:
-            await self._store.aclose()
-        await asyncio.to_thread(self._database.close)
-
-    def close_sync(self) -> None:
-        """`aclose` for code without an event loop."""
-        self._database.close()
-
-    # -- database plumbing ------------------------------------------------------------------
-
-    def _run_sync(self, operation: Callable[[Cursor, float], T]) -> T:
-        with self._database.transaction() as cursor:
-            return operation(cursor, self._clock())
-
-    async def _run(self, operation: Callable[[Cursor, float], T]) -> T:
-        return await asyncio.to_thread(self._run_sync, operation)
-
-    def _identity(self) -> str:
-        """The random id of the queue's database (made on first use), to check a caller's
-        connection against."""
-        if self._database_id is None:
-
-            def read(cursor: Cursor, now: float) -> str:
-                cursor.execute(
-                    "INSERT INTO gmail_send_meta (key, value) VALUES (%s, %s) "
-                    "ON CONFLICT (key) DO NOTHING",
-                    ("database", secrets.token_hex(16)),
-                )
-                row = cursor.execute(
-                    "SELECT value FROM gmail_send_meta WHERE key = %s", ("database",)
-                ).fetchone()
-                assert row is not None
-                return str(row[0])
-
-            self._database_id = self._run_sync(read)
-        return self._database_id
-
-    def same_database(self, url: str) -> bool:
-        """Whether `url` names this queue's database."""
-        try:
-            dialect, target = parse_url(url)
-        except ConfigurationError:
-            return False
-        if dialect != self._database.dialect:
-            return False
-        mine = parse_url(self._url)[1]
-        if dialect == "sqlite":
-            return os.path.realpath(target) == os.path.realpath(mine)
-        return _normal_pg(target) == _normal_pg(mine)
 
     # -- enqueue ----------------------------------------------------------------------------
 
@@ -190,15 +103,26 @@ class MailQueue:
         outgoing = compose_message(account=chosen, **fields)
         return outgoing, (chosen or outgoing.sender)
 
+    def _prepare(
+        self,
+        message: email.message.Message,
+        account: str | None,
+        sender: str | None,
+        recipients: Sequence[str] | None,
+    ) -> tuple[OutgoingMessage, str]:
+        chosen = account if account is not None else self.account
+        outgoing = prepare_message(message, account=chosen, sender=sender, recipients=recipients)
+        return outgoing, (chosen or outgoing.sender)
+
     def _new(
         self,
-        outgoing: OutgoingMessage,
-        account: str,
-        fields: MessageFields,
+        made: tuple[OutgoingMessage, str],
+        fields: Mapping[str, Any],
         idempotency_key: str | None,
         not_before: datetime | None,
         not_after: datetime | None,
     ) -> NewMail:
+        outgoing, account = made
         now = self._clock()
         start, end = check_window(not_before, not_after, now=now)
         return new_mail(
@@ -207,9 +131,36 @@ class MailQueue:
             not_before=start,
             not_after=end,
             idempotency_key=idempotency_key,
-            fields=dict(fields),
+            fields=fields,
             now=now,
         )
+
+    async def _store_mail(self, mail: NewMail, connection: Any) -> QueuedMail:
+        if connection is None:
+            return await self._run(lambda cursor, now: run_steps(cursor, insert_mail(mail)))
+        kind = kind_of(connection)
+        if kind == "sqlite":
+            raise ConfigurationError(
+                "a sqlite3 connection belongs to its thread: enqueue in its transaction with "
+                "enqueue_sync(..., connection=...)",
+                hint="or use the queue's own connection (no connection=)",
+            )
+        expected = await asyncio.to_thread(self._identity)
+        if kind == "psycopg_async":
+            return await run_on_async_psycopg(connection, expected, self.name, insert_mail(mail))
+        return await asyncio.to_thread(
+            run_on_psycopg, connection, expected, self.name, insert_mail(mail)
+        )
+
+    def _store_mail_sync(self, mail: NewMail, connection: Any) -> QueuedMail:
+        if connection is None:
+            return self._run_sync(lambda cursor, now: run_steps(cursor, insert_mail(mail)))
+        kind = kind_of(connection)
+        if kind == "psycopg_async":
+            raise ConfigurationError("an AsyncConnection needs await enqueue(..., connection=...)")
+        expected = self._identity()
+        run = run_on_sqlite if kind == "sqlite" else run_on_psycopg
+        return run(connection, expected, self.name, insert_mail(mail))
 
     async def enqueue(
         self,
@@ -245,26 +196,12 @@ class MailQueue:
             ConfigurationError: the connection is not to the queue's database.
             StoreUnavailableError: the database failed.
         """
-        if fields.get("attachments"):
-            outgoing, chosen = await asyncio.to_thread(self._compose, account, fields)
+        if fields.get("attachments"):  # files are read and encoded off the loop
+            made = await asyncio.to_thread(self._compose, account, fields)
         else:
-            outgoing, chosen = self._compose(account, fields)
-        mail = self._new(outgoing, chosen, fields, idempotency_key, not_before, not_after)
-        if connection is None:
-            return await self._run(lambda cursor, now: run_steps(cursor, insert_mail(mail)))
-        kind = kind_of(connection)
-        if kind == "sqlite":
-            raise ConfigurationError(
-                "a sqlite3 connection belongs to its thread: enqueue in its transaction with "
-                "enqueue_sync(..., connection=...)",
-                hint="or use the queue's own connection (no connection=)",
-            )
-        expected = await asyncio.to_thread(self._identity)
-        if kind == "psycopg_async":
-            return await run_on_async_psycopg(connection, expected, self.name, insert_mail(mail))
-        return await asyncio.to_thread(
-            run_on_psycopg, connection, expected, self.name, insert_mail(mail)
-        )
+            made = self._compose(account, fields)
+        mail = self._new(made, fields, idempotency_key, not_before, not_after)
+        return await self._store_mail(mail, connection)
 
     def enqueue_sync(
         self,
@@ -281,118 +218,60 @@ class MailQueue:
         `connection` may also be a `sqlite3.Connection`, used here on the caller's thread.
         Not from a thread that runs an event loop: use `await enqueue(...)` there.
         """
-        _refuse_loop_thread("enqueue_sync", "enqueue")
-        outgoing, chosen = self._compose(account, fields)
-        mail = self._new(outgoing, chosen, fields, idempotency_key, not_before, not_after)
-        if connection is None:
-            return self._run_sync(lambda cursor, now: run_steps(cursor, insert_mail(mail)))
-        kind = kind_of(connection)
-        if kind == "psycopg_async":
-            raise ConfigurationError("an AsyncConnection needs await enqueue(..., connection=...)")
-        expected = self._identity()
-        run = run_on_sqlite if kind == "sqlite" else run_on_psycopg
-        return run(connection, expected, self.name, insert_mail(mail))
+        refuse_loop_thread("enqueue_sync", "enqueue")
+        made = self._compose(account, fields)
+        mail = self._new(made, fields, idempotency_key, not_before, not_after)
+        return self._store_mail_sync(mail, connection)
 
-    # -- looking and deciding ---------------------------------------------------------------
-
-    async def get(self, mail_id: str) -> QueuedMail:
-        """The mail with this id as it is now; `MailNotFoundError` if there is none."""
-        return _found(mail_id, await self._run(lambda cursor, now: _rows.get(cursor, mail_id)))
-
-    def get_sync(self, mail_id: str) -> QueuedMail:
-        """`get` for code without `await`."""
-        _refuse_loop_thread("get_sync", "get")
-        return _found(mail_id, self._run_sync(lambda cursor, now: _rows.get(cursor, mail_id)))
-
-    async def mails(
+    async def enqueue_message(
         self,
+        message: email.message.Message,
         *,
-        status: MailStatus | tuple[MailStatus, ...] | None = None,
+        sender: str | None = None,
+        recipients: Sequence[str] | None = None,
         account: str | None = None,
-        limit: int = 100,
-    ) -> list[QueuedMail]:
-        """The newest mails first, optionally only of `status` (one or several) and `account`."""
-        statuses = (status,) if isinstance(status, str) else tuple(status or ())
-        for value in statuses:
-            if value not in STATUSES:
-                raise ConfigurationError(f"unknown status {value!r}; one of {', '.join(STATUSES)}")
-        key = account.lower() if account is not None else None
-        return await self._run(
-            lambda cursor, now: _rows.list_mails(
-                cursor, statuses=statuses, account=key, limit=limit
-            )
-        )
+        idempotency_key: str | None = None,
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
+        connection: Any = None,
+    ) -> QueuedMail:
+        """Store a ready message (copied, never modified), as `GmailSender.send_message` sends
+        one: the envelope comes from its headers unless `sender` / `recipients` are given, and
+        Bcc headers are not stored. The other arguments are `enqueue`'s.
 
-    async def counts(self) -> dict[MailStatus, int]:
-        """How many mails have each status."""
-        found = await self._run(lambda cursor, now: _rows.counts(cursor))
-        return {status: found.get(status, 0) for status in STATUSES}
-
-    async def cancel(self, mail_id: str) -> QueuedMail:
-        """Take a `queued` or `held` mail out: it ends `cancelled` and is never sent.
-
-        Raises:
-            MailStateError: it is being sent or has ended.
-            MailNotFoundError: there is no such mail.
+        Args:
+            message: an `email.message.Message` (or `EmailMessage`).
+            sender: the envelope sender (default: the From header, else the account).
+            recipients: the envelope recipients (default: To, Cc and Bcc).
+            account: see `enqueue`.
+            idempotency_key: see `enqueue` (the Message-ID and Date headers do not count).
+            not_before: see `enqueue`.
+            not_after: see `enqueue`.
+            connection: see `enqueue`.
         """
+        prepare = functools.partial(self._prepare, message, account, sender, recipients)
+        made = await asyncio.to_thread(prepare) if message.is_multipart() else prepare()
+        mail = self._new(made, {}, idempotency_key, not_before, not_after)
+        return await self._store_mail(mail, connection)
 
-        def operation(cursor: Cursor, now: float) -> QueuedMail | None:
-            if not _rows.cancel(cursor, mail_id, now=now):
-                _refuse(mail_id, _rows.get(cursor, mail_id), "cancel", "queued or held")
-            return _rows.get(cursor, mail_id)
-
-        return _found(mail_id, await self._run(operation))
-
-    async def resolve(self, mail_id: str, *, sent: bool) -> QueuedMail:
-        """Settle an `unknown` mail: `sent=True` after finding it delivered (it ends `sent`),
-        `sent=False` when it surely was not (it is queued again, with the same Message-ID).
-
-        Raises:
-            MailStateError: its status is not `unknown`.
-            MailNotFoundError: there is no such mail.
-        """
-        if not isinstance(sent, bool):
-            raise ConfigurationError("resolve(id, sent=True|False)")
-
-        def operation(cursor: Cursor, now: float) -> QueuedMail | None:
-            if not _rows.resolve(cursor, mail_id, sent=sent, now=now):
-                _refuse(mail_id, _rows.get(cursor, mail_id), "resolve", "unknown")
-            return _rows.get(cursor, mail_id)
-
-        return _found(mail_id, await self._run(operation))
-
-    async def retry(self, mail_id: str) -> QueuedMail:
-        """Queue a `failed`, `expired` or `held` mail again now, its attempts counted afresh
-        (an expired mail loses its `not_after`). For a held mail this lifts the account's
-        hold: every held mail of the account is queued, and the store's quota pause ends.
-
-        Raises:
-            MailStateError: its status is another, or its body was deleted (retention).
-            MailNotFoundError: there is no such mail.
-        """
-
-        def operation(cursor: Cursor, now: float) -> QueuedMail | None:
-            mail = _rows.get(cursor, mail_id)
-            if mail is None or mail.status not in ("failed", "expired", "held"):
-                _refuse(mail_id, mail, "retry", "failed, expired or held")
-            assert mail is not None
-            if not _rows.has_body(cursor, mail_id):
-                raise MailStateError(
-                    f"mail {mail_id} cannot be sent again: its body was deleted after the "
-                    "retention time",
-                    status=mail.status,
-                    hint="enqueue the message again",
-                )
-            _rows.retry(cursor, mail, now=now)
-            return _rows.get(cursor, mail_id)
-
-        return _found(mail_id, await self._run(operation))
-
-    async def purge(self, *, older_than: float | timedelta) -> int:
-        """Delete mails (rows and bodies) that ended more than `older_than` ago; return how
-        many. Mails that have not ended (queued, sending, held, unknown) are never purged."""
-        seconds = _seconds(older_than, "older_than")
-        return await self._run(lambda cursor, now: _rows.purge(cursor, before=now - seconds))
+    def enqueue_message_sync(
+        self,
+        message: email.message.Message,
+        *,
+        sender: str | None = None,
+        recipients: Sequence[str] | None = None,
+        account: str | None = None,
+        idempotency_key: str | None = None,
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
+        connection: Any = None,
+    ) -> QueuedMail:
+        """`enqueue_message` for code without `await`; `connection` may also be a
+        `sqlite3.Connection` (see `enqueue_sync`)."""
+        refuse_loop_thread("enqueue_message_sync", "enqueue_message")
+        made = self._prepare(message, account, sender, recipients)
+        mail = self._new(made, {}, idempotency_key, not_before, not_after)
+        return self._store_mail_sync(mail, connection)
 
     # -- the worker -------------------------------------------------------------------------
 
@@ -427,6 +306,23 @@ class MailQueue:
         finally:
             self._stops.discard(stop)
 
+    async def serve(
+        self, *senders: GmailSender, grace: float = 30.0, until_empty: bool = False
+    ) -> None:
+        """`work()` as the main task of a process (a systemd service, a container, a Django
+        management command): SIGTERM or SIGINT stops it cleanly. The first signal stops
+        claiming and lets the mails held finish for at most `grace` seconds, then releases
+        them (queued again, or `unknown` if their body went out); a second releases at once.
+
+        Args:
+            *senders: as for `work`.
+            grace: seconds the mails held may take to finish after the first signal.
+            until_empty: as for `work`.
+        """
+        from ._serve import serve
+
+        await serve(self, senders, grace=grace, until_empty=until_empty)
+
     def stop(self) -> None:
         """Ask running workers to stop: they claim nothing more, finish the mails they hold
         and return from `work()`. (Cancelling `work()` instead releases those mails at once.)
@@ -434,33 +330,3 @@ class MailQueue:
         for loop, event in list(self._stops):
             if not loop.is_closed():
                 loop.call_soon_threadsafe(event.set)
-
-
-def _normal_pg(url: str) -> str:
-    return "postgresql" + url[url.index(":") :] if url.startswith("postgres:") else url
-
-
-def _found(mail_id: str, mail: QueuedMail | None) -> QueuedMail:
-    if mail is None:
-        raise MailNotFoundError(f"no mail {mail_id!r} in the queue", hint="it may have been purged")
-    return mail
-
-
-def _refuse(mail_id: str, mail: QueuedMail | None, what: str, allowed: str) -> None:
-    if mail is None:
-        _found(mail_id, None)
-        return
-    raise MailStateError(
-        f"cannot {what} mail {mail_id}: it is {mail.status}, not {allowed}", status=mail.status
-    )
-
-
-def _refuse_loop_thread(name: str, instead: str) -> None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    raise RuntimeError(
-        f"{name}() blocks on the database and was called on an event loop's thread; "
-        f"use await {instead}(...) there"
-    )
