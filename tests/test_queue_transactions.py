@@ -19,7 +19,12 @@ ORDERS = "CREATE TABLE orders (total INTEGER)"
 
 
 def mails(url: str) -> int:
-    return int(raw_query(url, "SELECT COUNT(*) FROM gmail_send_mails")[0][0])
+    """Mails stored; 0 while the queue's tables do not exist (on SQLite a database the queue
+    never used gets them in the caller's transaction, and loses them with its rollback)."""
+    try:
+        return int(raw_query(url, "SELECT COUNT(*) FROM gmail_send_mails")[0][0])
+    except sqlite3.OperationalError:
+        return 0
 
 
 @pytest.fixture

@@ -1,12 +1,12 @@
 """Enqueueing inside the caller's own transaction: `enqueue(..., connection=conn)`.
 
-The caller's connection must be to the queue's database: the random id in `gmail_send_meta`
-is compared first. The mail's rows are written under a savepoint, so they commit or roll back
-with the caller's transaction (an order and its receipt together), and a failure of ours rolls
-back only our rows. Where the connection would begin a transaction implicitly on the caller's
-next write (sqlite3's default, psycopg without autocommit), it is begun here, as the caller's
-own write would have; a connection in autocommit mode outside a transaction commits the mail at
-once, as it would any statement.
+The caller's connection must be to the queue's database: for SQLite the database files are
+compared, for PostgreSQL the random id in `gmail_send_meta`. The mail's rows are written under
+a savepoint, so they commit or roll back with the caller's transaction (an order and its
+receipt together), and a failure of ours rolls back only our rows. Where the connection would
+begin a transaction implicitly on the caller's next write (sqlite3's default, psycopg without
+autocommit), it is begun here, as the caller's own write would have; a connection in
+autocommit mode outside a transaction commits the mail at once, as it would any statement.
 
 - `sqlite3.Connection`: only from `enqueue_sync`, on the caller's thread (sqlite3 connections
   belong to the thread that made them, and the event loop's thread never touches a database);
@@ -17,12 +17,15 @@ once, as it would any statement.
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import sys
 from collections.abc import Generator
 from typing import Any, TypeVar
 
 from ..errors import ConfigurationError
 from ..store._database import Cursor, StoreUnavailableError
+from ..store._schema import SCHEMA_VERSION, migrate
 from ._enqueue import Answer, Step, run_steps, run_steps_async
 
 __all__ = ["kind_of", "run_on_async_psycopg", "run_on_psycopg", "run_on_sqlite"]
@@ -66,12 +69,24 @@ def _failed(name: str, exc: BaseException) -> StoreUnavailableError:
     )
 
 
-def run_on_sqlite(
-    connection: Any, expected: str, name: str, program: Generator[Step, Answer, T]
-) -> T:
-    """Run `program` on the caller's `sqlite3.Connection`, under a savepoint."""
-    import sqlite3
+def _same_file(connection: Any, path: str) -> bool:
+    try:
+        rows = connection.execute("PRAGMA database_list").fetchall()
+        main = next((row[2] for row in rows if row[1] == "main"), "")
+        return bool(main) and os.path.samefile(main, path)
+    except (OSError, sqlite3.Error):
+        return False
 
+
+def run_on_sqlite(connection: Any, path: str, name: str, program: Generator[Step, Answer, T]) -> T:
+    """Run `program` on the caller's `sqlite3.Connection`, under a savepoint.
+
+    The check compares database files (the queue's own connection is not used: it would wait
+    for the write lock the caller's transaction may hold), and a database the queue has never
+    used gets its tables from the migrator, in the caller's transaction.
+    """
+    if not _same_file(connection, path):
+        raise _wrong_database(name)
     autocommit = getattr(connection, "autocommit", None)  # Python 3.12+; None: legacy control
     legacy = autocommit not in (True, False)
     implicit = autocommit is False or (legacy and connection.isolation_level is not None)
@@ -83,13 +98,8 @@ def run_on_sqlite(
     cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
     try:
         try:
-            cursor.execute(_IDENTITY, ("database",))
-            row = cursor.fetchone()
-        except sqlite3.Error:
-            raise _wrong_database(name) from None
-        if row is None or row[0] != expected:
-            raise _wrong_database(name)
-        try:
+            if _schema_version(cursor) != SCHEMA_VERSION:
+                migrate(cursor, "sqlite")
             result = run_steps(cursor, program)
         except sqlite3.Error as exc:
             raise _failed(name, exc) from None
@@ -99,6 +109,14 @@ def run_on_sqlite(
         raise
     cursor.execute(f"RELEASE {_SAVEPOINT}")
     return result
+
+
+def _schema_version(cursor: Cursor) -> int | None:
+    try:
+        row = cursor.execute("SELECT version FROM gmail_send_schema").fetchone()
+    except sqlite3.OperationalError:  # no such table: the queue was never used here
+        return None
+    return None if row is None else int(row[0])
 
 
 def _in_caller_transaction(connection: Any) -> bool:

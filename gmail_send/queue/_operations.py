@@ -45,6 +45,7 @@ class QueueDatabase:
     def __init__(self, url: str, *, clock: Callable[[], float]) -> None:
         self._database = Database(url)
         self._url = url
+        self._target = parse_url(url)[1]
         self._clock = clock
         self._database_id: str | None = None
         self._store: StateStore | None = None
@@ -116,7 +117,7 @@ class QueueDatabase:
             return False
         if dialect != self._database.dialect:
             return False
-        mine = parse_url(self._url)[1]
+        mine = self._target
         if dialect == "sqlite":
             return os.path.realpath(target) == os.path.realpath(mine)
         return _normal_pg(target) == _normal_pg(mine)

@@ -158,9 +158,13 @@ class MailQueue(QueueDatabase):
         kind = kind_of(connection)
         if kind == "psycopg_async":
             raise ConfigurationError("an AsyncConnection needs await enqueue(..., connection=...)")
-        expected = self._identity()
-        run = run_on_sqlite if kind == "sqlite" else run_on_psycopg
-        return run(connection, expected, self.name, insert_mail(mail))
+        if kind == "sqlite":
+            if self.dialect != "sqlite":
+                raise ConfigurationError(
+                    f"a sqlite3 connection is not to the queue's database ({self.name})"
+                )
+            return run_on_sqlite(connection, self._target, self.name, insert_mail(mail))
+        return run_on_psycopg(connection, self._identity(), self.name, insert_mail(mail))
 
     async def enqueue(
         self,
