@@ -239,7 +239,6 @@ class Worker:
         if mail.data is None:
             await self._end(mail, "failed", error=GmailSendError("the mail's body is missing"))
             return
-        outgoing = await _outgoing(mail)
 
         async def before_body() -> None:
             lease = self.queue.lease
@@ -247,6 +246,7 @@ class Worker:
                 raise ClaimLostError(f"the claim on mail {mail.id} was lost to another worker")
 
         try:
+            outgoing = await _outgoing(mail)
             result = await sender._send(outgoing, before_body=before_body)
         except asyncio.CancelledError:
             await asyncio.shield(self._release(mail))
