@@ -1,333 +1,253 @@
-"""Benchmark: GmailSender (pool + PIPELINING) against plain aiosmtplib and smtplib.
+"""Benchmark: gmail_send against aiosmtplib, smtplib, yagmail and fastapi-mail, side by side.
 
-    python benchmarks/run.py [--rtt-ms 50] [--messages 500] [--baseline-messages 20] [--no-write]
+    python benchmarks/run.py [--rtt-ms 50] [--rounds 5] [--no-write] [--venv DIR]
 
-A local Gmail-like server (gmail_send.testing, STARTTLS, PIPELINING advertised) runs in a child
-process behind a latency proxy that delays each direction by half the round trip. Figures are
-per message: round trips (elapsed / RTT, meaningful for sequential sends) and messages per
-second. The table is printed and written into docs/performance.md with the machine and date.
-Not part of the test suite; needs the [testing] extra. Takes about two minutes.
+The local Gmail-like server of gmail_send.testing (PIPELINING and CHUNKING advertised, as
+smtp.gmail.com does; STARTTLS on one port, implicit TLS on another) runs in a child process
+behind a latency proxy that delays each direction by half the round trip. Every scenario runs
+once per round and the rounds are interleaved (scenario order rotates), so a slow moment of
+the machine falls on all of them; min/median/max over the rounds are printed and written into
+docs/performance.md. Round trips are counted in the run's effective RTT: a reused aiosmtplib
+connection makes exactly 4 per 1-recipient message, so its time / 4 is the RTT, proxy and
+machine overhead included. Peak memory is traced in this process only.
+
+The peers come from the `benchmarks` extra: when they are missing, the benchmark makes a
+virtual environment (`--venv`, default benchmarks/.venv), installs `.[benchmarks]` there and
+runs itself in it, so no environment of yours is changed. Not part of the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import multiprocessing
 import os
-import platform
-import smtplib
-import ssl
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
-from email.message import EmailMessage
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
-
-from gmail_send import SendingLimits
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import aiosmtplib  # noqa: E402
+PEERS = ("yagmail", "fastapi_mail", "aiosmtpd", "trustme")
 
-from gmail_send import (  # noqa: E402
-    AccountQuotas,
-    AppPassword,
-    GmailSender,
-)
 
-ACCOUNT = "bench@gmail.com"
-PASSWORD = "abcdefghijklmnop"  # noqa: S105 - the local test server's app password
-DOC = ROOT / "docs" / "performance.md"
-KEEP_MARKER = "<!-- kept when run.py rewrites the page -->"
+def ensure_peers(venv: Path) -> None:
+    """Re-run in a virtual environment with `.[benchmarks]` installed, if the peers are missing."""
+    if all(importlib.util.find_spec(name) for name in PEERS):
+        return
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # noqa: S603
+    subprocess.run(  # noqa: S603 - our own interpreter and project
+        [str(python), "-m", "pip", "install", "-q", "-e", f"{ROOT}[benchmarks]"], check=True
+    )
+    os.execv(str(python), [str(python), *sys.argv])  # noqa: S606 - the same script, in it
 
 
 def serve(pipe: Any, one_way: float) -> None:
-    """Child process: the local Gmail behind the latency proxy, until terminated."""
+    """Child process: the local Gmail on STARTTLS and on implicit TLS, each behind a proxy."""
+    from contestants import ACCOUNT, PASSWORD
     from latency_proxy import LatencyProxy
 
-    from gmail_send.testing import LocalAccount, LocalGmail
+    from gmail_send.testing import LocalAccount, LocalGmail, TestCertificates
 
     async def main() -> None:
-        server = LocalGmail(
-            accounts=[LocalAccount(ACCOUNT, app_password=PASSWORD)], pipelining=True
-        )
-        await server.start()
-        proxy = LatencyProxy(server.port, one_way=one_way)
-        await proxy.start()
-        pipe.send((proxy.port, server.certificates.ca_pem))
+        certificates = TestCertificates()
+        ports = []
+        for security in ("starttls", "tls"):
+            server = LocalGmail(
+                accounts=[LocalAccount(ACCOUNT, app_password=PASSWORD)],
+                security=security,  # type: ignore[arg-type]
+                pipelining=True,
+                certificates=certificates,
+            )
+            await server.start()
+            proxy = LatencyProxy(server.port, one_way=one_way)
+            await proxy.start()
+            ports.append(proxy.port)
+        pipe.send((ports[0], ports[1], certificates.ca_pem))
         await asyncio.Event().wait()
 
     asyncio.run(main())
 
 
-def recipients(count: int) -> list[str]:
-    return [f"r{n}@example.com" for n in range(count)]
+@dataclass
+class Row:
+    """A scenario and its samples over the rounds."""
+
+    key: str
+    label: str
+    rcpts: int
+    count: int
+    run: Callable[[Any, int, int], Awaitable[Any]]
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    def ms(self, pick: Callable[[list[float]], float] = statistics.median) -> float:
+        return pick(self.wall) * 1000
+
+    @property
+    def cpu_ms(self) -> float:
+        return statistics.median(self.cpu) * 1000
 
 
-def message(count: int, n: int) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = ACCOUNT
-    msg["To"] = ", ".join(recipients(count))
-    msg["Subject"] = f"benchmark {n}"
-    msg.set_content("Hello from the benchmark.\n" * 20)
-    return msg
+def scenarios() -> list[Row]:
+    import contestants as c
 
-
-class Bench:
-    def __init__(self, port: int, ca_pem: bytes, rtt: float) -> None:
-        self.port = port
-        self.ca = ca_pem.decode("ascii")
-        self.rtt = rtt
-        self.rows: list[tuple[str, int, int, float, float | None, float]] = []
-
-    def context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cadata=self.ca)
-
-    def sender(self, **options: Any) -> GmailSender:
-        return GmailSender(
-            AppPassword(ACCOUNT, PASSWORD),
-            host="127.0.0.1",
-            port=self.port,
-            tls_context=self.context(),
-            limits=SendingLimits(daily_limit=None, quotas=AccountQuotas()),
-            **options,
-        )
-
-    def record(self, name: str, rcpts: int, count: int, elapsed: float, sequential: bool) -> None:
-        per = elapsed / count
-        rtts = per / self.rtt if sequential else None
-        self.rows.append((name, rcpts, count, per * 1000, rtts, count / elapsed))
-        shown = f"{rtts:5.1f} RTT" if rtts is not None else "    - RTT"
-        print(
-            f"{name:55} rcpt={rcpts} n={count:4} {per * 1000:8.1f} ms/msg {shown} "
-            f"{count / elapsed:8.1f} msg/s",
-            flush=True,
-        )
-
-    async def timed(self, work: Callable[[], Awaitable[object]]) -> float:
-        started = time.perf_counter()
-        await work()
-        return time.perf_counter() - started
-
-    async def gmail_cold(self, rcpts: int, count: int) -> None:
-        async def run() -> None:
-            for n in range(count):
-                async with self.sender() as sender:
-                    await sender.send_message(message(rcpts, n))
-
-        self.record(
-            "GmailSender, cold (new sender per message)", rcpts, count, await self.timed(run), True
-        )
-
-    async def gmail_warm(self, rcpts: int, count: int, *, pipelining: bool) -> None:
-        async with self.sender(pipelining=pipelining) as sender:
-            await sender.send_message(message(rcpts, -1))  # warm up: connect and sign in
-
-            async def run() -> None:
-                for n in range(count):
-                    await sender.send_message(message(rcpts, n))
-
-            elapsed = await self.timed(run)
-        label = "PIPELINING" if pipelining else "no pipelining"
-        self.record(
-            f"GmailSender, warm connection, sequential, {label}", rcpts, count, elapsed, True
-        )
-
-    async def gmail_concurrent(self, rcpts: int, count: int) -> None:
-        async def run() -> None:
-            async with self.sender() as sender:  # default pool: max_connections=3
-                await asyncio.gather(
-                    *(sender.send_message(message(rcpts, n)) for n in range(count))
-                )
-
-        self.record(
-            "GmailSender, all at once (pool of 3, cold start)",
-            rcpts,
-            count,
-            await self.timed(run),
-            False,
-        )
-
-    async def aiosmtplib_one_shot(self, rcpts: int, count: int) -> None:
-        async def run() -> None:
-            for n in range(count):
-                await aiosmtplib.send(
-                    message(rcpts, n),
-                    hostname="127.0.0.1",
-                    port=self.port,
-                    start_tls=True,
-                    tls_context=self.context(),
-                    username=ACCOUNT,
-                    password=PASSWORD,
-                )
-
-        self.record(
-            "aiosmtplib.send() one-shot per message, sequential",
-            rcpts,
-            count,
-            await self.timed(run),
-            True,
-        )
-
-    async def aiosmtplib_reused(self, rcpts: int, count: int) -> None:
-        smtp = aiosmtplib.SMTP(
-            hostname="127.0.0.1",
-            port=self.port,
-            start_tls=True,
-            tls_context=self.context(),
-            username=ACCOUNT,
-            password=PASSWORD,
-        )
-        await smtp.connect()
-        try:
-
-            async def run() -> None:
-                for n in range(count):
-                    await smtp.send_message(message(rcpts, n))
-
-            elapsed = await self.timed(run)
-        finally:
-            await smtp.quit()
-        self.record("aiosmtplib, one reused connection, sequential", rcpts, count, elapsed, True)
-
-    async def smtplib_reused(self, rcpts: int, count: int) -> None:
-        def run() -> float:
-            with smtplib.SMTP("127.0.0.1", self.port, timeout=60) as smtp:
-                smtp.starttls(context=self.context())
-                smtp.login(ACCOUNT, PASSWORD)
-                started = time.perf_counter()
-                for n in range(count):
-                    smtp.send_message(message(rcpts, n))
-                return time.perf_counter() - started
-
-        elapsed = await asyncio.to_thread(run)
-        self.record("smtplib, one reused connection, sequential", rcpts, count, elapsed, True)
-
-
-def table(bench: Bench, args: argparse.Namespace) -> str:
-    lines = [
-        "| scenario | recipients | messages | ms per message | round trips per message "
-        "| messages per second |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for name, rcpts, count, ms, rtts, rate in bench.rows:
-        shown = f"{rtts:.1f}" if rtts is not None else "n/a (concurrent)"
-        lines.append(f"| {name} | {rcpts} | {count} | {ms:.1f} | {shown} | {rate:.1f} |")
-    return "\n".join(lines)
-
-
-def ratios(bench: Bench) -> list[str]:
-    found: list[str] = []
+    rows: list[Row] = []
     for rcpts in (1, 5):
-        one_shot = next(
-            (r for r in bench.rows if r[0].startswith("aiosmtplib.send()") and r[1] == rcpts), None
-        )
-        pooled = next(
-            (
-                r
-                for r in bench.rows
-                if r[0].startswith("GmailSender, all at once") and r[1] == rcpts
+        rows += [
+            Row(f"warm-{rcpts}", "gmail_send send(), one warm session", rcpts, 20, c.gmail_warm),
+            Row(
+                f"warm-message-{rcpts}",
+                "gmail_send send_message(), one warm session",
+                rcpts,
+                20,
+                c.gmail_warm_message,
             ),
-            None,
-        )
-        if one_shot and pooled:
-            found.append(
-                f"- {rcpts} recipient(s): {pooled[2]} messages handed to one "
-                f"GmailSender at once: {pooled[3]:.1f} ms per message, against "
-                f"{one_shot[3]:.1f} ms per message with aiosmtplib's one-shot send(): "
-                f"**{one_shot[3] / pooled[3]:.1f}x faster**."
-            )
-    return found
+            Row(
+                f"aiosmtplib-1-{rcpts}",
+                "aiosmtplib, 1 reused connection",
+                rcpts,
+                10,
+                partial(c.aiosmtplib_reused, connections=1),
+            ),
+            Row(
+                f"smtplib-1-{rcpts}",
+                "smtplib, 1 reused connection",
+                rcpts,
+                10,
+                partial(c.smtplib_reused, connections=1),
+            ),
+        ]
+    rows += [
+        Row(
+            "burst-1",
+            "gmail_send, burst on 1 session",
+            1,
+            300,
+            partial(c.gmail_burst, connections=1),
+        ),
+        Row(
+            "burst-3",
+            "gmail_send, burst on the default pool (3 sessions)",
+            1,
+            300,
+            partial(c.gmail_burst, connections=3),
+        ),
+        Row(
+            "aiosmtplib-3",
+            "aiosmtplib, 3 reused connections by hand",
+            1,
+            60,
+            partial(c.aiosmtplib_reused, connections=3),
+        ),
+        Row(
+            "smtplib-3",
+            "smtplib, 3 reused connections (3 threads)",
+            1,
+            60,
+            partial(c.smtplib_reused, connections=3),
+        ),
+        Row(
+            "yagmail-3",
+            "yagmail, 3 worker threads (it logs in on every send)",
+            1,
+            15,
+            partial(c.yagmail_workers, workers=3),
+        ),
+        Row(
+            "fastapi-mail-3",
+            "fastapi-mail, 3 concurrent sends (a connection per message)",
+            1,
+            15,
+            partial(c.fastapi_mail_workers, workers=3),
+        ),
+        Row(
+            "cold-starttls",
+            "gmail_send send(), cold, STARTTLS",
+            1,
+            3,
+            partial(c.gmail_cold, implicit_tls=False),
+        ),
+        Row(
+            "cold-tls",
+            "gmail_send send(), cold, implicit TLS",
+            1,
+            3,
+            partial(c.gmail_cold, implicit_tls=True),
+        ),
+        Row(
+            "aiosmtplib-cold-starttls",
+            "aiosmtplib.send(), cold, STARTTLS",
+            1,
+            3,
+            partial(c.aiosmtplib_cold, implicit_tls=False),
+        ),
+        Row(
+            "aiosmtplib-cold-tls",
+            "aiosmtplib.send(), cold, implicit TLS",
+            1,
+            3,
+            partial(c.aiosmtplib_cold, implicit_tls=True),
+        ),
+    ]
+    return rows
 
 
-def write_doc(bench: Bench, args: argparse.Namespace, took: float) -> None:
-    machine = (
-        f"{platform.platform()}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, aiosmtplib {aiosmtplib.__version__}"
-    )
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    text = f"""# Performance
-
-Measured by `python benchmarks/run.py` (not part of the test suite): the local Gmail-like
-server of `gmail_send.testing` (STARTTLS, app-password login, PIPELINING advertised) in a child
-process, behind a proxy on 127.0.0.1 that delays each direction by {args.rtt_ms / 2:g} ms, so
-one network round trip (RTT) is {args.rtt_ms:g} ms. Everything else runs on the same machine,
-so CPU is shared with the server and the proxy.
-
-- Machine: {machine}
-- Date: {when}; the whole run took {took:.0f} s.
-
-"Round trips per message" is elapsed time divided by the RTT, shown for sequential sends
-only (for concurrent sends it has no meaning). Slow baselines send fewer messages; compare
-the per-message figures.
-
-{table(bench, args)}
-
-## What it shows
-
-{chr(10).join(ratios(bench))}
-- On a warm connection with PIPELINING, a message costs 2 round trips on the wire (envelope
-  and DATA in one write, then the body), with one recipient or five; the measured figure is a
-  little higher because client, server and proxy share the CPU (TLS, parsing and the server's
-  work add a few milliseconds per message). Without PIPELINING, aiosmtplib and smtplib need 4
-  round trips plus one per extra recipient (MAIL, each RCPT, DATA, body).
-- A cold send (new connection: TCP, greeting, EHLO, STARTTLS with its TLS handshake, EHLO,
-  AUTH, then the transaction, then QUIT) costs about ten round trips; this is what a backend
-  pays for every message when it uses a one-shot send, and what makes Gmail answer
-  `454 4.7.0 Too many login attempts`.
-
-Re-run with `python benchmarks/run.py`; `--rtt-ms`, `--messages`, `--sequential-messages`
-and `--baseline-messages` change the set-up, `--no-write` leaves this page alone.
-"""
-    # Sections below the marker (other runs, e.g. at another RTT) are kept as they are.
-    old = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
-    if KEEP_MARKER in old:
-        text += "\n" + old[old.index(KEEP_MARKER) :]
-    DOC.write_text(text, encoding="utf-8")
-    print(f"wrote {DOC}")
-
-
-async def run_all(bench: Bench, args: argparse.Namespace) -> None:
-    few, seq = args.baseline_messages, args.sequential_messages
-    for rcpts in (1, 5):
-        await bench.gmail_cold(rcpts, 5)
-        await bench.gmail_warm(rcpts, seq, pipelining=True)
-        await bench.gmail_warm(rcpts, seq, pipelining=False)
-        await bench.gmail_concurrent(rcpts, args.messages)
-        await bench.aiosmtplib_one_shot(rcpts, few)
-        await bench.aiosmtplib_reused(rcpts, seq)
-        await bench.smtplib_reused(rcpts, seq)
+async def run_rounds(bench: Any, rows: list[Row], rounds: int) -> None:
+    for number in range(rounds):
+        shift = number % len(rows)
+        for row in rows[shift:] + rows[:shift]:
+            sample = await row.run(bench, row.rcpts, row.count)
+            row.wall.append(sample.wall / sample.count)
+            row.cpu.append(sample.cpu / sample.count)
+        print(f"round {number + 1} of {rounds} done", flush=True)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rtt-ms", type=float, default=50.0)
-    parser.add_argument("--messages", type=int, default=500)
-    parser.add_argument("--sequential-messages", type=int, default=30)
-    parser.add_argument("--baseline-messages", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--venv", type=Path, default=ROOT / "benchmarks" / ".venv")
     args = parser.parse_args()
+    ensure_peers(args.venv)
+
+    from contestants import Bench
+    from memory import memory_peaks
+    from report import report, write_doc
+
     parent, child = multiprocessing.Pipe()
     server = multiprocessing.get_context("spawn").Process(
         target=serve, args=(child, args.rtt_ms / 2000.0), daemon=True
     )
     server.start()
     try:
-        port, ca_pem = parent.recv()
-        bench = Bench(port, ca_pem, args.rtt_ms / 1000.0)
-        started = time.perf_counter()
-        asyncio.run(run_all(bench, args))
-        took = time.perf_counter() - started
-        print()
-        print(table(bench, args))
-        print("\n".join(ratios(bench)))
+        starttls_port, tls_port, ca_pem = parent.recv()
+        with tempfile.NamedTemporaryFile("wb", suffix=".pem") as ca_file:
+            ca_file.write(ca_pem)
+            ca_file.flush()
+            bench = Bench(starttls_port, tls_port, ca_pem.decode("ascii"), ca_file.name)
+            rows = scenarios()
+            started = time.perf_counter()
+            asyncio.run(run_rounds(bench, rows, args.rounds))
+            wire, peaks = asyncio.run(memory_peaks(bench))
+            took = time.perf_counter() - started
+        text = report(args, rows, wire, peaks, took)
+        print(text)
         if not args.no_write:
-            write_doc(bench, args, took)
+            write_doc(text)
     finally:
         server.terminate()
         server.join(5)

@@ -74,6 +74,11 @@ class Examples:
         )
         text = re.sub(r"ESMTP [0-9a-f]{16} - gsmtp", "ESMTP 5d2a1c3b4e6f7a8b - gsmtp", text)
 
+        text = re.sub(
+            r"<merge\.[0-9a-f]+\.[0-9a-f]+@gmail\.com>",
+            "<merge.5f1e2d3c4b5a6978.0a1b2c3d4e5f60718293a4b5@gmail.com>",
+            text,
+        )
         return re.sub(r'"refresh_seconds": [\d.]+', '"refresh_seconds": 0.05', text)
 
     async def run(
@@ -232,6 +237,7 @@ async def collect(tmp: Path) -> dict[str, str]:
             ["send", *local, "--to-file", str(recipients), "--subject", "News", "--text", "Hello!"],
             env,
         )
+        await _merge_examples(ex, tmp, local, shown_local, env, shown_env)
         await _queue_examples(ex, gmail, tmp, certificates)
     await ex.run("demo", "gmail-send demo", ["demo"], {})
     ex.blocks["demo"] = _normalize_demo(ex.blocks["demo"])
@@ -297,6 +303,60 @@ def _normalize_queue(text: str) -> str:
     text = re.sub(r"\b[0-9a-f]{32}\b", stand_in, text)
     text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "2025-02-10 12:00:00", text)
     return re.sub(r"<\d+\.\d+\.\d+@gmail\.com>", "<173912345678.4242.1234567890@gmail.com>", text)
+
+
+async def _merge_examples(
+    ex: Examples, tmp: Path, local: list[str], shown_local: str, env: dict[str, str], shown: str
+) -> None:
+    templates = tmp / "templates"
+    templates.mkdir()
+    (templates / "welcome.subject.txt").write_text("Welcome, {{ name }}\n", encoding="utf-8")
+    (templates / "welcome.html").write_text(
+        "<p>Hello {{ name }}, your plan is <b>{{ plan }}</b>.</p>\n", encoding="utf-8"
+    )
+    people = tmp / "people.jsonl"
+    people.write_text(
+        '{"email": "ada@example.com", "name": "Ada", "plan": "Pro"}\n'
+        '{"email": "bob at example.com", "name": "Bob", "plan": "Free"}\n'
+        '{"email": "chen@example.com", "name": "Chen"}\n',
+        encoding="utf-8",
+    )
+    merge_env = {**env, "GMAIL_SEND_TEMPLATES": str(templates)}
+    shown_env = f"{shown} GMAIL_SEND_CA_FILE=ca.pem GMAIL_SEND_TEMPLATES=templates"
+    shown_merge = f"gmail-send send {shown_local} --merge people.csv --template welcome"
+    await ex.run(
+        "merge-dry-run",
+        f"{shown_env} gmail-send send --merge people.jsonl --template welcome --dry-run",
+        ["send", "--merge", str(people), "--template", "welcome", "--dry-run"],
+        merge_env,
+    )
+    people = tmp / "people.csv"
+    merge = ["send", *local, "--merge", str(people), "--template", "welcome"]
+    people.write_text(
+        "email,name,plan\nada@example.com,Ada,Pro\nbob@example.com,Bob,Free\n",
+        encoding="utf-8",
+    )
+    journal = tmp / "people.journal"
+    resume = [*merge, "--resume", str(journal)]
+    await ex.run(
+        "merge-resume",
+        f"{shown_env} {shown_merge} --resume people.journal",
+        resume,
+        merge_env,
+    )
+    people.write_text(
+        "email,name,plan\nada@example.com,Ada,Pro\nbob@example.com,Bob,Free\n"
+        "chen@example.com,Chen,Team\n",
+        encoding="utf-8",
+    )
+    first = ex.blocks["merge-resume"]
+    await ex.run(
+        "merge-resume",
+        f"{shown_env} {shown_merge} --resume people.journal --json",
+        [*resume, "--json"],
+        merge_env,
+    )
+    ex.blocks["merge-resume"] = first + ex.blocks["merge-resume"]
 
 
 def _normalize_demo(text: str) -> str:

@@ -4,40 +4,33 @@
     export CONTACT_INBOX=support@example.com
     uvicorn fastapi_app:app        # from the examples directory
 
-The sender is created in the lifespan, so every request shares its session (and its cached
-OAuth2 token), and closed with the app. `POST /contact` sends while the client waits and
-reports a failure; `POST /signup` answers at once and sends the welcome message from a
-background task, after the response. Configured from `GMAIL_SEND_*` variables.
+`gmail_lifespan` opens the sender from the `GMAIL_SEND_*` variables when the app starts (so
+every request shares its session and its cached OAuth2 token) and closes it with the app;
+handlers receive it through the `get_gmail` dependency, which tests replace. `POST /contact`
+sends while the client waits and reports a failure; `POST /signup` answers at once and sends
+the welcome message from a background task, after the response. In development,
+`GMAIL_SEND_SINK=memory` makes it log messages instead of sending them.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from typing import Annotated
 
-from fastapi import BackgroundTasks, FastAPI, HTTPException, Request
+from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException
 from pydantic import BaseModel
 
-from gmail_send import GmailSender, GmailSendError, MessageError, from_env
+from gmail_send import GmailSender, GmailSendError, MessageError
+from gmail_send.contrib.fastapi import get_gmail, gmail_lifespan
 
 log = logging.getLogger("fastapi_app")
 
+app = FastAPI(lifespan=gmail_lifespan)
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    async with GmailSender(**from_env()) as gmail:
-        app.state.gmail = gmail
-        yield
-
-
-app = FastAPI(lifespan=lifespan)
-
-
-def gmail_of(request: Request) -> GmailSender:
-    gmail: GmailSender = request.app.state.gmail
-    return gmail
+Gmail = Annotated[GmailSender, Depends(get_gmail)]
+"""A handler's parameter of this type gets the app's sender (`GmailDep` of gmail_send.contrib.
+fastapi is the same)."""
 
 
 class Contact(BaseModel):
@@ -51,10 +44,10 @@ class Signup(BaseModel):
 
 
 @app.post("/contact")
-async def contact(form: Contact, request: Request) -> dict[str, str]:
+async def contact(form: Contact, gmail: Gmail) -> dict[str, str]:
     """Forward a contact form to the team's inbox; the visitor is the Reply-To."""
     try:
-        result = await gmail_of(request).send(
+        result = await gmail.send(
             to=os.environ.get("CONTACT_INBOX", "support@example.com"),
             reply_to=form.email,
             subject=f"Contact form: {form.email}",
@@ -80,7 +73,7 @@ async def send_welcome(gmail: GmailSender, address: str, name: str) -> None:
 
 
 @app.post("/signup", status_code=202)
-async def signup(form: Signup, request: Request, tasks: BackgroundTasks) -> dict[str, str]:
+async def signup(form: Signup, tasks: BackgroundTasks, gmail: Gmail) -> dict[str, str]:
     """Register someone; the welcome message is sent after the response."""
-    tasks.add_task(send_welcome, gmail_of(request), form.email, form.name)
+    tasks.add_task(send_welcome, gmail, form.email, form.name)
     return {"status": "welcome message on its way"}

@@ -9,6 +9,7 @@ Every name is loaded on first use (PEP 562), so `import gmail_send` loads none o
 and an application that signs in with an app password never imports google-auth, its HTTP
 transport (`requests`) or `cryptography`. Those load with the OAuth2 names
 (`OAuth2Credentials`, `ServiceAccount`), or when `from_env` finds an OAuth2 source configured.
+Jinja2 loads only when a `Templates` is made.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from ._result import SendResult
     from ._retry import RetryPolicy
     from ._sender import GmailSender, send
-    from ._sink import MessageSink
+    from ._sink import MemorySink, MessageSink
     from ._types import MessageFields, Security, SendArguments, SenderOptions
     from .auth._credentials import (
         AppPassword,
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
         RecipientsRefusedError,
         SMTPReply,
         SMTPReplyError,
+        TemplateError,
         TemporaryError,
         TLSError,
         TokenError,
@@ -78,6 +80,7 @@ if TYPE_CHECKING:
         TokenRefreshed,
     )
     from .message._compose import Attachment, OutgoingMessage
+    from .message._templates import Templates
     from .queue._queue import MailQueue
     from .queue._records import MailStatus, QueuedMail, RecordedError
     from .sync import SyncGmailSender, send_sync
@@ -91,6 +94,7 @@ _LAZY = {
     "PoolOptions": "._options",
     "SendingLimits": "._options",
     "Settings": "._options",
+    "MemorySink": "._sink",
     "MessageSink": "._sink",
     "MessageFields": "._types",
     "Security": "._types",
@@ -131,6 +135,7 @@ _LAZY = {
     "RecipientsRefusedError": ".errors",
     "SMTPReply": ".errors",
     "SMTPReplyError": ".errors",
+    "TemplateError": ".errors",
     "TemporaryError": ".errors",
     "TLSError": ".errors",
     "TokenError": ".errors",
@@ -149,6 +154,7 @@ _LAZY = {
     "MailStatus": ".queue._records",
     "QueuedMail": ".queue._records",
     "RecordedError": ".queue._records",
+    "Templates": ".message._templates",
     "SyncGmailSender": ".sync",
     "send_sync": ".sync",
 }
@@ -203,6 +209,7 @@ __all__ = [
     "MailQueue",
     "MailStateError",
     "MailStatus",
+    "MemorySink",
     "MessageError",
     "MessageFields",
     "MessageSent",
@@ -235,6 +242,8 @@ __all__ = [
     "Settings",
     "SyncGmailSender",
     "TLSError",
+    "TemplateError",
+    "Templates",
     "TemporaryError",
     "TokenError",
     "TokenFunction",

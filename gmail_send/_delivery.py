@@ -53,7 +53,6 @@ class DeliveryContext:
     quota_pause: float
     rate: RateLimiter | None = None
     on_event: EventHook | None = None
-    pipelining: bool = True
     reporter: Reporter = field(init=False)
     """Logs each happening under the sender's logger and reports events to `on_event`."""
 
@@ -216,14 +215,12 @@ async def _attempts(context: DeliveryContext, run: _Run, deadline_at: float | No
         try:
             connection = await context.pool.acquire()
             reused = connection.messages_sent > 0
-            if not reused:
-                connection.use_pipelining = context.pipelining
             result = await connection.send(outgoing, progress=run.progress)
         except GmailSendError as exc:
             error = exc
-        except BaseException:
+        except BaseException:  # cancelled: no further send may go on this session
             if connection is not None:
-                context.pool.release(connection)
+                context.pool.release(connection, reusable=False)
             raise
         decision = policy.decide(error) if error is not None else None
         if connection is not None:

@@ -102,7 +102,11 @@ class _Account:
 
 
 class AccountQuotas:
-    """Messages sent per account in the last 24 hours, and accounts Gmail has stopped."""
+    """Messages sent per account in the last 24 hours, and accounts Gmail has stopped.
+
+    Args:
+        clock: where the time comes from, in seconds (monotonic); tests give a fake one.
+    """
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -119,13 +123,22 @@ class AccountQuotas:
         return entry
 
     def sent_today(self, account: str) -> int:
-        """Messages recorded for `account` within the last 24 hours."""
+        """Messages recorded for `account` within the last 24 hours.
+
+        Args:
+            account: the mailbox (case-insensitive).
+        """
         return len(self._entry(account).sent)
 
     def reserve(self, account: str, limit: int | None) -> None:
         """Claim room for one message, or raise `QuotaExceededError`.
 
         Follow with `commit()` once it may have been sent, or `release()` if it surely was not.
+
+        Args:
+            account: the mailbox (case-insensitive).
+            limit: the most messages per 24 hours, reservations included; None for no limit
+                (a block by Gmail still applies).
         """
         entry = self._entry(account)
         now = self._clock()
@@ -139,22 +152,39 @@ class AccountQuotas:
         entry.reserved += 1
 
     def commit(self, account: str) -> None:
-        """The reserved message was (or may have been) sent: count it."""
+        """The reserved message was (or may have been) sent: count it.
+
+        Args:
+            account: the mailbox that reserved it.
+        """
         entry = self._entry(account)
         entry.reserved = max(0, entry.reserved - 1)
         entry.sent.append(self._clock())
 
     def release(self, account: str) -> None:
-        """The reserved message was not sent."""
+        """The reserved message was not sent.
+
+        Args:
+            account: the mailbox that reserved it.
+        """
         entry = self._entry(account)
         entry.reserved = max(0, entry.reserved - 1)
 
     def block(self, account: str, retry_after: float) -> None:
-        """Gmail said 550 5.4.5: refuse every send for `account` for `retry_after` seconds."""
+        """Gmail said 550 5.4.5: refuse every send for `account` for `retry_after` seconds.
+
+        Args:
+            account: the mailbox Gmail stopped.
+            retry_after: seconds the block lasts.
+        """
         self._entry(account).blocked_until = self._clock() + retry_after
 
     def blocked_for(self, account: str) -> float | None:
-        """Seconds left of a block, or None."""
+        """Seconds left of a block, or None.
+
+        Args:
+            account: the mailbox (case-insensitive).
+        """
         until = self._entry(account).blocked_until
         if until is None:
             return None
@@ -166,6 +196,10 @@ class AccountQuotas:
 
         The count is kept by default: it is what keeps the account under its daily limit, and
         forgetting it lets the process send a whole day's limit again at once.
+
+        Args:
+            account: the mailbox (case-insensitive).
+            count: also forget the messages counted in the last 24 hours.
         """
         if count:
             self._accounts.pop(account.lower(), None)

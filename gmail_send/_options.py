@@ -22,16 +22,24 @@ from typing import TYPE_CHECKING, Any, Literal
 from ._retry import RetryPolicy
 from ._types import Security, SenderOptions
 from .errors import ConfigurationError
-from .smtp._connection import DEFAULT_TIMEOUT, GMAIL_HOST, default_port
+from .smtp._connection import DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, GMAIL_HOST, default_port
 
 if TYPE_CHECKING:
     from ._limits import AccountQuotas
     from ._sink import MessageSink
     from .auth import Credentials
     from .events import EventHook
+    from .message import Templates
     from .store import StateStore
 
-__all__ = ["OPTION_NAMES", "PoolOptions", "SendingLimits", "Settings", "load_ca_file"]
+__all__ = [
+    "OPTION_NAMES",
+    "PoolOptions",
+    "SendingLimits",
+    "Settings",
+    "load_ca_file",
+    "port_mismatch",
+]
 
 _SECURITIES = ("starttls", "tls", "none")
 
@@ -42,16 +50,25 @@ class PoolOptions:
 
     Args:
         max_messages_per_connection: messages one session carries before it is replaced
-            (None: no limit).
+            with a new one (None, the default: as many as the server takes; a session Gmail
+            closes is replaced anyway). Each replacement costs a TLS handshake and a login.
         idle_timeout: seconds an unused session is kept open (None: until Gmail closes it).
-        pipelining: send MAIL, RCPT and DATA in one write where the server offers PIPELINING.
+        pipelining: write commands ahead of their replies where the server offers
+            PIPELINING (RFC 2920).
+        chunking: send messages with BDAT where the server offers CHUNKING (RFC 3030), as
+            smtp.gmail.com does: with PIPELINING, one round trip per message and transactions
+            streamed on one session. False sends with DATA, as servers without CHUNKING need.
+        max_in_flight: the streaming window: transactions written on one session before the
+            first of them has its replies (BDAT with PIPELINING only; otherwise one at a time).
         local_hostname: the name sent in EHLO (default: this machine's name); the Workspace
             relay wants one of the domain's host names when it checks IP-registered senders.
     """
 
-    max_messages_per_connection: int | None = 100
+    max_messages_per_connection: int | None = None
     idle_timeout: float | None = 60.0
     pipelining: bool = True
+    chunking: bool = True
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     local_hostname: str | None = None
 
     def __post_init__(self) -> None:
@@ -64,8 +81,15 @@ class PoolOptions:
             raise ConfigurationError(
                 f"idle_timeout must be positive seconds or None, not {self.idle_timeout!r}"
             )
-        if not isinstance(self.pipelining, bool):
-            raise ConfigurationError(f"pipelining must be True or False, not {self.pipelining!r}")
+        for name in ("pipelining", "chunking"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigurationError(
+                    f"{name} must be True or False, not {getattr(self, name)!r}"
+                )
+        if not _whole(self.max_in_flight) or self.max_in_flight < 1:
+            raise ConfigurationError(
+                f"max_in_flight must be a whole number >= 1, not {self.max_in_flight!r}"
+            )
         if self.local_hostname is not None and not isinstance(self.local_hostname, str):
             raise ConfigurationError(
                 f"local_hostname must be a string or None, not {self.local_hostname!r}"
@@ -147,8 +171,11 @@ class Settings(Mapping[str, Any]):
             (a private or test CA), as a simpler alternative to `tls_context`; not both.
         timeout: seconds to wait for the server at each step.
         max_connections: sessions that concurrent sends share, at most.
-        sink: deliver here instead of the network (e.g. `gmail_send.testing.Outbox`).
+        sink: deliver here instead of the network: a `MemorySink` (what
+            `GMAIL_SEND_SINK=memory` gives) or a test's `gmail_send.testing.Outbox`.
         on_event: called with each `SendEvent` (sent, retried, quota reached, ...).
+        templates: the message templates `template=` names: a `Templates`, or the folder
+            that holds them (needs the `[templates]` extra).
         retry: the `RetryPolicy`: retries, backoff, deadline.
         pool: the `PoolOptions`: how sessions are reused.
         limits: the `SendingLimits`: rate, daily quota, pauses.
@@ -171,6 +198,7 @@ class Settings(Mapping[str, Any]):
     max_connections: int = 3
     sink: MessageSink | None = None
     on_event: EventHook | None = None
+    templates: Templates | str | os.PathLike[str] | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     pool: PoolOptions = field(default_factory=PoolOptions)
     limits: SendingLimits = field(default_factory=SendingLimits)
@@ -186,6 +214,9 @@ class Settings(Mapping[str, Any]):
             )
         if self.port is not None and not (_whole(self.port) and 0 < self.port < 65536):
             raise ConfigurationError(f"port must be between 1 and 65535, not {self.port!r}")
+        mismatch = port_mismatch(self.port, self.security)
+        if mismatch is not None:
+            raise ConfigurationError(mismatch, hint=_MISMATCH_HINT)
         if self.timeout is not None and not _positive(self.timeout):
             raise ConfigurationError(
                 f"timeout must be positive seconds or None, not {self.timeout!r}"
@@ -234,12 +265,34 @@ class Settings(Mapping[str, Any]):
             return load_ca_file(self.ca_file)
         return self.tls_context
 
+    @functools.cached_property
+    def resolved_templates(self) -> Templates | None:
+        """The `Templates` the settings ask for: `templates`, one for its folder, or None.
+        Raises `ConfigurationError` when the folder is missing or Jinja2 is not installed."""
+        if self.templates is None:
+            return None
+        from .message._templates import Templates
+
+        if isinstance(self.templates, Templates):
+            return self.templates
+        if isinstance(self.templates, (str, os.PathLike)):
+            return Templates(self.templates)
+        raise ConfigurationError(
+            f"templates must be a Templates or a folder path, not {type(self.templates).__name__}"
+        )
+
     @classmethod
     def of(
         cls, credentials: Credentials | None, options: Mapping[str, Any], *, caller: str
     ) -> Settings:
         """`Settings` from a send function's keywords; an unknown keyword is a TypeError, as
-        Python raises for any function, with the nearest option named."""
+        Python raises for any function, with the nearest option named.
+
+        Args:
+            credentials: who signs in, as the send function got it.
+            options: the send function's option keywords.
+            caller: the function's name, for the TypeError's message.
+        """
         for name in options:
             if name not in OPTION_NAMES:
                 close = difflib.get_close_matches(name, OPTION_NAMES, n=1)
@@ -286,3 +339,18 @@ def load_ca_file(path: str | os.PathLike[str]) -> ssl.SSLContext:
             f"the CA file {os.fspath(path)} cannot be used: {exc}",
             hint="give the path of a PEM file holding the CA certificates to trust",
         ) from None
+
+
+def port_mismatch(port: int | None, security: str) -> str | None:
+    """Why `port` and `security` cannot go together on Gmail's well-known ports, or None."""
+    if (port, security) == (465, "starttls"):
+        return "port 465 speaks implicit TLS, but security is 'starttls'"
+    if (port, security) == (587, "tls"):
+        return "port 587 speaks STARTTLS, but security is 'tls' (implicit TLS)"
+    return None
+
+
+_MISMATCH_HINT = (
+    "Gmail speaks STARTTLS on 587 and implicit TLS on 465: security='starttls' with port 587, "
+    "or security='tls' with port 465"
+)

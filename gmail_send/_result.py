@@ -20,6 +20,14 @@ class SendResult:
     `refused` maps each recipient Gmail refused to its reply (the others got the message);
     `reply` is Gmail's final answer to the message body; `auth_method` tells how the session
     signed in (None for a relay that trusts the IP address).
+
+    Attributes:
+        message_id: the message's Message-ID, angle brackets included.
+        accepted: the recipients Gmail accepted, bare addresses.
+        refused: each recipient Gmail refused, mapped to its reply.
+        reply: Gmail's final reply to the message body.
+        auth_method: how the session signed in: "xoauth2", "login" or "plain"; None for a
+            relay that trusts the IP address.
     """
 
     message_id: str

@@ -192,14 +192,27 @@ class RetryPolicy:
             )
 
     def delay(self, retry: int) -> float:
-        """Seconds to wait before retry number `retry` (1 for the first)."""
+        """Seconds to wait before retry number `retry` (1 for the first).
+
+        Args:
+            retry: which retry: `backoff` doubles with each, up to `max_backoff`, and a random
+                part of it (up to half) is taken off.
+        """
         ceiling = min(self.backoff * 2.0 ** (retry - 1), self.max_backoff)
         return float(ceiling * (0.5 + 0.5 * self.random()))
 
     def decide(self, error: GmailSendError) -> Decision:
-        """`classify(error)` under this policy."""
+        """`classify(error)` under this policy.
+
+        Args:
+            error: the error an attempt failed with.
+        """
         return classify(error, retry_unknown_outcome=self.retry_unknown_outcome)
 
     def should_retry(self, error: GmailSendError) -> bool:
-        """Whether sending the same message again is safe and may succeed."""
+        """Whether sending the same message again is safe and may succeed.
+
+        Args:
+            error: the error an attempt failed with.
+        """
         return self.decide(error).retry

@@ -27,6 +27,7 @@ from ._limits import (
 )
 from ._options import OPTION_NAMES, Settings
 from ._result import SendResult
+from ._sink import sink_account
 from ._types import MessageFields, Security, SendArguments, SenderOptions
 from .auth._credentials import (
     AppPassword,
@@ -65,9 +66,9 @@ class GmailSender:
             `ServiceAccount`, `OAuth2Token`, ...) or a `Fallback`; None for a relay that
             authorizes by IP address.
         **options: the sender's options (`SenderOptions`): `host`, `port`, `security`,
-            `tls_context`, `timeout`, `max_connections`, `sink`, `on_event`, and the groups
-            `retry=RetryPolicy(...)`, `pool=PoolOptions(...)`, `limits=SendingLimits(...)`.
-            Each is described, with its default, on `Settings`.
+            `tls_context`, `timeout`, `max_connections`, `sink`, `on_event`, `templates`, and
+            the groups `retry=RetryPolicy(...)`, `pool=PoolOptions(...)`,
+            `limits=SendingLimits(...)`. Each is described, with its default, on `Settings`.
 
     Raises:
         ConfigurationError: an option is invalid, or credentials would cross an unencrypted
@@ -110,8 +111,13 @@ class GmailSender:
             tls_context=tls_context,
             timeout=self.timeout,
             local_hostname=pool.local_hostname,
+            pipelining=pool.pipelining,
+            chunking=pool.chunking,
+            max_in_flight=pool.max_in_flight,
         )
         self.sink = settings.sink
+        self.templates = settings.resolved_templates
+        """The `Templates` that `template=` names, or None."""
         daily_limit = limits.daily_limit
         if daily_limit == "auto":
             daily_limit = default_daily_limit(self.account)
@@ -133,6 +139,7 @@ class GmailSender:
             max_messages_per_connection=pool.max_messages_per_connection,
             idle_timeout=pool.idle_timeout,
             keep=lambda connection: session_still_wanted(connection, credentials),
+            expected_capacity=pool.max_in_flight if pool.chunking and pool.pipelining else 1,
         )
         self._delivery = DeliveryContext(
             pool=self._pool,
@@ -143,7 +150,6 @@ class GmailSender:
             quota_pause=limits.quota_pause,
             rate=RateLimiter(limits.rate_limit) if limits.rate_limit is not None else None,
             on_event=settings.on_event,
-            pipelining=pool.pipelining,
         )
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -158,8 +164,11 @@ class GmailSender:
 
     @property
     def account(self) -> str | None:
-        """The signed-in mailbox, the default sender."""
-        return self.credentials.user if self.credentials is not None else None
+        """The signed-in mailbox, the default sender (without credentials, the sink's
+        `account`, if it has one: a `MemorySink`'s)."""
+        if self.credentials is not None:
+            return self.credentials.user
+        return sink_account(self.sink)
 
     async def __aenter__(self) -> GmailSender:
         return self
@@ -182,7 +191,8 @@ class GmailSender:
                 sender's `RetryPolicy.deadline`).
             **fields: the message (`MessageFields`): `to`, `cc`, `bcc`, `reply_to`, `from_`,
                 `subject`, `text`, `html`, `attachments`, `headers`, `encoding`,
-                `message_id`, `date`; see `gmail_send.message.compose_message`.
+                `message_id`, `date`, and `template` with `context` (rendered by the
+                sender's `templates`); see `gmail_send.message.compose_message`.
 
         Returns:
             The `SendResult`: Message-ID, accepted and refused recipients, Gmail's reply.
@@ -191,13 +201,15 @@ class GmailSender:
             MessageError: the message is invalid (before any connection is opened).
             GmailSendError: the send failed; the subclass and its `hint` say why.
         """
-        if fields.get("attachments"):
-            # Reading files, encoding megabytes and inspecting archives would stall the loop.
-            outgoing = await asyncio.to_thread(
-                functools.partial(compose_message, account=self.account, **fields)
-            )
+        compose = functools.partial(
+            compose_message, account=self.account, templates=self.templates, **fields
+        )
+        if fields.get("attachments") or fields.get("template") is not None:
+            # Reading files (attachments, templates, their images), encoding megabytes,
+            # inspecting archives and rendering would stall the loop.
+            outgoing = await asyncio.to_thread(compose)
         else:
-            outgoing = compose_message(account=self.account, **fields)
+            outgoing = compose()
         return await self.send_outgoing(outgoing, deadline=deadline)
 
     async def send_message(
@@ -209,7 +221,18 @@ class GmailSender:
         deadline: float | None = None,
     ) -> SendResult:
         """Send a ready message (copied, never modified); the envelope comes from its headers
-        unless `sender` / `recipients` are given. Bcc headers are not transmitted."""
+        unless `sender` / `recipients` are given. Bcc headers are not transmitted.
+
+        Args:
+            message: the message, as built by the `email` package (or parsed from a file).
+            sender: the envelope sender (MAIL FROM) instead of the one the headers give.
+            recipients: the envelope recipients instead of the To, Cc and Bcc headers.
+            deadline: seconds this send may take in all, retries included (default: the
+                sender's `RetryPolicy.deadline`).
+
+        Returns:
+            The `SendResult`.
+        """
         prepare = functools.partial(
             prepare_message, message, account=self.account, sender=sender, recipients=recipients
         )
@@ -220,7 +243,16 @@ class GmailSender:
     async def send_outgoing(
         self, outgoing: OutgoingMessage, *, deadline: float | None = None
     ) -> SendResult:
-        """Send an already composed and validated message."""
+        """Send an already composed and validated message.
+
+        Args:
+            outgoing: the message, from `compose_message` or `prepare_message`.
+            deadline: seconds this send may take in all, retries included (default: the
+                sender's `RetryPolicy.deadline`).
+
+        Returns:
+            The `SendResult`.
+        """
         return await self._send(outgoing, deadline=deadline)
 
     async def _send(
@@ -313,15 +345,21 @@ class GmailSender:
         The rolling 24-hour count stays (so `daily_limit` still holds) unless `count=True`,
         which forgets it too (e.g. after the account's limit was raised). With a store, for
         every process.
+
+        Args:
+            count: also forget the messages counted in the last 24 hours.
         """
         if self.account is not None:
             await self._ledger.reset(self.account, count=count)
 
     async def aclose(self) -> None:
         """Refuse new sends, let the sends in flight finish, then QUIT every session."""
+        await self._close(wait_for_goodbye=True)
+
+    async def _close(self, *, wait_for_goodbye: bool) -> None:
         self._closed = True
         await self._idle.wait()
-        await self._pool.aclose()
+        await self._pool.aclose(wait_for_goodbye=wait_for_goodbye)
         if self.store is not None and self._owns_store:
             await self.store.aclose()
 
@@ -398,8 +436,12 @@ async def send(credentials: Credentials | None, **arguments: Unpack[SendArgument
         The `SendResult`.
     """
     fields, options = split_arguments(arguments)
-    async with GmailSender(credentials, **options) as gmail:
+    gmail = GmailSender(credentials, **options)
+    try:
         return await gmail.send(**fields)
+    finally:
+        # QUIT is written, but its reply is not awaited: nothing depends on it.
+        await gmail._close(wait_for_goodbye=False)
 
 
 def split_arguments(arguments: Mapping[str, Any]) -> tuple[MessageFields, SenderOptions]:

@@ -13,14 +13,14 @@ import os
 import ssl
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, TypedDict, Union
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Union
 
 if TYPE_CHECKING:
     from ._options import PoolOptions, SendingLimits
     from ._retry import RetryPolicy
     from ._sink import MessageSink
     from .events import EventHook
-    from .message import Attachment
+    from .message import Attachment, Templates
     from .store import StateStore
 
 __all__ = [
@@ -62,6 +62,8 @@ class MessageFields(TypedDict, total=False):
     encoding: Encoding
     message_id: str | None
     date: datetime | None
+    template: str | None
+    context: Mapping[str, Any] | None
 
 
 class SenderOptions(TypedDict, total=False):
@@ -80,6 +82,7 @@ class SenderOptions(TypedDict, total=False):
     max_connections: int
     sink: MessageSink | None
     on_event: EventHook | None
+    templates: Templates | str | os.PathLike[str] | None
     retry: RetryPolicy
     pool: PoolOptions
     limits: SendingLimits

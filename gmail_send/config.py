@@ -1,6 +1,9 @@
 """Configuration from `GMAIL_SEND_*` environment variables, for web backends and the CLI.
 
-`GmailSender(**from_env())` is the whole set-up of a deployed application. The variables are
+`GmailSender(**from_env())` is the whole set-up of a deployed application, and of one in
+development: `GMAIL_SEND_SINK=memory` keeps and logs messages without credentials or network,
+`GMAIL_SEND_SINK=local` sends only to a local Gmail (`python -m gmail_send.testing`). The
+variables are
 listed once, in `ENV_VARIABLES` (docs/configuration.md is kept in step with it by a test): one
 for each plain option and each field of the option groups, besides the credentials. When OAuth2
 and an app password are both configured, the credentials are a `Fallback`. A missing or
@@ -10,13 +13,15 @@ contradictory set raises one `ConfigurationError` that lists every problem.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import logging
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._options import PoolOptions, SendingLimits, Settings, load_ca_file
+from ._options import PoolOptions, SendingLimits, Settings, load_ca_file, port_mismatch
 from ._retry import RetryPolicy
+from ._sink import DEV_SENDER, MemorySink, MessageSink
 from ._types import Security
 from .auth._from_values import ENV_PREFIX, read_credentials
 from .errors import ConfigurationError
@@ -43,19 +48,24 @@ ENV_VARIABLES: dict[str, str] = {
     "PORT": "SMTP port (default 587 for starttls, 465 for tls, 25 for none).",
     "SECURITY": "starttls (default), tls (implicit TLS), or none (relay by IP only).",
     "CA_FILE": "PEM file of CA certificates to trust instead of the system's (private/test CA).",
+    "SINK": "Development: memory keeps and logs messages (no credentials needed, nothing is "
+    "sent); local sends only to a local Gmail, as `python -m gmail_send.testing` prints.",
     "TIMEOUT": "Seconds to wait for the server on each step (default 60).",
     "RELAY_BY_IP": "1 to send without signing in, to a relay that trusts this IP address.",
     "MAX_CONNECTIONS": "Sessions that concurrent sends share, at most (default 3).",
     "STORE": "sqlite:///path.db or postgresql://...: limits and tokens shared by processes.",
     "QUEUE": "The mail queue's URL for `gmail-send worker` and `gmail-send queue` (--queue).",
+    "TEMPLATES": "Folder of message templates for template= (needs the [templates] extra).",
     "RETRIES": "Retries after a failure that is safe to retry (default 3).",
     "BACKOFF": "Seconds before the first retry, doubled for each further one (default 1).",
     "MAX_BACKOFF": "The longest wait between two attempts, in seconds (default 30).",
     "RETRY_UNKNOWN_OUTCOME": "1 to resend when the outcome is unknown (risks a duplicate).",
     "DEADLINE": "Seconds one send may take in all, retries included (default: no bound).",
-    "MAX_MESSAGES_PER_CONNECTION": "Messages one session carries, or none (default 100).",
+    "MAX_MESSAGES_PER_CONNECTION": "Messages one session carries, or none (default none).",
     "IDLE_TIMEOUT": "Seconds an unused session stays open, or none (default 60).",
     "PIPELINING": "0 to send SMTP commands one by one even where PIPELINING is offered.",
+    "CHUNKING": "0 to send messages with DATA even where CHUNKING (BDAT) is offered.",
+    "MAX_IN_FLIGHT": "Transactions streamed on one session before their replies (default 10).",
     "LOCAL_HOSTNAME": "The name sent in EHLO (default: this machine's name).",
     "RATE_LIMIT": "At most this many messages per second (default: no limit).",
     "DAILY_LIMIT": "Messages per rolling 24 hours: a number, auto (default) or none.",
@@ -74,6 +84,8 @@ _SECRET_NAMES = {
     "APP_PASSWORD",
 }
 _OBJECT_OPTIONS = ("tls_context", "sink", "on_event", "retry", "pool", "limits")
+_PATH_OPTIONS = ("templates",)
+"""Options that a variable gives as a path, or `from_env(**overrides)` as an object."""
 """Options that are objects: `from_env(**overrides)` takes them as they are."""
 
 
@@ -103,6 +115,8 @@ _GROUPED: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "MAX_MESSAGES_PER_CONNECTION": ("pool", "max_messages_per_connection", _none_or(int)),
     "IDLE_TIMEOUT": ("pool", "idle_timeout", _none_or(float)),
     "PIPELINING": ("pool", "pipelining", _bool),
+    "CHUNKING": ("pool", "chunking", _bool),
+    "MAX_IN_FLIGHT": ("pool", "max_in_flight", int),
     "LOCAL_HOSTNAME": ("pool", "local_hostname", str),
     "RATE_LIMIT": ("limits", "rate_limit", _none_or(float)),
     "DAILY_LIMIT": ("limits", "daily_limit", _daily),
@@ -124,13 +138,21 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
     Args:
         environ: where to read the variables (default `os.environ`).
         **overrides: values that win over the environment, named like the variables in lower
-            case (`port=465`, `app_password=...`), or option objects (`tls_context`, `sink`,
-            `on_event`, `retry`, `pool`, `limits`).
+            case (`port=465`, `app_password=...`, `sink="memory"`), or option objects
+            (`tls_context`, `sink`, `on_event`, `retry`, `pool`, `limits`, a `Templates` as
+            `templates`).
 
     Raises:
         ConfigurationError: listing every missing or contradictory setting.
     """
+    if isinstance(overrides.get("sink"), str):  # from_env(sink="memory"), like the variable
+        overrides["SINK"] = overrides.pop("sink")
     objects = {k: overrides.pop(k) for k in _OBJECT_OPTIONS if k in overrides}
+    objects |= {
+        k: overrides.pop(k)
+        for k in _PATH_OPTIONS
+        if k in overrides and not isinstance(overrides[k], (str, os.PathLike))
+    }
     reader = _Reader(os.environ if environ is None else environ, overrides)
     problems: list[str] = []
     host = reader.get("HOST") or GMAIL_HOST
@@ -140,8 +162,17 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
     max_connections = _number(reader, "MAX_CONNECTIONS", int, problems)
     ca_file = _ca_file(reader.get("CA_FILE"), problems)
     store = reader.get("STORE")
+    templates = objects.get("templates") or _templates(reader.get("TEMPLATES"), problems)
     credentials, token_file, user = read_credentials(reader.get, problems)
-    groups = _groups(reader, objects, problems)
+    mode = _sink_mode(reader, objects, problems)
+    if mode == "local":
+        _check_local(host, port, security, ca_file, problems)
+    groups = _groups(reader, objects, problems, local=mode == "local")
+    sink: MessageSink | None = objects.get("sink")
+    if mode == "memory":
+        sink = MemorySink(
+            account=credentials.user if credentials is not None else user or DEV_SENDER
+        )
 
     relay_by_ip = _flag(reader, "RELAY_BY_IP", problems)
     if relay_by_ip and credentials is not None:
@@ -154,7 +185,7 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
             "smtp.gmail.com always needs a sign-in; relay by IP address is for the Workspace "
             "relay: set GMAIL_SEND_HOST=smtp-relay.gmail.com"
         )
-    if credentials is None and not relay_by_ip and not problems:
+    if credentials is None and not relay_by_ip and mode != "memory" and not problems:
         problems.append(
             "no credentials: set GMAIL_SEND_TOKEN_FILE (from `gmail-send auth`) or "
             "GMAIL_SEND_TOKEN_JSON, or GMAIL_SEND_REFRESH_TOKEN with GMAIL_SEND_CLIENT_ID, "
@@ -163,10 +194,11 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
             "GMAIL_SEND_SUBJECT; for a relay that trusts your IP address, "
             "GMAIL_SEND_RELAY_BY_IP=1"
         )
-    if port is not None and (port, security) in ((465, "starttls"), (587, "tls")):
+    mismatch = port_mismatch(port, security)
+    if mismatch is not None:
         problems.append(
-            f"GMAIL_SEND_PORT={port} does not fit GMAIL_SEND_SECURITY={security}: Gmail speaks "
-            "STARTTLS on 587 and implicit TLS on 465"
+            f"GMAIL_SEND_PORT={port} does not fit GMAIL_SEND_SECURITY={security}: {mismatch}; "
+            "Gmail speaks STARTTLS on 587 and implicit TLS on 465"
         )
     if credentials is not None and security == "none":
         problems.append(
@@ -187,13 +219,62 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
         tls_context=objects.get("tls_context"),
         ca_file=ca_file,
         **_given(timeout=timeout, max_connections=max_connections, store=store),
-        sink=objects.get("sink"),
+        sink=sink,
         on_event=objects.get("on_event"),
-        account=credentials.user if credentials is not None else user,
+        templates=templates,
+        account=credentials.user if credentials is not None else _account_of(sink, user),
         token_file=token_file,
         sources=reader.sources(),
         **groups,
     )
+
+
+def _account_of(sink: MessageSink | None, user: str | None) -> str | None:
+    """The mailbox messages are From: the user, or else a memory sink's placeholder."""
+    return user if user is not None or not isinstance(sink, MemorySink) else sink.account
+
+
+def _sink_mode(reader: _Reader, objects: Mapping[str, Any], problems: list[str]) -> str | None:
+    """GMAIL_SEND_SINK: "memory", "local" or None (send to the configured server)."""
+    raw = reader.get("SINK")
+    if raw is None:
+        return None
+    mode = raw.lower()
+    if mode not in ("memory", "local"):
+        problems.append(f"{ENV_PREFIX}SINK must be memory or local, not {raw!r}")
+        return None
+    if "sink" in objects:
+        problems.append(f"{ENV_PREFIX}SINK is set and sink= is given: keep one")
+        return None
+    return mode
+
+
+def _check_local(
+    host: str, port: int | None, security: str, ca_file: str | None, problems: list[str]
+) -> None:
+    """GMAIL_SEND_SINK=local sends to a local Gmail on this machine, never anywhere else."""
+    printed = "as `python -m gmail_send.testing` prints them"
+    if not _is_loopback(host):
+        problems.append(
+            f"{ENV_PREFIX}SINK=local sends only to a local Gmail on this machine, and "
+            f"{ENV_PREFIX}HOST is {host}: set {ENV_PREFIX}HOST=127.0.0.1, {printed}"
+        )
+    if port is None:
+        problems.append(f"{ENV_PREFIX}SINK=local needs {ENV_PREFIX}PORT, {printed}")
+    if ca_file is None and security != "none":
+        problems.append(
+            f"{ENV_PREFIX}SINK=local needs {ENV_PREFIX}CA_FILE, the local Gmail's test CA, "
+            f"{printed}"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _given(**values: Any) -> dict[str, Any]:
@@ -223,9 +304,17 @@ _warned: set[str] = set()
 logs each once."""
 
 
-def _groups(reader: _Reader, objects: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
-    """The option groups: given as objects, or built from their fields' variables."""
+def _groups(
+    reader: _Reader, objects: Mapping[str, Any], problems: list[str], *, local: bool = False
+) -> dict[str, Any]:
+    """The option groups: given as objects, or built from their fields' variables.
+
+    With `local` (GMAIL_SEND_SINK=local) no daily limit is kept unless one is set: messages
+    to a local Gmail do not count against the account's quota at Gmail.
+    """
     fields: dict[str, dict[str, Any]] = {name: {} for name in _GROUPS}
+    if local:
+        fields["limits"]["daily_limit"] = None
     for variable, (group, name, parse) in _GROUPED.items():
         raw = reader.get(variable)
         if raw is None:
@@ -325,3 +414,14 @@ def _ca_file(ca_file: str | None, problems: list[str]) -> str | None:
         problems.append(f"GMAIL_SEND_CA_FILE: {exc.message}")
         return None
     return ca_file
+
+
+def _templates(folder: str | None, problems: list[str]) -> str | None:
+    """The templates folder, checked now so that a wrong path is one of the problems listed
+    (Jinja2 itself loads when the sender makes the `Templates`)."""
+    if folder is None:
+        return None
+    if not os.path.isdir(folder):
+        problems.append(f"GMAIL_SEND_TEMPLATES: {folder} does not exist or is not a directory")
+        return None
+    return folder

@@ -10,7 +10,8 @@ GmailSendError                          .hint: str | None; .reply: SMTPReply | N
 │   ├── NoRecipientsError               nobody to send to
 │   ├── TooManyRecipientsError          more than 100 envelope recipients
 │   ├── BlockedAttachmentError          a file type Gmail refuses (.exe, .js, ...)
-│   └── MessageTooLargeError            over Gmail's SIZE limit once encoded
+│   ├── MessageTooLargeError            over Gmail's SIZE limit once encoded
+│   └── TemplateError                   .template, .variable: a template did not render
 ├── ConfigurationError                  missing or contradictory settings, unreadable token file
 ├── GmailConnectionError (also ConnectionError)  DNS, TCP, TLS, server went away;
 │   │                                   .after_greeting: the server had answered first
@@ -69,6 +70,7 @@ __all__ = [
     "SMTPReply",
     "SMTPReplyError",
     "TLSError",
+    "TemplateError",
     "TemporaryError",
     "TokenError",
     "TooManyRecipientsError",
@@ -77,7 +79,13 @@ __all__ = [
 
 
 class SMTPReply(NamedTuple):
-    """One server reply: the basic code, the enhanced status code if any, and the text."""
+    """One server reply: the basic code, the enhanced status code if any, and the text.
+
+    Attributes:
+        code: the basic reply code, e.g. 550.
+        enhanced_code: the enhanced status code (RFC 3463), e.g. "5.4.5", or None.
+        message: the reply's text, without the codes.
+    """
 
     code: int
     enhanced_code: str | None
@@ -143,6 +151,23 @@ class MessageTooLargeError(MessageError):
         super().__init__(message, hint=hint)
         self.size = size
         self.limit = limit
+
+
+class TemplateError(MessageError):
+    """A message template did not render: not found, a syntax error, or a variable the
+    context lacks. `template` is the file (e.g. "welcome.html"), `variable` the missing name."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        template: str | None = None,
+        variable: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.template = template
+        self.variable = variable
 
 
 class ConfigurationError(GmailSendError):

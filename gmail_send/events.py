@@ -40,7 +40,11 @@ log = logging.getLogger("gmail_send.events")
 
 @dataclass(frozen=True)
 class SendEvent:
-    """Base of every event; `name` is also the `event` field of the matching log record."""
+    """Base of every event; `name` is also the `event` field of the matching log record.
+
+    Attributes:
+        account: the sending mailbox, or None for a relay that authorizes by IP address.
+    """
 
     name: ClassVar[str] = "event"
     account: str | None
@@ -48,7 +52,17 @@ class SendEvent:
 
 @dataclass(frozen=True)
 class MessageSent(SendEvent):
-    """Gmail accepted a message (for at least one recipient) after `attempts` transactions."""
+    """Gmail accepted a message (for at least one recipient) after `attempts` transactions.
+
+    Attributes:
+        account: the sending mailbox, or None for a relay that authorizes by IP address.
+        message_id: the message's Message-ID.
+        attempts: how many transactions it took (1 when the first one succeeded).
+        connection_id: the id of the pooled connection that delivered it, as in the
+            `connected` log record; None when a sink took the message.
+        accepted: how many recipients Gmail accepted.
+        refused: how many recipients Gmail refused.
+    """
 
     name: ClassVar[str] = "sent"
     message_id: str
@@ -64,6 +78,14 @@ class SendRetried(SendEvent):
 
     `recipients` is how many recipients the next attempt is for (fewer than the message has
     when only some were refused for the moment).
+
+    Attributes:
+        account: the sending mailbox, or None for a relay that authorizes by IP address.
+        message_id: the message's Message-ID, the same in every attempt.
+        attempt: the number of the attempt that failed (1 for the first).
+        delay: seconds before the next attempt starts.
+        error: what made the attempt fail.
+        recipients: how many recipients the next attempt is for.
     """
 
     name: ClassVar[str] = "retried"
@@ -76,7 +98,12 @@ class SendRetried(SendEvent):
 
 @dataclass(frozen=True)
 class TokenRefreshed(SendEvent):
-    """The token source handed out a new access token (`forced`: after Gmail rejected one)."""
+    """The token source handed out a new access token (`forced`: after Gmail rejected one).
+
+    Attributes:
+        account: the mailbox the token signs in as (the token source's `user`).
+        forced: True when the refresh followed Gmail rejecting the previous token.
+    """
 
     name: ClassVar[str] = "token_refreshed"
     forced: bool
@@ -84,7 +111,13 @@ class TokenRefreshed(SendEvent):
 
 @dataclass(frozen=True)
 class QuotaReached(SendEvent):
-    """Sending stopped for this account: the client-side daily limit, or Gmail's 550 5.4.5."""
+    """Sending stopped for this account: the client-side daily limit, or Gmail's 550 5.4.5.
+
+    Attributes:
+        account: the mailbox that stopped sending.
+        source: "daily_limit" for the client-side limit, "server" for Gmail's 550 5.4.5.
+        retry_after: seconds until the account may send again, or None when not known.
+    """
 
     name: ClassVar[str] = "quota_reached"
     source: Literal["daily_limit", "server"]
@@ -93,7 +126,13 @@ class QuotaReached(SendEvent):
 
 @dataclass(frozen=True)
 class OutcomeUnknown(SendEvent):
-    """The message body went out but no final reply came (drop, deadline or cancellation)."""
+    """The message body went out but no final reply came (drop, deadline or cancellation).
+
+    Attributes:
+        account: the sending mailbox, or None for a relay that authorizes by IP address.
+        message_id: the Message-ID of the message that may or may not have been delivered.
+        reason: what happened after the body went out, in words.
+    """
 
     name: ClassVar[str] = "outcome_unknown"
     message_id: str
@@ -105,7 +144,12 @@ EventHook = Callable[[SendEvent], object]
 
 
 def emit(hook: EventHook | None, event: SendEvent) -> None:
-    """Call the hook, if any; its failures are logged, never raised."""
+    """Call the hook, if any; its failures are logged, never raised.
+
+    Args:
+        hook: the application's `on_event` hook, or None for no call.
+        event: the event to hand it.
+    """
     if hook is None:
         return
     try:
@@ -125,6 +169,10 @@ class Reporter:
     fields (an exception as its class name) and any further `fields`, then calls the hook.
     `note(name, message, *args)` logs a happening that has no event class (`attempt_failed`,
     `reconnect`, `login_throttled`, ...). No secret may be passed to either.
+
+    Args:
+        logger: where the records go.
+        hook: the application's `on_event` hook, or None for log records only.
     """
 
     def __init__(self, logger: logging.Logger, hook: EventHook | None = None) -> None:
@@ -139,14 +187,30 @@ class Reporter:
         level: int = logging.INFO,
         **fields: object,
     ) -> None:
-        """Log `event` and call the hook with it."""
+        """Log `event` and call the hook with it.
+
+        Args:
+            event: the event: its `name` and fields go into the record, then to the hook.
+            message: the log message, a %-format string for `args`.
+            *args: the values `message` formats.
+            level: the record's logging level.
+            **fields: further fields for the record only (the hook gets just `event`).
+        """
         self.note(event.name, message, *args, level=level, **{**_log_fields(event), **fields})
         emit(self.hook, event)
 
     def note(
         self, name: str, message: str, *args: object, level: int = logging.DEBUG, **fields: object
     ) -> None:
-        """Log a happening the hook does not see; `name` goes into the record's `event`."""
+        """Log a happening the hook does not see; `name` goes into the record's `event`.
+
+        Args:
+            name: the record's `event` field, e.g. "reconnect".
+            message: the log message, a %-format string for `args`.
+            *args: the values `message` formats.
+            level: the record's logging level.
+            **fields: further fields for the record.
+        """
         self.logger.log(level, message, *args, extra={"event": name, **fields})
 
 

@@ -84,6 +84,11 @@ class SyncGmailSender:
 
     Takes the same options as `GmailSender` (`SenderOptions`). Safe to share between threads:
     their sends run concurrently on the sender.
+
+    Args:
+        credentials: who signs in (see `GmailSender`); None for a relay that authorizes by IP
+            address.
+        **options: the sender's options (`SenderOptions`), as for `GmailSender`.
     """
 
     def __init__(self, credentials: Credentials | None, **options: Unpack[SenderOptions]) -> None:
@@ -136,7 +141,14 @@ class SyncGmailSender:
         recipients: Sequence[str] | None = None,
         deadline: float | None = None,
     ) -> SendResult:
-        """Send a ready message (see `GmailSender.send_message`)."""
+        """Send a ready message (see `GmailSender.send_message`).
+
+        Args:
+            message: the message, as built by the `email` package (or parsed from a file).
+            sender: the envelope sender (MAIL FROM) instead of the one the headers give.
+            recipients: the envelope recipients instead of the To, Cc and Bcc headers.
+            deadline: seconds this send may take in all (default: the sender's).
+        """
         self._check_open()
         return _run(
             self._sender.send_message(
@@ -145,7 +157,11 @@ class SyncGmailSender:
         )
 
     def reset_quota(self, *, count: bool = False) -> None:
-        """Let this account send again after Gmail's 550 5.4.5 (see `GmailSender.reset_quota`)."""
+        """Let this account send again after Gmail's 550 5.4.5 (see `GmailSender.reset_quota`).
+
+        Args:
+            count: also forget the messages counted in the last 24 hours.
+        """
         self._check_open()
         _run(self._sender.reset_quota(count=count))
 

@@ -19,6 +19,16 @@ ALIAS = "shop@example.com"
 QUICK_RETRY = RetryPolicy(backoff=0.01)
 """Retries a test can wait for."""
 
+SERVER_MODES: dict[str, dict[str, bool]] = {
+    "data": {"pipelining": False, "chunking": False},
+    "data-pipelined": {"pipelining": True, "chunking": False},
+    "bdat": {"pipelining": False, "chunking": True},
+    "bdat-pipelined": {"pipelining": True, "chunking": True},
+}
+"""How a local server takes a message (`start_gmail(**SERVER_MODES[mode])`): with DATA or
+BDAT, one command at a time or pipelined; "bdat-pipelined" is how smtp.gmail.com does it, and
+there the body goes out in the same write as MAIL and RCPT."""
+
 
 def account() -> LocalAccount:
     """The local server's account: app password, normal password and one alias."""

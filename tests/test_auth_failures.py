@@ -36,7 +36,9 @@ async def test_wrong_app_password_is_535_with_hint(gmail: LocalGmail) -> None:
         await _send(gmail, AppPassword(ACCOUNT, "wrongwrongwrongw"))
     error = caught.value
     assert (error.code, error.enhanced_code) == (535, "5.7.8")
-    assert error.hint and "app password" in error.hint
+    assert error.hint and "16-letter app password" in error.hint
+    assert "not the account's normal password" in error.hint
+    assert "gmail-send doctor" in error.hint
     assert "BadCredentials" in (error.server_message or "")
     assert gmail.messages == []
 
@@ -47,6 +49,22 @@ async def test_normal_password_is_534_app_password_required(gmail: LocalGmail) -
     error = caught.value
     assert (error.code, error.enhanced_code) == (534, "5.7.9")
     assert error.hint and "apppasswords" in error.hint
+    assert "gmail-send doctor" in error.hint
+
+
+def test_a_password_not_shaped_like_an_app_password_is_warned_about_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING", logger="gmail_send.auth"):
+        AppPassword("shape@gmail.com", "correct horse battery")
+        AppPassword("shape@gmail.com", "correct horse battery")
+        AppPassword("shape@gmail.com", "abcd efgh ijkl mnop")  # the real shape: no warning
+    warnings = [r for r in caplog.records if getattr(r, "event", None) == "app_password_shape"]
+    assert len(warnings) == 1
+    text = warnings[0].getMessage()
+    assert "16-letter app password, not the account password" in text
+    assert "gmail-send doctor" in text
+    assert "correct horse" not in caplog.text  # the password itself never
 
 
 async def test_one_login_attempt_only(gmail: LocalGmail) -> None:
@@ -63,6 +81,9 @@ async def test_xoauth2_failure_carries_decoded_challenge(gmail: LocalGmail) -> N
     assert error.oauth_status in ("400", "401")
     assert error.oauth_scope == "https://mail.google.com/"
     assert error.hint
+    # The decoded reason is in the text too, not only in attributes.
+    assert f"the XOAUTH2 challenge said status {error.oauth_status}" in str(error)
+    assert "scope https://mail.google.com/" in str(error)
     # Gmail rejected the fixed token. It cannot be replaced, so it is not tried a second time:
     # every failed login counts toward Gmail's throttle.
     assert len(gmail.auth_attempts) == 1

@@ -1,5 +1,11 @@
-"""The hook the mail queue uses: awaited after the server's 354 and before the body is written,
-on every attempt; when it fails the body is never sent and the session is closed."""
+"""The hook the mail queue uses: awaited just before the write that carries the body, on every
+attempt; when it fails the body is never sent.
+
+With DATA that is after the server's 354; with BDAT it is before `BDAT <size> LAST` (the body
+goes in the same write), and with BDAT and PIPELINING before MAIL itself, as MAIL, RCPT, BDAT and
+the body go out in one write. Where the server already waits for the body (after the 354, or
+an accepted envelope without PIPELINING) a failing hook closes the session; where nothing of
+the transaction was written, the session stays usable."""
 
 from __future__ import annotations
 
@@ -14,14 +20,21 @@ from gmail_send.testing import LocalGmail
 
 from .local_helpers import ACCOUNT, APP_PASSWORD, sender_for
 
+PATHS = {
+    "data-plain": {"chunking": False, "pipelining": False},
+    "data-pipelined": {"chunking": False, "pipelining": True},
+    "bdat-plain": {"chunking": True, "pipelining": False},
+    "bdat-pipelined": {"chunking": True, "pipelining": True},
+}
 
-@pytest.fixture(params=[False, True], ids=["plain", "pipelined"])
+
+@pytest.fixture(params=sorted(PATHS))
 async def server(request: pytest.FixtureRequest, start_gmail: object) -> LocalGmail:
-    started: LocalGmail = await start_gmail(pipelining=request.param)  # type: ignore[operator]
+    started: LocalGmail = await start_gmail(**PATHS[request.param])  # type: ignore[operator]
     return started
 
 
-async def test_the_hook_runs_between_354_and_the_body(server: LocalGmail) -> None:
+async def test_the_hook_runs_just_before_the_body_is_written(server: LocalGmail) -> None:
     seen: list[list[str]] = []
 
     async def before_body() -> None:
@@ -34,7 +47,14 @@ async def test_the_hook_runs_between_354_and_the_body(server: LocalGmail) -> Non
     assert result.accepted == ("you@example.com",)
     assert len(server.messages) == 1
     [commands] = seen
-    assert commands[-1].startswith("DATA")
+    if not server.chunking:
+        assert commands[-1].startswith("DATA")  # answered 354; the body not yet written
+    elif not server.pipelining:
+        assert commands[-1].startswith("RCPT")  # the envelope accepted; BDAT not yet written
+    else:
+        assert not any(c.startswith(("MAIL", "BDAT")) for c in commands)  # nothing written yet
+    body_command = "BDAT" if server.chunking else "DATA"
+    assert any(c.startswith(body_command) for c in server.sessions[-1].commands)
 
 
 async def test_a_failing_hook_keeps_the_body_back(server: LocalGmail) -> None:
@@ -49,10 +69,15 @@ async def test_a_failing_hook_keeps_the_body_back(server: LocalGmail) -> None:
         with pytest.raises(Refused):
             await gmail._send(outgoing, before_body=before_body)
         assert not server.messages
-        # The session waited for a body: it was closed, and the next send opens another.
+        assert not any(c.startswith("BDAT") for c in server.sessions[-1].commands)
         await gmail.send(to="you@example.com", subject="next", text="t")
     assert len(server.messages) == 1
-    assert len(server.sessions) == 2
+    if server.chunking and server.pipelining:
+        # Nothing of the transaction was written: the session carried the next message.
+        assert len(server.sessions) == 1
+    else:
+        # The session waited for a body: it was closed, and the next send opened another.
+        assert len(server.sessions) == 2
 
 
 async def test_the_hook_runs_again_on_each_attempt(server: LocalGmail) -> None:

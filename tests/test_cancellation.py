@@ -22,6 +22,8 @@ from gmail_send.testing import LocalGmail
 from .local_helpers import QUICK_RETRY
 
 ENVELOPE: dict[str, Any] = {"from_": "app@example.com", "to": "a@example.com"}
+WITH_THE_BODY = b" LAST\r\n"
+"""What the client writes with the body: the line `BDAT <size> LAST` (the relay offers CHUNKING)."""
 
 
 class HoldingProxy:
@@ -103,7 +105,7 @@ async def test_deadline_after_the_body_is_unknown_outcome(
     relay: LocalGmail, proxy: HoldingProxy
 ) -> None:
     events: list[SendEvent] = []
-    proxy.hold_after = b"\r\n.\r\n"  # the end of the body
+    proxy.hold_after = WITH_THE_BODY
     async with sender_via(proxy, on_event=events.append) as sender:
         with pytest.raises(UnknownOutcomeError) as caught:
             await sender.send(
@@ -136,7 +138,7 @@ async def test_cancelled_send_discards_its_session(relay: LocalGmail, proxy: Hol
     events: list[SendEvent] = []
     async with sender_via(proxy, on_event=events.append) as sender:
         await sender.send(**ENVELOPE, subject="warm", text="x")
-        proxy.hold_after = b"\r\n.\r\n"
+        proxy.hold_after = WITH_THE_BODY
         task = asyncio.ensure_future(sender.send(**ENVELOPE, subject="cut", text="x"))
         for _ in range(500):
             if len(relay.messages) == 2:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import stat
 import subprocess
 import sys
@@ -37,6 +38,33 @@ def test_demo_sends_end_to_end() -> None:
     assert "via xoauth2" in done.stdout
     assert "Bcc header present: False" in done.stdout
     assert "Subject: Hello from gmail_send / ご注文ありがとうございます" in done.stdout
+
+
+def test_demo_with_web_serves_the_inbox_until_interrupted() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gmail_send", "demo", "--web", "--seconds", "120"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:  # the demo prints the address once the message is in
+            lines.append(line)
+            if line.startswith("inbox in the browser: "):
+                break
+        url = lines[-1].split()[4]
+        assert url.startswith("http://127.0.0.1:"), lines
+        listed = requests.get(url + "api/messages", timeout=10).json()
+        assert [m["subject"] for m in listed] == [
+            "Hello from gmail_send / ご注文ありがとうございます"
+        ]
+        assert requests.get(url, timeout=10).status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=60)
+    assert code == 0
 
 
 def test_help_lists_commands() -> None:

@@ -484,7 +484,7 @@ async def test_credential_flag_replaces_the_environment_credentials(
         env=env,
     )
     assert run.code == ExitCode.OK, run.err
-    assert [(a.mechanism, a.success) for a in gmail.auth_attempts] == [("LOGIN", True)]
+    assert [(a.mechanism, a.success) for a in gmail.auth_attempts] == [("PLAIN", True)]
     assert APP_PASSWORD not in run.out + run.err
 
 

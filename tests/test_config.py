@@ -307,4 +307,4 @@ async def test_from_env_sends_through_local_gmail(gmail: LocalGmail, tmp_path: P
     )
     async with GmailSender(**settings) as sender:
         result = await sender.send(to="you@example.com", subject="env", text="x")
-    assert result.auth_method == "login"
+    assert result.auth_method == "plain"

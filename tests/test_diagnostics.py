@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from gmail_send.auth import AppPassword, Fallback, OAuth2Credentials, OAuth2Token
+from gmail_send.auth._credentials import app_password_problem
 from gmail_send.doctor import CheckResult, Target, run_doctor
-from gmail_send.doctor._auth_checks import app_password_problem
 from gmail_send.testing import LocalGmail, LocalTokenEndpoint
 
 from .local_helpers import ACCOUNT, APP_PASSWORD
@@ -46,7 +46,7 @@ async def test_report_is_structured_and_nothing_is_printed(
         "authentication",
     ]
     assert list(report.checks) == seen  # reported as each check finished, in order
-    assert report.check("authentication").details["auth_method"] == "login"
+    assert report.check("authentication").details["auth_method"] == "plain"
     assert json.loads(json.dumps(report.to_dict()))["ok"] is True
     assert gmail.messages == []
 
@@ -67,7 +67,7 @@ async def test_fallback_signing_in_with_the_app_password_is_reported(
     auth = report.check("authentication")
     assert auth.failed  # mail would flow, but OAuth2 needs fixing
     assert "the app password fallback worked, OAuth2 did not" in auth.finding
-    assert auth.details["auth_method"] == "login"
+    assert auth.details["auth_method"] == "plain"
     assert not report.ok
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import django
 import pytest
@@ -182,7 +184,7 @@ def test_djangos_own_email_host_user_and_password(local: LocalGmailThread) -> No
         EMAIL_HOST_PASSWORD=local.app_password,
     ):
         assert mail.send_mail("s", "body", None, ["you@example.com"]) == 1
-    assert local.server.sessions[0].auth_mechanism == "LOGIN"
+    assert local.server.sessions[0].auth_mechanism == "PLAIN"
 
 
 def test_djangos_email_host_port_and_tls_settings_are_honoured(local: LocalGmailThread) -> None:
@@ -229,3 +231,81 @@ def test_an_invalid_address_is_named_as_given(local: LocalGmailThread) -> None:
         pytest.raises(InvalidAddressError, match="'bad address'"),
     ):
         mail.send_mail("s", "body", None, ["bad address"])
+
+
+def test_the_memory_sink_from_the_environment_needs_no_credentials(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in [k for k in os.environ if k.startswith("GMAIL_SEND_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GMAIL_SEND_SINK", "memory")
+    with caplog.at_level("INFO", logger="gmail_send.sink"):
+        assert mail.send_mail("Dev mode", "Nothing is sent.", "me@gmail.com", ["a@example.com"])
+    [record] = [r for r in caplog.records if r.name == "gmail_send.sink"]
+    assert record.getMessage() == (
+        "message kept in memory, not sent: subject 'Dev mode' to a@example.com"
+    )
+
+
+def test_each_message_keeps_its_send_result(local: LocalGmailThread) -> None:
+    messages = [
+        mail.EmailMessage(f"receipt {n}", "body", "me@gmail.com", [f"c{n}@example.com"])
+        for n in range(2)
+    ]
+    messages.append(mail.EmailMessage("nobody", "body", "me@gmail.com", []))
+    with override_settings(GMAIL_SEND=local.settings()):
+        assert mail.get_connection().send_messages(messages) == 2
+    for message, received in zip(messages, local.messages, strict=False):
+        result = message.gmail_send_result
+        assert result.message_id == received.parsed()["Message-ID"]
+        assert result.accepted == received.rcpt_tos
+    assert messages[2].gmail_send_result is None  # no recipient: not sent
+
+
+def test_a_message_not_sent_silently_has_no_result(local: LocalGmailThread) -> None:
+    local.server.inject("mail", (550, "5.7.1 rejected for this test"))
+    message = mail.EmailMessage("refused", "body", "me@gmail.com", ["you@example.com"])
+    with override_settings(GMAIL_SEND=local.settings()):
+        assert mail.get_connection(fail_silently=True).send_messages([message]) == 0
+    assert message.gmail_send_result is None
+
+
+def test_the_librarys_events_arrive_as_django_signals(local: LocalGmailThread) -> None:
+    from gmail_send import MessageSent, RetryPolicy, SendEvent, SendRetried
+    from gmail_send.contrib.django import message_sent, send_event, send_retried
+
+    seen: list[tuple[str, SendEvent, str, bool]] = []
+    own_hook: list[SendEvent] = []
+
+    def receiver(signal_name: str) -> Any:
+        def receive(sender: type, event: SendEvent, message: Any, **kwargs: Any) -> None:
+            on_this_thread = threading.current_thread() is threading.main_thread()
+            seen.append((signal_name, event, message.subject, on_this_thread))
+
+        return receive
+
+    handlers = {"any": receiver("any"), "sent": receiver("sent"), "retried": receiver("retried")}
+    send_event.connect(handlers["any"])
+    message_sent.connect(handlers["sent"])
+    send_retried.connect(handlers["retried"])
+    local.server.inject("mail", (451, "4.3.0 Mail server temporarily rejected message."))
+    options = {**local.settings(), "retry": RetryPolicy(backoff=0.01), "on_event": own_hook.append}
+    try:
+        with override_settings(GMAIL_SEND=options):
+            assert mail.send_mail("signalled", "body", "me@gmail.com", ["you@example.com"]) == 1
+    finally:
+        send_event.disconnect(handlers["any"])
+        message_sent.disconnect(handlers["sent"])
+        send_retried.disconnect(handlers["retried"])
+    names = [(name, type(event)) for name, event, _, _ in seen]
+    assert names == [
+        ("any", SendRetried),
+        ("retried", SendRetried),
+        ("any", MessageSent),
+        ("sent", MessageSent),
+    ]
+    assert all(subject == "signalled" and main for _, _, subject, main in seen)
+    sent_event = seen[-1][1]
+    assert isinstance(sent_event, MessageSent)
+    assert sent_event.message_id == local.messages[0].parsed()["Message-ID"]
+    assert [type(event) for event in own_hook] == [SendRetried, MessageSent]  # still called

@@ -65,6 +65,8 @@ def test_an_order_and_its_receipt_commit_together(local: LocalGmailThread, queue
     assert raw_query(queue_url, "SELECT status, account FROM gmail_send_mails") == [
         ("queued", local.account)
     ]
+    [(mail_id,)] = raw_query(queue_url, "SELECT id FROM gmail_send_mails")
+    assert f"mail {mail_id}" in placed.stdout  # message.gmail_send_mail
     assert not local.messages  # nothing was sent by the request
 
     worker = manage(local, database, "gmail_send_worker", "--until-empty")

@@ -81,7 +81,7 @@ async def test_passing_run_with_domain_and_test_message(
     assert "11 passed, 0 failed, 0 skipped" in run.out
     assert block(run.out, "TLS and certificate").startswith("PASSED")
     assert "AUTH LOGIN PLAIN XOAUTH2" in block(run.out, "EHLO")
-    assert f"signed in as {ACCOUNT} with LOGIN" in block(run.out, "authentication")
+    assert f"signed in as {ACCOUNT} with PLAIN" in block(run.out, "authentication")
     assert "includes _spf.google.com" in block(run.out, "SPF")
     assert "policy quarantine" in block(run.out, "DMARC")
     # Only the test message was sent; the sign-in check sent nothing.

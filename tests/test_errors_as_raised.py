@@ -178,7 +178,7 @@ async def test_fallback_builds_a_new_error_and_keeps_the_password_error(
             await sender.send(to="a@example.com", subject="x", text="x")
     error = caught.value
     assert "OAuth2 had failed before" in error.message
-    assert (error.code, error.mechanism) == (535, "login")
+    assert (error.code, error.mechanism) == (535, "plain")
     password_error = error.__cause__
     assert isinstance(password_error, AuthenticationError)
     assert "OAuth2 had failed before" not in password_error.message

@@ -13,8 +13,10 @@ from types import ModuleType
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
-from gmail_send.testing import LocalGmailThread, TestCertificates
+from gmail_send.contrib.fastapi import get_gmail
+from gmail_send.testing import LocalGmailThread, Outbox, TestCertificates
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -23,6 +25,7 @@ RUN_HERE = {
     "send_script.py",
     "send_with_gmail.py",
     "bulk_send.py",
+    "mail_merge.py",
     "django_settings.py",
     "fastapi_app.py",
     "fastapi_queue.py",
@@ -116,6 +119,30 @@ def test_bulk_send_with_one_click_unsubscribe(local: LocalGmailThread, tmp_path:
         assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
+def test_mail_merge_resumes_with_the_rest(local: LocalGmailThread, tmp_path: Path) -> None:
+    people = tmp_path / "people.csv"
+    people.write_text("email,name,plan\nada@example.com,Ada,Pro\n", encoding="utf-8")
+    journal = tmp_path / "people.journal"
+    run = run_example(local, "mail_merge.py", str(people), "--journal", str(journal))
+    assert run.returncode == 0, run.stderr
+    assert "row 1 ada@example.com: sent <" in run.stdout
+    people.write_text(
+        "email,name,plan\nada@example.com,Ada,Pro\nbob@example.com,Bob & Co,Free\n",
+        encoding="utf-8",
+    )
+    run = run_example(local, "mail_merge.py", str(people), "--journal", str(journal))
+    assert run.returncode == 0, run.stderr
+    assert "row 1 ada@example.com: already_sent <" in run.stdout
+    assert "done: 2 of 2 welcomed (Example Shop)" in run.stdout
+    assert [m.rcpt_tos for m in local.messages] == [("ada@example.com",), ("bob@example.com",)]
+    bob = local.messages[1].parsed()
+    assert bob["Subject"] == "Welcome to Example Shop, Bob & Co"
+    html = bob.get_body(preferencelist=("html",))
+    text = bob.get_body(preferencelist=("plain",))
+    assert html is not None and "Welcome, Bob &amp; Co!" in html.get_content()
+    assert text is not None and "Welcome, Bob & Co!" in text.get_content()
+
+
 def test_django_settings_snippet(local: LocalGmailThread) -> None:
     run = run_example(local, "django_settings.py", "you@example.com")
     assert run.returncode == 0, run.stderr
@@ -195,3 +222,19 @@ async def test_fastapi_queue(
     assert receipt.rcpt_tos == ("ada@example.com",)
     assert receipt.parsed()["Subject"] == "Receipt for order 1041"
     assert receipt.parsed()["Message-ID"] == status["message_id"]
+
+
+def test_fastapi_app_in_a_test_client_with_the_outbox(
+    gmail_outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [k for k in os.environ if k.startswith("GMAIL_SEND_")]:
+        monkeypatch.delenv(name)  # no credentials anywhere: the override needs none
+    app = load_fastapi_example().app
+    app.dependency_overrides[get_gmail] = gmail_outbox.gmail_sender
+    with TestClient(app) as client:  # runs the lifespan, which leaves the sender to the override
+        answer = client.post("/contact", json={"email": "visitor@example.org", "message": "Hi!"})
+        assert answer.status_code == 200, answer.text
+        assert client.post("/signup", json={"email": "ada@example.com", "name": "Ada"}).is_success
+    sent = gmail_outbox.assert_sent(to="support@example.com", subject="Contact form")
+    assert sent.message_id == answer.json()["message_id"]
+    gmail_outbox.assert_sent(to="ada@example.com", subject="Welcome, Ada")

@@ -59,7 +59,7 @@ async def test_fallback_after_invalid_grant(
     with caplog.at_level(logging.WARNING, logger="gmail_send"):
         first = await send_once(gmail, fallback)
         second = await send_once(gmail, fallback)
-    assert (first.auth_method, second.auth_method) == ("login", "login")
+    assert (first.auth_method, second.auth_method) == ("plain", "plain")
     assert isinstance(fallback.last_oauth_error, TokenError)
     assert "invalid_grant" in str(fallback.last_oauth_error)
     warnings = [r for r in caplog.records if getattr(r, "event", None) == "auth_fallback"]
@@ -76,7 +76,7 @@ async def test_fallback_when_endpoint_unreachable_then_oauth_again(
     )
     endpoint.down()
     degraded = await send_once(gmail, fallback)
-    assert degraded.auth_method == "login"
+    assert degraded.auth_method == "plain"
     assert fallback.last_oauth_error is not None
     assert "unreachable" in (fallback.last_oauth_error.hint or "")
     endpoint.up()
@@ -94,7 +94,7 @@ async def test_fallback_after_gmail_rejects_xoauth2(
     fallback = Fallback(OAuth2Credentials.from_info(info), AppPassword(ACCOUNT, APP_PASSWORD))
     gmail.token_validator = lambda user, token: TokenVerdict.reject("401", "revoked")
     result = await send_once(gmail, fallback)
-    assert result.auth_method == "login"
+    assert result.auth_method == "plain"
     xoauth2 = [a for a in gmail.auth_attempts if a.mechanism == "XOAUTH2"]
     assert len(xoauth2) == 2  # the cached token, one forced refresh, then the password
     assert endpoint.refresh_count == 1
@@ -148,7 +148,7 @@ async def test_long_lived_sender_returns_to_oauth(
         endpoint.up()
         # The kept session signed in with the app password is retired, not reused.
         recovered = await sender.send(to="you@example.com", subject="2", text="x")
-    assert (degraded.auth_method, recovered.auth_method) == ("login", "xoauth2")
+    assert (degraded.auth_method, recovered.auth_method) == ("plain", "xoauth2")
     # The app-password session, then the new OAuth2 session. (Sign-in asks for the token
     # before connecting, so the OAuth2 try that found no token opened no connection.)
-    assert [s.auth_mechanism for s in gmail.sessions] == ["LOGIN", "XOAUTH2"]
+    assert [s.auth_mechanism for s in gmail.sessions] == ["PLAIN", "XOAUTH2"]

@@ -27,6 +27,8 @@ HEAVY = (
     "cryptography",
     "oauthlib",
     "google_auth_oauthlib",
+    "jinja2",
+    "markupsafe",
 )
 
 # Prints which of the given top-level names (or their submodules) are loaded after each step.

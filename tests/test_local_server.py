@@ -67,6 +67,7 @@ EHLO_BEFORE_TLS = [
     "250-8BITMIME",
     "250-STARTTLS",
     "250-ENHANCEDSTATUSCODES",
+    "250-CHUNKING",
     "250 SMTPUTF8",
 ]
 EHLO_AFTER_TLS = [
@@ -75,6 +76,7 @@ EHLO_AFTER_TLS = [
     "250-8BITMIME",
     "250-AUTH LOGIN PLAIN XOAUTH2 PLAIN-CLIENTTOKEN OAUTHBEARER XOAUTH",
     "250-ENHANCEDSTATUSCODES",
+    "250-CHUNKING",
     "250 SMTPUTF8",
 ]
 
@@ -131,7 +133,7 @@ async def test_ehlo_through_aiosmtplib_before_and_after_starttls(gmail: LocalGma
         assert sorted(smtp.server_auth_methods) == sorted(
             ["login", "plain", "xoauth2", "plain-clienttoken", "oauthbearer", "xoauth"]
         )
-        assert not smtp.supports_extension("chunking")
+        assert smtp.supports_extension("chunking")
     finally:
         await smtp.quit()
 
@@ -427,4 +429,6 @@ def test_runnable_module_starts_and_stops(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert re.search(r"listening on 127\.0\.0\.1:\d+", done.stdout)
+    assert re.search(r"inbox in the browser: http://127\.0\.0\.1:\d+/", done.stdout)
     assert "CA certificate to trust:" in done.stdout
+    assert "export GMAIL_SEND_CA_FILE=" in done.stdout

@@ -226,6 +226,45 @@ async def test_drop_after_the_body(gmail: LocalGmail, stage: str, stored: int) -
     assert len(gmail.messages) == stored + 1
 
 
+@pytest.mark.parametrize(("stage", "stored"), [("data_end", 0), ("data_end_stored", 1)])
+async def test_a_hold_pauses_the_chosen_message_until_released(
+    gmail: LocalGmail, stage: str, stored: int
+) -> None:
+    hold = gmail.hold(stage, after=1)  # type: ignore[arg-type]
+    first = new_client(gmail)
+    assert (await walk(first, "data_end"))[0] == 250  # the first passes
+    assert not hold.reached
+    second = new_client(gmail)
+    paused = asyncio.ensure_future(walk(second, "data_end"))
+    assert await asyncio.to_thread(hold.wait, 30)
+    assert len(gmail.messages) == 1 + stored
+    assert not paused.done()
+    hold.release()
+    assert (await asyncio.wait_for(paused, 30))[0] == 250
+    assert len(gmail.messages) == 2
+    assert gmail.pending_faults == [] and hold.released
+    await first.quit()
+    await second.quit()
+
+
+async def test_a_held_session_ends_when_the_server_stops(gmail: LocalGmail) -> None:
+    hold = gmail.hold("data_end_stored")
+    smtp = new_client(gmail)
+    paused = asyncio.ensure_future(walk(smtp, "data_end"))
+    assert await asyncio.to_thread(hold.wait, 30)
+    await gmail.stop()
+    with pytest.raises(aiosmtplib.SMTPServerDisconnected):
+        await asyncio.wait_for(paused, 30)
+    assert len(gmail.messages) == 1
+
+
+def test_hold_rejects_bad_arguments(gmail: LocalGmail) -> None:
+    with pytest.raises(ValueError, match="unknown stage"):
+        gmail.hold("rcpt")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="after must be"):
+        gmail.hold("data_end", after=-1)
+
+
 async def _wait_until(condition: Callable[[], bool], *, seconds: float = 10.0) -> None:
     for _ in range(int(seconds / 0.01)):
         if condition():

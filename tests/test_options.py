@@ -44,7 +44,7 @@ def test_every_option_has_one_settings_field_of_the_same_type() -> None:
 
 def test_every_message_field_is_a_compose_message_keyword_of_the_same_type() -> None:
     parameters = inspect.signature(compose_message).parameters
-    assert set(parameters) - {"account"} == set(MessageFields.__annotations__)
+    assert set(parameters) - {"account", "templates"} == set(MessageFields.__annotations__)
     for name, annotation in MessageFields.__annotations__.items():
         declared = _text(annotation)
         assert _text(parameters[name].annotation) == declared, name

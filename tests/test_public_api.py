@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 import gmail_send
-from gmail_send import AppPassword, OAuth2Token, TokenFunction, TokenSource
+from gmail_send import (
+    AppPassword,
+    ConfigurationError,
+    OAuth2Token,
+    TokenFunction,
+    TokenSource,
+)
 from gmail_send.errors import (
     GmailConnectionError,
     GmailSendError,
@@ -68,15 +75,21 @@ async def test_token_sources_satisfy_the_protocol() -> None:
     assert not isinstance(AppPassword("me@gmail.com", "x"), TokenSource)
 
 
-@pytest.mark.parametrize("bad", ["", "   "])
-def test_empty_secrets_refused(bad: str) -> None:
-    with pytest.raises(ValueError, match="non-empty"):
+@pytest.mark.parametrize("bad", ["", "   ", None, 1234])
+def test_empty_or_wrong_secrets_are_configuration_errors(bad: Any) -> None:
+    """The rule: a wrong type or value in credentials or options is a ConfigurationError."""
+    with pytest.raises(ConfigurationError, match="non-empty"):
         AppPassword("me@gmail.com", bad)
+    with pytest.raises(ConfigurationError, match="non-empty"):
+        OAuth2Token("me@gmail.com", bad)
 
 
-def test_empty_token_refused() -> None:
-    with pytest.raises(ValueError, match="non-empty"):
-        OAuth2Token("me@gmail.com", "")
+@pytest.mark.parametrize("user", ["", None, "no-at-sign", "me@gmail.com\r\nX: y"])
+def test_a_user_that_is_not_a_mailbox_is_a_configuration_error(user: Any) -> None:
+    with pytest.raises(ConfigurationError, match="mailbox address"):
+        AppPassword(user, "abcdefghijklmnop")
+    with pytest.raises(ConfigurationError, match="mailbox address"):
+        OAuth2Token(user, "ya29.token")
 
 
 def test_version() -> None:

@@ -308,7 +308,8 @@ async def test_a_dead_workers_claim_runs_out(gmail: LocalGmail, queue_url: str) 
 
 
 async def test_a_lost_claim_keeps_the_body_back(gmail: LocalGmail, queue_url: str) -> None:
-    pause = gmail.pause("data")
+    # The envelope is in; the body, which goes with BDAT, is not written yet.
+    pause = gmail.pause("rcpt")
     async with MailQueue(queue_url, account=ACCOUNT) as queue, sender(gmail) as gmail_sender:
         mail = await queue.enqueue(to="you@example.com", text="t")
         worker = asyncio.create_task(queue.work(gmail_sender, until_empty=True))

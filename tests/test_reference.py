@@ -22,6 +22,7 @@ PLUGIN = ROOT / "gmail_send" / "testing" / "_pytest_plugin.py"
 PUBLIC_MODULES = [
     "gmail_send",
     "gmail_send.message",
+    "gmail_send.merge",
     "gmail_send.auth",
     "gmail_send.doctor",
     "gmail_send.smtp",

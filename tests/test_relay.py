@@ -63,7 +63,7 @@ async def test_relay_with_auth(start_gmail: Callable[..., Any]) -> None:
         tls_context=relay.client_tls_context(),
     ) as sender:
         result = await sender.send(to="you@example.com", subject="relay", text="x")
-    assert result.auth_method == "login"
+    assert result.auth_method == "plain"
 
 
 async def test_ip_not_allowed_gets_the_relay_hint(start_gmail: Callable[..., Any]) -> None:

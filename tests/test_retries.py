@@ -15,6 +15,7 @@ from gmail_send import (
     GmailSender,
     LoginThrottledError,
     PermanentError,
+    PoolOptions,
     RecipientsRefusedError,
     RetryPolicy,
     SendingLimits,
@@ -24,17 +25,21 @@ from gmail_send import (
 from gmail_send.events import SendRetried
 from gmail_send.testing import LocalGmail
 
-from .local_helpers import ACCOUNT, APP_PASSWORD, sender_for
+from .local_helpers import ACCOUNT, APP_PASSWORD, SERVER_MODES, sender_for
 
 
 def mail_commands(server: LocalGmail) -> int:
     return sum(c.startswith("MAIL") for s in server.sessions for c in s.commands)
 
 
-@pytest.fixture(params=[False, True], ids=["plain", "pipelined"])
+@pytest.fixture(params=list(SERVER_MODES))
 async def server(request: pytest.FixtureRequest, start_gmail: Callable[..., Any]) -> LocalGmail:
-    started: LocalGmail = await start_gmail(pipelining=request.param)
+    started: LocalGmail = await start_gmail(**SERVER_MODES[request.param])
     return started
+
+
+def body_goes_with_the_envelope(server: LocalGmail) -> bool:
+    return server.pipelining and server.chunking
 
 
 async def test_421_on_connect_is_retried_and_delivered_once(server: LocalGmail) -> None:
@@ -98,12 +103,21 @@ async def test_recipient_still_refused_after_retries_is_reported(server: LocalGm
 async def test_connection_lost_before_the_body_is_retried(server: LocalGmail) -> None:
     server.drop_connection("rcpt")
     async with sender_for(server) as sender:
+        if body_goes_with_the_envelope(server):
+            # The body was written with MAIL and RCPT: from the client's side the outcome is
+            # unknown, so it is not resent (here the server had stored nothing).
+            with pytest.raises(UnknownOutcomeError):
+                await sender.send(to="a@example.com", subject="x", text="x")
+            assert server.messages == []
+            return
         await sender.send(to="a@example.com", subject="x", text="x")
     assert len(server.messages) == 1
     assert len(server.sessions) == 2
 
 
 async def test_connection_lost_at_the_data_command_is_retried(server: LocalGmail) -> None:
+    if server.chunking:
+        pytest.skip("no DATA command: the message goes with BDAT")
     server.drop_connection("data")  # before the 354: the body never left
     async with sender_for(server) as sender:
         result = await sender.send(to="a@example.com", subject="x", text="x")
@@ -351,6 +365,7 @@ async def test_too_many_logins_holds_off_new_sessions_but_open_ones_keep_working
         server,
         max_connections=2,
         limits=SendingLimits(login_throttle_pause=300.0, quotas=AccountQuotas()),
+        pool=PoolOptions(max_in_flight=1),  # a second send at once needs a second session
     ) as sender:
         await sender.send(to="a@example.com", subject="1", text="x")  # leaves one idle session
         server.inject("auth", (454, "4.7.0 Too many login attempts, please try again later."))

@@ -27,7 +27,7 @@ from gmail_send.errors import MessageTooLargeError, SMTPReply
 from gmail_send.smtp._replies import error_for_reply, parse_reply
 from gmail_send.testing import LocalGmail
 
-from .local_helpers import sender_for
+from .local_helpers import SERVER_MODES, sender_for
 
 NEW = Action.RETRY_NEW_SESSION
 SAME = Action.RETRY_SAME_SESSION
@@ -147,9 +147,9 @@ def test_452_recipients_refused_is_not_retryable() -> None:
     assert _refused(SMTPReply(450, "4.2.1", "receiving mail too quickly")).retryable
 
 
-@pytest.fixture(params=[False, True], ids=["plain", "pipelined"])
+@pytest.fixture(params=list(SERVER_MODES))
 async def server(request: pytest.FixtureRequest, start_gmail: Callable[..., Any]) -> LocalGmail:
-    started: LocalGmail = await start_gmail(pipelining=request.param)
+    started: LocalGmail = await start_gmail(**SERVER_MODES[request.param])
     return started
 
 

@@ -46,7 +46,7 @@ async def test_send_over_both_ports(
     assert result.accepted == ("you@example.com",)
     assert result.refused == {}
     assert result.reply.code == 250
-    assert result.auth_method == ("xoauth2" if kind == "xoauth2" else "login")
+    assert result.auth_method == ("xoauth2" if kind == "xoauth2" else "plain")
     [received] = server.messages
     assert received.mail_from == ACCOUNT
     assert received.rcpt_tos == ("you@example.com",)

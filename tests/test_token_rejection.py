@@ -15,6 +15,7 @@ from gmail_send import (
     GmailSender,
     OAuth2Token,
     SendingLimits,
+    TokenError,
     TokenFunction,
 )
 from gmail_send.auth import OAuth2Credentials
@@ -173,3 +174,26 @@ async def test_a_source_that_takes_the_keyword_is_told_which_token_was_rejected(
     assert not first.get("force_refresh") and "rejected" not in first
     assert second == {"force_refresh": True, "rejected": "ya29.stale"}
     assert xoauth2_outcomes(gmail) == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("returned", "words"),
+    [
+        ("ya29.good\r\nMAIL FROM:<evil@x>", "control character"),
+        ("", "empty token"),
+        (None, "returned NoneType"),
+        (b"ya29.bytes", "returned bytes"),
+    ],
+)
+async def test_a_bad_token_from_the_source_is_a_token_error_and_nothing_is_sent(
+    gmail: LocalGmail, returned: Any, words: str
+) -> None:
+    async def produce(force_refresh: bool) -> Any:
+        return returned
+
+    async with sender(gmail, TokenFunction(ACCOUNT, produce)) as gmail_sender:
+        with pytest.raises(TokenError, match=words) as caught:
+            await gmail_sender.send(to="a@example.com", subject="x", text="x")
+    assert "ya29" not in str(caught.value)
+    assert gmail.sessions == []  # no connection was even opened
+    assert gmail.messages == []

@@ -25,6 +25,7 @@ from gmail_send import (
     SendingLimits,
     SendResult,
     SyncGmailSender,
+    Templates,
     from_env,
     send,
     send_sync,
@@ -47,6 +48,8 @@ FIELDS: MessageFields = {
     "encoding": "iso-2022-jp",
     "message_id": "<order-42@example.com>",
     "date": datetime(2026, 12, 1, tzinfo=timezone.utc),
+    "template": "receipt",
+    "context": {"order": 42, "items": ["tea"]},
 }
 
 
@@ -63,6 +66,7 @@ OPTIONS: SenderOptions = {
     "max_connections": 2,
     "sink": None,
     "on_event": hook,
+    "templates": Templates("templates"),
     "retry": RetryPolicy(retries=2, backoff=0.5, max_backoff=10, deadline=60),
     "pool": PoolOptions(max_messages_per_connection=50, idle_timeout=30, pipelining=True),
     "limits": SendingLimits(rate_limit=5, daily_limit="auto", quotas=AccountQuotas()),
@@ -100,6 +104,7 @@ async def every_async_function() -> list[SendResult]:
         results.append(await gmail.send(**FIELDS))
         results.append(await gmail.send(to="x@example.com", attachments=["report.pdf"]))
         results.append(await gmail.send(deadline=5.0, **FIELDS))
+        results.append(await gmail.send(to="x@example.com", template="welcome", context=None))
     async with GmailSender(**from_env(), pool=PoolOptions(idle_timeout=None)) as gmail:
         results.append(await gmail.send(to="x@example.com", subject="s", text="t"))
     async with workspace_relay(OAuth2Token("me@example.com", "token"), **OPTIONS) as relay:
@@ -112,6 +117,7 @@ async def every_async_function() -> list[SendResult]:
 def every_sync_function() -> list[SendResult]:
     results = [
         send_sync(CREDENTIALS, to="you@example.com", attachments=["report.pdf"], port=465),
+        send_sync(CREDENTIALS, to="you@example.com", template="welcome", templates=Path("t")),
         send_sync(CREDENTIALS, **FIELDS, **OPTIONS),
     ]
     with SyncGmailSender(CREDENTIALS, **OPTIONS) as gmail:

@@ -85,6 +85,23 @@ def run_consent_flow(
     `read_pasted_line` (stdin, polled so the flow can finish when the redirect wins first) or
     any `ask(prompt) -> str`; `ask("")` is called again while waiting, without a prompt.
     `open_url` replaces `webbrowser.open`. Blocking: from async code use `asyncio.to_thread`.
+
+    Args:
+        client_secrets: the OAuth client's JSON (a path, or its content as a dict).
+        token_path: where to write the token file.
+        user: the mailbox to sign in as: a hint to Google's page, and checked against the
+            account that signed in.
+        open_browser: open the consent page in a browser; False to print its address only.
+        port: the loopback port Google redirects to (0: any free port).
+        host: the loopback host name Google redirects to.
+        no_browser_input: `ask(prompt) -> str` to read the redirected address pasted back,
+            e.g. `read_pasted_line`; None to wait for the redirect only.
+        timeout: seconds to wait for an answer from the browser; None to wait forever.
+        echo: where messages for the user (the address to open, ...) go.
+        open_url: opens the consent page instead of `webbrowser.open`.
+
+    Returns:
+        `OAuth2Credentials` backed by the token file written.
     """
     config = load_client_config(client_secrets)
     installed = config["installed"]

@@ -17,9 +17,10 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Protocol, cast, runtime_checkable
 
-from ..errors import AuthenticationError, ConfigurationError
+from ..errors import AuthenticationError, ConfigurationError, TokenError
 
 __all__ = [
+    "APP_PASSWORDS_PAGE",
     "AppPassword",
     "Credentials",
     "Fallback",
@@ -27,6 +28,8 @@ __all__ = [
     "SingleCredentials",
     "TokenFunction",
     "TokenSource",
+    "app_password_problem",
+    "checked_token",
     "fetch_token",
     "takes_rejected",
 ]
@@ -54,7 +57,12 @@ class TokenSource(Protocol):
         ...
 
     async def get_token(self, *, force_refresh: bool = False) -> str:
-        """Return a current access token."""
+        """Return a current access token.
+
+        Args:
+            force_refresh: get a new token even if the cached one looks valid (the sender
+                passes True once after Gmail rejected a token).
+        """
         ...
 
 
@@ -89,24 +97,65 @@ def _has_keyword(function: Callable[..., object], name: str) -> bool:
     return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
-async def fetch_token(source: TokenSource, *, rejected: str | None = None) -> str:
-    """A token from `source`; with `rejected` (the token Gmail refused), a forced refresh that
-    names it to sources that take the keyword, a plain forced refresh to the others."""
+async def fetch_token(
+    source: TokenSource, *, rejected: str | None = None, force_refresh: bool = False
+) -> str:
+    """A usable token from `source`; with `rejected` (the token Gmail refused), a forced refresh
+    that names it to sources that take the keyword, a plain forced refresh to the others.
+
+    What the source returns is checked before it goes anywhere: anything but a non-empty
+    one-line string is a `TokenError` (a token with CR or LF would otherwise end up in the
+    SMTP command or an HTTP header).
+    """
     if rejected is None:
-        return await source.get_token()
-    if takes_rejected(source):
-        return await cast(_TakesRejected, source).get_token(force_refresh=True, rejected=rejected)
-    return await source.get_token(force_refresh=True)
+        token = await source.get_token(force_refresh=force_refresh)
+    elif takes_rejected(source):
+        token = await cast(_TakesRejected, source).get_token(force_refresh=True, rejected=rejected)
+    else:
+        token = await source.get_token(force_refresh=True)
+    return checked_token(token, source.user)
+
+
+def checked_token(token: object, user: object) -> str:
+    """`token` if it can be sent for `user`; else a `TokenError` that never shows the value."""
+    if not isinstance(user, str) or not user or _UNSENDABLE.search(user):
+        raise TokenError(
+            "the token source's user is not a one-line mailbox address",
+            hint="a TokenSource's user must be the mailbox, e.g. me@gmail.com",
+        )
+    if not isinstance(token, str):
+        raise TokenError(
+            f"the token source returned {type(token).__name__}, not a string",
+            hint="get_token() must return the access token as a str",
+        )
+    if not token or _UNSENDABLE.search(token):
+        raise TokenError(
+            "the token source returned an empty token or one with a control character",
+            hint="get_token() must return the access token itself, on one line; nothing was sent",
+        )
+    return token
+
+
+_UNSENDABLE = re.compile(r"[\x00-\x20\x7f]")
 
 
 class OAuth2Token:
-    """A fixed access token, e.g. one the application obtained itself. It is never refreshed."""
+    """A fixed access token, e.g. one the application obtained itself. It is never refreshed.
+
+    Args:
+        user: the mailbox the token is for (the XOAUTH2 `user=`), e.g. me@gmail.com.
+        access_token: the OAuth2 access token with the Gmail scope.
+    """
 
     __slots__ = ("_token", "_user")
 
     def __init__(self, user: str, access_token: str) -> None:
-        if not access_token:
-            raise ValueError("OAuth2Token needs a non-empty access token")
+        _check_user(user, "OAuth2Token")
+        if not isinstance(access_token, str) or not access_token.strip():
+            raise ConfigurationError(
+                "OAuth2Token needs a non-empty access token (a string)",
+                hint="pass the access token your application obtained, e.g. ya29....",
+            )
         self._user = user
         self._token = access_token
 
@@ -116,7 +165,12 @@ class OAuth2Token:
 
     async def get_token(self, *, force_refresh: bool = False, rejected: str | None = None) -> str:
         """Return the token; a forced refresh cannot do better than the same token (the
-        sender then does not sign in with it a second time)."""
+        sender then does not sign in with it a second time).
+
+        Args:
+            force_refresh: ignored: there is no other token to give.
+            rejected: ignored: the token Gmail rejected, if any.
+        """
         return self._token
 
     def __repr__(self) -> str:
@@ -129,18 +183,37 @@ class AppPassword:
     Google shows app passwords as four groups of four letters; the spaces between the groups
     are removed. Any other password is kept as given (a normal account password may hold
     spaces, and Gmail's answer to it, 534 5.7.9, is what tells the user to make an app password).
+
+    Args:
+        user: the mailbox that signs in, e.g. me@gmail.com.
+        password: the app password; a warning is logged (once per user) when it does not look
+            like one.
     """
 
     __slots__ = ("_password", "_user")
 
     def __init__(self, user: str, password: str) -> None:
+        _check_user(user, "AppPassword")
+        if not isinstance(password, str) or not password.strip():
+            raise ConfigurationError(
+                "AppPassword needs a non-empty password (a string)",
+                hint=f"create an app password at {APP_PASSWORDS_PAGE}",
+            )
         cleaned = password.strip()
         if _APP_PASSWORD_GROUPS.fullmatch(cleaned):
             cleaned = cleaned.replace(" ", "")
-        if not cleaned:
-            raise ValueError("AppPassword needs a non-empty password")
         self._user = user
         self._password = cleaned
+        problem = app_password_problem(cleaned)
+        if problem is not None and user.lower() not in _warned_shape:
+            _warned_shape.add(user.lower())
+            log.warning(
+                "the app password for %s does not look like one: %s; if Gmail refuses it, use "
+                "a 16-letter app password, not the account password (gmail-send doctor checks)",
+                user,
+                problem,
+                extra={"event": "app_password_shape", "user": user},
+            )
 
     @property
     def user(self) -> str:
@@ -163,11 +236,44 @@ class AppPassword:
         return hash((AppPassword, self._user, self._password))
 
 
+APP_PASSWORDS_PAGE = "https://myaccount.google.com/apppasswords"
+_APP_PASSWORD = re.compile(r"[a-z]{16}")
+_warned_shape: set[str] = set()
+"""Users whose app password's shape was warned about (once per process)."""
+
+
+def app_password_problem(password: str) -> str | None:
+    """Why `password` does not look like a Gmail app password (16 lowercase letters), or None.
+
+    Never shows the password: only its length.
+    """
+    if _APP_PASSWORD.fullmatch(password.replace(" ", "")):
+        return None
+    return (
+        f"the app password is {len(password)} characters long and not 16 letters: Gmail's app "
+        "passwords are 16 lowercase letters (shown in 4 groups of 4); a normal account "
+        "password is refused over SMTP with 534 5.7.9"
+    )
+
+
+def _check_user(user: object, what: str) -> None:
+    if not isinstance(user, str) or "@" not in user or any(c in user for c in "\r\n\x00"):
+        raise ConfigurationError(
+            f"{what} needs the mailbox address as its user, e.g. me@gmail.com",
+            hint="the user is the Gmail or Workspace address that signs in",
+        )
+
+
 class TokenFunction:
     """A `TokenSource` around the application's own async function `fn(force_refresh) -> token`.
 
     `fn(True)` is called after Gmail rejected a token; if it returns that same token, the sender
     does not sign in with it again.
+
+    Args:
+        user: the mailbox the tokens are for (the XOAUTH2 `user=`).
+        fn: the async function returning an access token; its argument is True when a new one
+            is needed.
     """
 
     __slots__ = ("_fn", "_user")
@@ -181,6 +287,12 @@ class TokenFunction:
         return self._user
 
     async def get_token(self, *, force_refresh: bool = False, rejected: str | None = None) -> str:
+        """Return `fn`'s token.
+
+        Args:
+            force_refresh: ask `fn` for a new token (`fn(True)`).
+            rejected: the token Gmail rejected; when given, `fn(True)` too.
+        """
         return await self._fn(force_refresh or rejected is not None)
 
     def __repr__(self) -> str:
@@ -192,6 +304,11 @@ class Fallback:
 
     A transactional mailer keeps sending while a refresh token has expired or the token
     endpoint is down; a repaired OAuth2 set-up takes over again without a restart.
+
+    Args:
+        oauth: the token source tried first.
+        app_password: the app password of the same mailbox, used while OAuth2 rests.
+        retry_oauth_after: seconds OAuth2 rests after a failure before it is tried again.
     """
 
     def __init__(
@@ -230,7 +347,11 @@ class Fallback:
         return failed_at is not None and time.monotonic() - failed_at < self.retry_oauth_after
 
     def record_oauth_failure(self, error: AuthenticationError) -> None:
-        """OAuth2 could not sign in: rest it for `retry_oauth_after` seconds."""
+        """OAuth2 could not sign in: rest it for `retry_oauth_after` seconds.
+
+        Args:
+            error: why OAuth2 failed; kept as `last_oauth_error`, and logged the first time.
+        """
         with self._lock:
             first = self._oauth_failed_at is None
             self._oauth_failed_at = time.monotonic()

@@ -33,6 +33,10 @@ def read_pasted_line(prompt: str, *, poll: float = 0.5) -> str:
     plain `input()` would stay blocked, and Python aborts at exit ("could not acquire lock
     for <stdin> at interpreter shutdown"). Polling with `select` lets the thread end. Where
     stdin cannot be polled (Windows consoles), this is plain `input()`.
+
+    Args:
+        prompt: printed first, unless empty.
+        poll: seconds to wait for a line before giving up with "".
     """
     if prompt:
         print(prompt, end="", flush=True)

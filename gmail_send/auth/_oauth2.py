@@ -50,6 +50,19 @@ class OAuth2Credentials(RefreshingTokenSource):
     Usually made with `from_file("token.json")` (written by `gmail-send auth`) or
     `from_info(dict)`. The access token is cached until shortly before it expires; then one
     refresh runs in a worker thread, shared by every caller. See `docs/oauth2.md`.
+
+    Args:
+        user: the mailbox the tokens are for (the XOAUTH2 `user=`).
+        refresh_token: the long-lived refresh token from the consent flow.
+        client_id: the OAuth client's id.
+        client_secret: the OAuth client's secret.
+        token_uri: the token endpoint (default: Google's).
+        access_token: a current access token to use until `expiry`, if one is known.
+        expiry: when `access_token` expires (a naive datetime is taken as UTC).
+        scopes: the scopes the refresh token was granted, if known.
+        on_refresh: called with the token file's content after each refresh (sync or async),
+            e.g. to store it in a database.
+        timeout: seconds each request to the token endpoint may take.
     """
 
     def __init__(
@@ -113,6 +126,13 @@ class OAuth2Credentials(RefreshingTokenSource):
 
         `user=` wins over the dict's `account`; `token_uri=` wins over the dict's `token_uri`,
         which wins over Google's endpoint (google-auth's own loader always resets it).
+
+        Args:
+            info: the token file's content as a dict.
+            user: the mailbox, when `info` has no `account` or to override it.
+            token_uri: the token endpoint instead of the one in `info`.
+            on_refresh: called with the new content after each refresh (sync or async).
+            timeout: seconds each request to the token endpoint may take.
         """
         data = validate_token_info(info)
         return cls._from_checked(
@@ -135,7 +155,16 @@ class OAuth2Credentials(RefreshingTokenSource):
         write_back: bool = True,
         timeout: float = DEFAULT_TOKEN_TIMEOUT,
     ) -> OAuth2Credentials:
-        """From a token file; refreshed tokens are written back unless `write_back=False`."""
+        """From a token file; refreshed tokens are written back unless `write_back=False`.
+
+        Args:
+            path: the token file written by `gmail-send auth`.
+            user: the mailbox, when the file has no `account` or to override it.
+            token_uri: the token endpoint instead of the one in the file.
+            on_refresh: called with the file's new content after each refresh (sync or async).
+            write_back: write refreshed tokens back to the file.
+            timeout: seconds each request to the token endpoint may take.
+        """
         name = os.fspath(path)
         data = read_token_file(name)
         pinned = pin_token_file(name) if write_back else None

@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -32,6 +31,7 @@ import google.auth.credentials
 import google.auth.transport.requests
 
 from ..errors import GmailSendError, TokenError
+from ._json import parse_json
 from ._token_errors import GrantKind, describe_refresh_failure, missing_scope_error
 from ._xoauth2 import MAIL_SCOPE
 
@@ -104,7 +104,7 @@ class TokenEndpointTransport(google.auth.transport.requests.Request):
         )
         if response.status == 200:
             try:
-                answer = json.loads(response.data)
+                answer = parse_json(response.data)
             except ValueError:
                 answer = None
             if isinstance(answer, dict) and isinstance(answer.get("scope"), str):

@@ -37,6 +37,11 @@ class ServiceAccount(RefreshingTokenSource):
 
     Prefer `ServiceAccount.from_file("sa.json", subject="user@your-domain")`; the
     constructor takes a ready google-auth service account credential.
+
+    Args:
+        credentials: a google-auth service account credential (the mail scope is added).
+        subject: the Workspace mailbox to act for, by domain-wide delegation.
+        timeout: seconds each request to the token endpoint may take.
     """
 
     _kind = "service_account"
@@ -69,7 +74,14 @@ class ServiceAccount(RefreshingTokenSource):
         token_uri: str | None = None,
         timeout: float = DEFAULT_TOKEN_TIMEOUT,
     ) -> ServiceAccount:
-        """From a service account key's JSON content (as Google Cloud console downloads it)."""
+        """From a service account key's JSON content (as Google Cloud console downloads it).
+
+        Args:
+            info: the key's content as a dict.
+            subject: the Workspace mailbox to act for.
+            token_uri: the token endpoint instead of the key's.
+            timeout: seconds each request to the token endpoint may take.
+        """
         return cls._from_checked(info, "service account info", subject, token_uri, timeout)
 
     @classmethod
@@ -81,7 +93,14 @@ class ServiceAccount(RefreshingTokenSource):
         token_uri: str | None = None,
         timeout: float = DEFAULT_TOKEN_TIMEOUT,
     ) -> ServiceAccount:
-        """From a service account key file; `token_uri=` wins over the file's."""
+        """From a service account key file; `token_uri=` wins over the file's.
+
+        Args:
+            path: the JSON key file.
+            subject: the Workspace mailbox to act for.
+            token_uri: the token endpoint instead of the file's.
+            timeout: seconds each request to the token endpoint may take.
+        """
         name = os.fspath(path)
         try:
             info = parse_json(Path(name).read_bytes().decode("utf-8"))

@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -23,9 +24,18 @@ from .._sender import GmailSender
 from ..errors import ConfigurationError, GmailSendError, MailNotFoundError, MailStateError
 from ..queue import MailQueue, QueuedMail
 from ..queue._records import STATUSES
-from ._send import ExitCode
+from ._exit import ExitCode
+from ._settings import add_connection_flags, overrides, settings_environ
 
-__all__ = ["add_queue_commands", "mail_as_json", "parse_duration", "run_queue", "run_worker"]
+__all__ = [
+    "add_queue_commands",
+    "mail_as_json",
+    "parse_duration",
+    "run_queue",
+    "run_queue_command",
+    "run_worker",
+    "run_worker_command",
+]
 
 Output = Callable[[str], object]
 
@@ -39,17 +49,9 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * unit
 
 
-Handler = Callable[[argparse.Namespace, Mapping[str, str]], int]
-
-
-def add_queue_commands(
-    commands: Any,
-    connection_flags: Callable[[argparse.ArgumentParser], None],
-    *,
-    worker_handler: Handler,
-    queue_handler: Handler,
-) -> None:
-    """Add `worker` and `queue` to the parser's subcommands."""
+def add_queue_commands(commands: Any) -> None:
+    """Add `worker` (with the settings flags every command shares) and `queue` to the parser's
+    subcommands."""
     worker = commands.add_parser(
         "worker",
         help="send the mail queue's due mail until SIGTERM (a systemd or container process)",
@@ -83,8 +85,8 @@ def add_queue_commands(
     worker.add_argument(
         "--until-empty", action="store_true", help="exit once nothing is due or being sent"
     )
-    connection_flags(worker)
-    worker.set_defaults(handler=worker_handler)
+    add_connection_flags(worker)
+    worker.set_defaults(handler=run_worker_command)
 
     queue = commands.add_parser(
         "queue",
@@ -121,7 +123,7 @@ def add_queue_commands(
     for parser in (status, listing, retry, resolve, cancel, purge):
         _queue_flag(parser)
         parser.add_argument("--json", action="store_true", help="print JSON")
-        parser.set_defaults(handler=queue_handler)
+        parser.set_defaults(handler=run_queue_command)
 
 
 def _queue_flag(parser: argparse.ArgumentParser) -> None:
@@ -144,6 +146,27 @@ def queue_url(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
 
 
 # -- the worker ------------------------------------------------------------------------------
+
+
+def run_worker_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """`gmail-send worker`: the settings from the flags and `GMAIL_SEND_*`, then the worker."""
+    from ..config import from_env
+
+    try:
+        url = queue_url(args, environ)
+        try:
+            settings = from_env(settings_environ(args, environ), **overrides(args))
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+    except ConfigurationError as exc:
+        hint = f"\n  hint: {exc.hint}" if exc.hint else ""
+        _print_err(f"gmail-send worker: {exc.message}{hint}")
+        return ExitCode.CONFIG
+    return run_worker(args, settings, url, err=_print_err)
+
+
+def _print_err(text: str) -> None:
+    print(text, file=sys.stderr)
 
 
 def run_worker(
@@ -172,6 +195,16 @@ async def _work(
 
 
 # -- queue commands --------------------------------------------------------------------------
+
+
+def run_queue_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """`gmail-send queue ACTION`: the queue's URL from --queue or GMAIL_SEND_QUEUE, then it."""
+    try:
+        url = queue_url(args, environ)
+    except ConfigurationError as exc:
+        _print_err(f"gmail-send queue {args.action}: {exc.message}")
+        return ExitCode.CONFIG
+    return run_queue(args, url, out=print, err=_print_err)
 
 
 def run_queue(args: argparse.Namespace, url: str, *, out: Output, err: Output) -> int:

@@ -9,31 +9,24 @@ never a secret.
 
 from __future__ import annotations
 
-import re
 import time
 
 from .._sender import GmailSender
-from ..auth._credentials import AppPassword, Credentials, Fallback, TokenSource
+from ..auth._credentials import (
+    AppPassword,
+    Credentials,
+    Fallback,
+    TokenSource,
+    app_password_problem,
+)
 from ..auth._xoauth2 import MAIL_SCOPE
 from ..errors import AuthenticationError, GmailSendError
 from ..smtp._signin import ConnectionSettings, open_session
 from ._report import CheckResult, Status, Target
 
-__all__ = ["app_password_problem", "check_authentication", "check_credentials", "check_send_test"]
+__all__ = ["check_authentication", "check_credentials", "check_send_test"]
 
-_APP_PASSWORD = re.compile(r"[a-z]{16}")
 _APP_PASSWORDS_PAGE = "https://myaccount.google.com/apppasswords"
-
-
-def app_password_problem(password: str) -> str | None:
-    """Why `password` does not look like a Gmail app password (16 lowercase letters), or None."""
-    if _APP_PASSWORD.fullmatch(password.replace(" ", "")):
-        return None
-    return (
-        f"the app password is {len(password)} characters long and not 16 letters: Gmail's app "
-        "passwords are 16 lowercase letters (shown in 4 groups of 4); a normal account "
-        "password is refused over SMTP with 534 5.7.9"
-    )
 
 
 async def check_credentials(credentials: Credentials | None) -> CheckResult:

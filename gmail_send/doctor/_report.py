@@ -42,7 +42,16 @@ Status = Literal["passed", "failed", "skipped"]
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The outcome of one check. `fix` says what to do when it failed; never holds a secret."""
+    """The outcome of one check. `fix` says what to do when it failed; never holds a secret.
+
+    Attributes:
+        name: the check's id, e.g. "tls" or "authentication" (what `DoctorReport.check` takes).
+        title: the check's name for people, e.g. "TLS and certificate".
+        status: "passed", "failed" or "skipped".
+        finding: what the check found, in one sentence.
+        fix: what to do about a failure, or None.
+        details: the facts behind the finding, JSON-ready (for `--json` output).
+    """
 
     name: str
     title: str
@@ -78,7 +87,11 @@ def skipped(name: str, title: str, reason: str) -> CheckResult:
 
 @dataclass(frozen=True)
 class DoctorReport:
-    """Every check in the order it ran; `ok` is false when one failed."""
+    """Every check in the order it ran; `ok` is false when one failed.
+
+    Attributes:
+        checks: the results, in the order the checks ran.
+    """
 
     checks: tuple[CheckResult, ...]
 
@@ -87,7 +100,11 @@ class DoctorReport:
         return not any(check.failed for check in self.checks)
 
     def check(self, name: str) -> CheckResult:
-        """The check called `name` (KeyError if it is not in the report)."""
+        """The check called `name` (KeyError if it is not in the report).
+
+        Args:
+            name: the check's id, e.g. "tls".
+        """
         for check in self.checks:
             if check.name == name:
                 return check
@@ -99,7 +116,16 @@ class DoctorReport:
 
 @dataclass(frozen=True)
 class Target:
-    """Where the doctor connects: the same settings a `GmailSender` would use."""
+    """Where the doctor connects: the same settings a `GmailSender` would use.
+
+    Attributes:
+        host: the SMTP server's host name.
+        port: the SMTP port.
+        security: "starttls", "tls" or "none".
+        tls_context: the TLS context to verify the server with; None for the default one.
+        timeout: seconds each operation of the SMTP session may take, as a sender's
+            `timeout`; port probes and DNS queries wait at most a shorter limit of their own.
+    """
 
     host: str
     port: int
@@ -115,7 +141,16 @@ def configuration_check(
     token_file: str | os.PathLike[str] | None = None,
     error: GmailSendError | None = None,
 ) -> CheckResult:
-    """Which credentials were found and where; a token file others can read is a failure."""
+    """Which credentials were found and where; a token file others can read is a failure.
+
+    Args:
+        found: (what, where it came from) for each setting found, as `Settings.describe()`
+            gives them.
+        credentials: the credentials loaded, or None for a relay by IP address.
+        token_file: the token file the credentials came from, whose permissions are checked.
+        error: why the settings could not be loaded, if they could not: the check fails and
+            the credential checks that follow are skipped.
+    """
     title = "configuration"
     if error is not None:
         return CheckResult(

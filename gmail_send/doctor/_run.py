@@ -37,6 +37,22 @@ async def run_doctor(
     and 587 for anything else); `nameserver` ("ip" or "ip:port") is where the domain checks
     ask; `send_test` is an address to send a real test message to. `on_check` is called with
     each result as soon as it is known (for progress output).
+
+    Args:
+        target: where to connect.
+        credentials: who signs in; None for a relay that authorizes by IP address.
+        configuration: the result of `configuration_check`, reported first; None: not checked.
+        other_port: the alternative port probed next to `target.port`.
+        domain: a custom sending domain whose SPF, DKIM and DMARC records are checked; None
+            to skip those checks.
+        dkim_selector: the DKIM selector looked up under `domain` ("google" by default).
+        nameserver: the DNS server the domain checks ask ("ip", "ipv4:port" or
+            "[ipv6]:port"); None for the system's resolvers.
+        send_test: an address to send a real test message to, once authentication passed.
+        on_check: called with each result as soon as it is known.
+
+    Returns:
+        The `DoctorReport`.
     """
     results: list[CheckResult] = []
 

@@ -73,6 +73,13 @@ class Attachment:
     `content_type` is guessed from the filename when None (application/octet-stream if unknown).
     `inline=True` with a `content_id` makes an inline part the HTML body shows with
     `<img src="cid:...">` (the id without angle brackets).
+
+    Attributes:
+        data: the content: bytes, or a binary file object read when the message is composed.
+        filename: the name the recipient sees; also what the content type is guessed from.
+        content_type: the MIME type, e.g. "application/pdf"; None to guess from `filename`.
+        inline: True for a part the HTML body shows (with `content_id`), not a download.
+        content_id: the id the HTML refers to as `cid:ID`, without angle brackets.
     """
 
     data: AttachmentData
@@ -111,7 +118,18 @@ class Attachment:
         inline: bool = False,
         content_id: str | None = None,
     ) -> Attachment:
-        """Read a file now; `filename` defaults to the file's name."""
+        """Read a file now; `filename` defaults to the file's name.
+
+        Args:
+            path: the file to read.
+            filename: the name the recipient sees (default: the file's name).
+            content_type: the MIME type; None to guess from the filename.
+            inline: True for a part the HTML body shows, with `content_id`.
+            content_id: the id the HTML refers to as `cid:ID`, without angle brackets.
+
+        Returns:
+            An `Attachment` holding the file's bytes.
+        """
         location = Path(path)
         return cls(
             _read_file(location),

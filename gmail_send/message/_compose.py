@@ -28,16 +28,21 @@ Decisions, so callers know what they get:
   as application/octet-stream.
 - `headers` adds headers; ASCII values are written as given (folded at spaces), others as
   RFC 2047 text. Headers the arguments or the MIME structure own cannot be given there.
+- `template` and `context` render a message template (`Templates`, given as `templates`):
+  its subject, text and HTML, each unless given explicitly (an empty subject counts as not
+  given); with no text from either, the text part is derived from the HTML. Images the
+  template shows with `inline_image(...)` are attached inline, once each.
 """
 
 from __future__ import annotations
 
+import base64
 import email
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from email.message import EmailMessage, MIMEPart
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .._types import Addresses, AttachmentInput, Encoding
 from ..errors import InvalidAddressError, MessageError, MessageTooLargeError
@@ -74,6 +79,8 @@ from ._outgoing import (
     normalize_message_id,
 )
 from ._prepare import prepare_message
+from ._splice import SPLICE_AT, Splice
+from ._templates import RenderedTemplate, Templates, apply_template
 
 __all__ = [
     "BLOCKED_EXTENSIONS",
@@ -81,6 +88,8 @@ __all__ = [
     "MAX_RECIPIENTS",
     "Attachment",
     "OutgoingMessage",
+    "RenderedTemplate",
+    "Templates",
     "compose_message",
     "prepare_message",
 ]
@@ -236,38 +245,49 @@ def _seven_bit_clean(data: bytes) -> bool:
     return data.isascii() and b"\0" not in data and max(map(len, lines), default=0) <= 998
 
 
-def _set_attachment(part: MIMEPart, attachment: LoadedAttachment) -> None:
+def _set_attachment(part: MIMEPart, attachment: LoadedAttachment, splices: list[Splice]) -> None:
+    data = attachment.data
     if attachment.maintype == "message":
-        if attachment.subtype == "rfc822" and _seven_bit_clean(attachment.data):
-            embedded = email.message_from_bytes(attachment.data, policy=_BUILD_POLICY)
+        if attachment.subtype == "rfc822" and _seven_bit_clean(data):
+            embedded = email.message_from_bytes(data, policy=_BUILD_POLICY)
             part.set_content(embedded, cte="7bit")
+            data = b""
         else:
-            part.set_content(attachment.data, "application", "octet-stream", cte="base64")
+            part.set_content(b"", "application", "octet-stream", cte="base64")
     else:
         part.set_content(
-            attachment.data,
-            attachment.maintype,
-            attachment.subtype,
-            cte="base64",
-            params=attachment.params,
+            b"", attachment.maintype, attachment.subtype, cte="base64", params=attachment.params
         )
+    if len(data) >= SPLICE_AT:
+        # Only a placeholder line in the object; the base64 lines go into the bytes once.
+        splices.append(Splice(data))
+        part.set_payload(splices[-1].placeholder)
+    elif data:
+        part.set_payload(_base64_lines(data))
     if attachment.content_id:
         part.set_raw("Content-ID", f"<{attachment.content_id}>")
     disposition = "inline" if attachment.inline else "attachment"
     part.set_raw("Content-Disposition", format_disposition(disposition, attachment.filename))
 
 
-def _materialize(node: _Node, part: MIMEPart, charset: HeaderCharset) -> None:
+def _base64_lines(data: bytes) -> str:
+    """What the stdlib's set_content writes for `data` with cte="base64" (57 bytes a line)."""
+    return base64.encodebytes(data).decode("ascii")
+
+
+def _materialize(
+    node: _Node, part: MIMEPart, charset: HeaderCharset, splices: list[Splice]
+) -> None:
     if isinstance(node, _Multipart):
         part["Content-Type"] = f"multipart/{node.subtype}"
         for child in node.children:
             subpart = MIMEPart(policy=_BUILD_POLICY)
-            _materialize(child, subpart, charset)
+            _materialize(child, subpart, charset, splices)
             part.attach(subpart)
     elif isinstance(node, _TextBody):
         _set_text(part, node, charset)
     else:
-        _set_attachment(part, node)
+        _set_attachment(part, node, splices)
 
 
 def _optional_str(value: object, what: str) -> None:
@@ -291,13 +311,51 @@ def compose_message(
     encoding: Encoding = "utf-8",
     message_id: str | None = None,
     date: datetime | None = None,
+    template: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    templates: Templates | None = None,
 ) -> OutgoingMessage:
     """Build and validate a message; raise a MessageError subclass for anything Gmail refuses.
 
     `account` is the signed-in mailbox: the default From and the Message-ID's domain (None for
     a relay that authenticates by IP address, then `from_` is required). Attachment files are
-    read here, so a missing file fails before any connection.
+    read here, so a missing file fails before any connection. `templates` renders `template`
+    (a `ConfigurationError` when a template is asked for and there are none); the other
+    keywords are the message fields (`MessageFields`), described in this module's docs.
+
+    Args:
+        account: the signed-in mailbox: the default From and the Message-ID's domain; None
+            for a relay that authorizes by IP address (then `from_` is required).
+        to: the To recipients: one string holding an address list, or a sequence of strings
+            holding one mailbox each ("Name <addr>" allowed).
+        cc: the Cc recipients, written like `to`.
+        bcc: the Bcc recipients, written like `to`: in the envelope, never in a header.
+        reply_to: the Reply-To addresses, written like `to`; not recipients.
+        from_: the From mailbox ("Name <addr>" allowed) and envelope sender (default:
+            `account`).
+        subject: the Subject; a template's subject when empty and `template` gives one.
+        text: the plain-text body; None for none (but an empty text body when `html` is None
+            too). With a template, derived from the HTML when no text is given or rendered.
+        html: the HTML body; with `text` too, the message is multipart/alternative.
+        attachments: `Attachment`s or paths of files to attach, read here; inline ones with a
+            `content_id` go beside the HTML when there is one.
+        headers: extra header names and values; headers that arguments set (From, To,
+            Subject, ...) or the MIME structure sets (Content-Type, ...) are refused.
+        encoding: the charset of text, HTML, Subject and display names: "utf-8", or
+            "iso-2022-jp" for old Japanese systems.
+        message_id: the Message-ID ("<unique@domain>", brackets optional); default: a new one
+            on the sender's domain.
+        date: the Date header; default now, and a naive datetime is taken as local time.
+        template: the name of the template in `templates` giving the subject and bodies;
+            explicit `subject`, `text` and `html` win over it.
+        context: the variables `template` is rendered with; only with `template`.
+        templates: the `Templates` that `template` names (a sender passes its own).
+
+    Returns:
+        The validated `OutgoingMessage`: exact bytes and envelope.
     """
+    parts = apply_template(templates, template, context, subject=subject, text=text, html=html)
+    subject, text, html = parts.subject, parts.text, parts.html
     charset = _charset(encoding)
     for what, value in (("subject", subject), ("text", text), ("html", html)):
         _optional_str(value, what)
@@ -315,6 +373,7 @@ def compose_message(
     mid = make_message_id(sender.domain) if message_id is None else normalize_message_id(message_id)
     date_value = format_date(date)
     loaded = _load_attachments(attachments)
+    loaded += [load_attachment(image, limit=MAX_MESSAGE_SIZE) for image in parts.inline_images]
 
     message = EmailMessage(policy=_BUILD_POLICY)
     message.set_raw(
@@ -337,10 +396,16 @@ def compose_message(
     for name, value in extra:
         message.set_raw(name, value)
     message["MIME-Version"] = "1.0"
-    _materialize(_body_tree(text, html, loaded), message, charset)
+    splices: list[Splice] = []
+    _materialize(_body_tree(text, html, loaded), message, charset, splices)
 
     in_headers = [sender, *to_list, *cc_list, *reply_list]
     utf8 = not all(m.addr_spec.isascii() for m in in_headers)
     return finalize(
-        message, sender=sender.addr_spec, recipients=recipients, message_id=mid, utf8=utf8
+        message,
+        sender=sender.addr_spec,
+        recipients=recipients,
+        message_id=mid,
+        utf8=utf8,
+        splices=splices,
     )

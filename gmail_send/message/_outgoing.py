@@ -1,17 +1,20 @@
 """What composing produces: `OutgoingMessage` (exact bytes plus envelope), Gmail's limits, and
 the last checks every message passes before it may be sent.
 
-Both ways in (`compose_message` and `prepare_message`) end in `finalize`, so the rules hold
+Both ways in (`compose_message` and `prepare_message`) end in `package`, so the rules hold
 whatever the source: CRLF line endings only, no line over 998 octets, no Bcc header, header
 lines exactly those of the message object (a forged line would show up as an extra one), and
-no more than Gmail's SIZE.
+no more than Gmail's SIZE. An `OutgoingMessage` holds the message once, as the bytes to send;
+the message object is parsed back from them only when someone asks for it.
 """
 
 from __future__ import annotations
 
+import email
 import email.errors
 import email.policy
 import email.utils
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from ..errors import (
     TooManyRecipientsError,
 )
 from ._headers import MAX_LINE_OCTETS, check_header_text
+from ._splice import AnySplice, longest_line, splice, spliced_size
 
 __all__ = [
     "MAX_MESSAGE_SIZE",
@@ -38,6 +42,8 @@ __all__ = [
     "format_date",
     "make_message_id",
     "normalize_message_id",
+    "package",
+    "serialize",
 ]
 
 MAX_MESSAGE_SIZE = 35_882_577
@@ -57,20 +63,32 @@ _MESSAGE_ID = re.compile(r"<[!-;=?-~]+@[!-;=?-~]+>")
 
 @dataclass(frozen=True, repr=False)
 class OutgoingMessage:
-    """A validated message ready for SMTP: `data` is exactly what goes after DATA."""
+    """A validated message ready for SMTP: `data` is exactly what is sent as the message.
 
-    message: EmailMessage
-    """The composed copy (no Bcc header); `data` is its serialization."""
+    Attributes:
+        data: the bytes to send, CRLF line endings; what Gmail's SIZE limit counts.
+        sender: the envelope sender (MAIL FROM), a bare address.
+        recipients: the envelope recipients (RCPT TO), bare addresses, without
+            case-insensitive repeats.
+        message_id: the Message-ID header, angle brackets included.
+        smtputf8: True when an address or header needs SMTPUTF8 (RFC 6531) on the MAIL
+            command.
+    """
+
     data: bytes
-    """The bytes to send, CRLF line endings; what Gmail's SIZE limit counts."""
     sender: str
-    """The envelope sender (MAIL FROM), a bare address."""
     recipients: tuple[str, ...]
-    """The envelope recipients (RCPT TO), bare addresses, without case-insensitive repeats."""
     message_id: str
-    """The Message-ID header, angle brackets included."""
     smtputf8: bool
-    """True when an address or header needs SMTPUTF8 (RFC 6531) on the MAIL command."""
+
+    @functools.cached_property
+    def message(self) -> EmailMessage:
+        """The message as an `EmailMessage` (no Bcc header), parsed from `data` when first
+        asked for: the bytes are the one copy kept while sending."""
+        policy = OUTPUT_POLICY_UTF8 if self.smtputf8 else OUTPUT_POLICY
+        parsed = email.message_from_bytes(self.data, policy=policy)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
 
     @property
     def size(self) -> int:
@@ -134,7 +152,7 @@ def format_date(date: datetime | None) -> str:
     return email.utils.format_datetime(date)
 
 
-def _check_wire_format(message: EmailMessage, data: bytes) -> None:
+def _check_wire_format(expected: list[str], data: bytes) -> None:
     end = data.find(b"\r\n\r\n")
     head = data[: end if end >= 0 else len(data)]
     names = [
@@ -142,7 +160,6 @@ def _check_wire_format(message: EmailMessage, data: bytes) -> None:
         for line in head.split(b"\r\n")
         if line and line[:1] not in (b" ", b"\t")
     ]
-    expected = [name.strip().lower() for name in message]
     if names != expected or "bcc" in names or "resent-bcc" in names:
         raise HeaderInjectionError(
             "a header value would add header lines to the message",
@@ -150,12 +167,25 @@ def _check_wire_format(message: EmailMessage, data: bytes) -> None:
         )
     if data.count(b"\r") != data.count(b"\r\n") or data.count(b"\n") != data.count(b"\r\n"):
         raise MessageError("the message has a bare CR or LF outside CRLF line endings")
-    longest = max(map(len, data.split(b"\r\n")))
+    longest = longest_line(data)
     if longest > MAX_LINE_OCTETS:
         raise MessageError(
             f"the message has a line of {longest} octets; the limit is {MAX_LINE_OCTETS}",
             hint="fold long header values, or use quoted-printable or base64 for the body",
         )
+
+
+def serialize(message: EmailMessage, *, utf8: bool) -> bytes:
+    """`message` as bytes with CRLF line ends, ending in CRLF; `utf8` selects the SMTPUTF8
+    serialization (needed when a header holds a UTF-8 address)."""
+    policy = OUTPUT_POLICY_UTF8 if utf8 else OUTPUT_POLICY
+    try:
+        data = message.as_bytes(policy=policy)
+    except (UnicodeError, LookupError, TypeError, ValueError, email.errors.MessageError) as exc:
+        raise MessageError(f"the message cannot be serialized: {exc}") from exc
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"  # what SMTP adds before the final "." anyway
+    return data
 
 
 def finalize(
@@ -165,30 +195,51 @@ def finalize(
     recipients: Sequence[str],
     message_id: str,
     utf8: bool,
+    splices: Sequence[AnySplice] = (),
 ) -> OutgoingMessage:
-    """Serialize `message`, check it against the wire rules and Gmail's size, and package it.
+    """Serialize `message`, check it against the wire rules and Gmail's size, and package it
+    (with `splices`, the large attachments its placeholders stand for; see `_splice`)."""
+    data = serialize(message, utf8=utf8)
+    names = [name.strip().lower() for name in message]
+    return package(
+        data,
+        names,
+        sender=sender,
+        recipients=recipients,
+        message_id=message_id,
+        utf8=utf8,
+        splices=splices,
+    )
 
-    `utf8` selects the SMTPUTF8 serialization (needed when a header holds a UTF-8 address).
+
+def package(
+    data: bytes,
+    header_names: list[str],
+    *,
+    sender: str,
+    recipients: Sequence[str],
+    message_id: str,
+    utf8: bool,
+    splices: Sequence[AnySplice] = (),
+) -> OutgoingMessage:
+    """Check serialized `data` (whose header lines must be `header_names`, lowercase, in
+    order) against the wire rules and Gmail's size, splice in large attachments, and package.
+
+    Spliced bodies are not scanned: they are base64 lines of 76 characters by construction.
     """
-    policy = OUTPUT_POLICY_UTF8 if utf8 else OUTPUT_POLICY
-    try:
-        data = message.as_bytes(policy=policy)
-    except (UnicodeError, LookupError, TypeError, ValueError, email.errors.MessageError) as exc:
-        raise MessageError(f"the message cannot be serialized: {exc}") from exc
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"  # what SMTP adds before the final "." anyway
-    _check_wire_format(message, data)
-    if len(data) > MAX_MESSAGE_SIZE:
+    _check_wire_format(header_names, data)
+    size = spliced_size(data, splices)
+    if size > MAX_MESSAGE_SIZE:
         raise MessageTooLargeError(
-            f"the message is {len(data):,} bytes once encoded; Gmail accepts {MAX_MESSAGE_SIZE:,}",
-            size=len(data),
+            f"the message is {size:,} bytes once encoded; Gmail accepts {MAX_MESSAGE_SIZE:,}",
+            size=size,
             limit=MAX_MESSAGE_SIZE,
             hint="Gmail takes about 25 MB of attachments; share a link (e.g. Google Drive) instead",
         )
-    message.policy = policy
+    if splices:
+        data = splice(data, splices)
     envelope_utf8 = not sender.isascii() or not all(r.isascii() for r in recipients)
     return OutgoingMessage(
-        message=message,
         data=data,
         sender=sender,
         recipients=tuple(recipients),

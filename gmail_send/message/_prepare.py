@@ -1,10 +1,13 @@
 """Prepare a ready `email.message.Message` for sending: a validated copy, its envelope, its bytes.
 
-The caller's object is never modified. It is deep-copied, the copy is serialized with its own
-policy (so legacy `Message`, `email.mime` and Django-style objects come out as their code meant)
-and parsed back as an `EmailMessage`; every change happens on that copy: Bcc and Resent-Bcc
-removed, Message-ID, Date and From added when missing, and bodies that are 8-bit or have lines
-over 998 octets re-encoded as base64, so `data` is 7-bit except for headers that need SMTPUTF8.
+The caller's object is never modified. A copy of it is serialized with its own policy (so
+legacy `Message`, `email.mime` and Django-style objects come out as their code meant); the copy
+shares with the original what nothing changes (policies, header objects, payload strings), so
+copying costs little. Only the header block is parsed back, and every change happens there:
+Bcc and Resent-Bcc removed, Message-ID, Date and From added when missing; the body goes out as
+serialized. A message whose body is 8-bit or has lines over 998 octets takes the longer way:
+parsed back whole, and those bodies re-encoded as base64, so `data` is 7-bit except for headers
+that need SMTPUTF8.
 
 The envelope follows `smtplib.send_message`: with one Resent- block (one Resent-Date) the
 Resent-Sender/Resent-From and Resent-To/Cc/Bcc headers are used, else Sender/From and
@@ -23,11 +26,12 @@ import email.header
 import email.utils
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from email.generator import BytesGenerator
 from email.headerregistry import BaseHeader
 from email.message import EmailMessage, Message
 from email.policy import EmailPolicy
+from typing import Any, Protocol, TypedDict
 
 from ..errors import BlockedAttachmentError, InvalidAddressError, MessageError
 from ._addresses import Mailbox, dedupe_addresses, parse_address_list, parse_mailbox
@@ -45,7 +49,9 @@ from ._outgoing import (
     finalize,
     format_date,
     make_message_id,
+    package,
 )
+from ._splice import SPLICE_AT, TextSplice, longest_line, longest_text_line
 
 __all__ = ["prepare_message"]
 
@@ -74,19 +80,50 @@ def _check_source_headers(message: Message) -> None:
                 raise MessageError(f"header {name} has a value of type {type(value).__name__}")
 
 
-def _flatten_copy(message: Message) -> bytes:
+def _copy(message: Message) -> Message:
+    """A deep copy of `message` that shares what flattening never changes: each part's policy
+    and header values, and (being immutable) the payload strings. Flattening the copy cannot
+    touch the caller's object (the generator sets a policy for the time it runs and a boundary
+    where one is missing)."""
+    memo: dict[int, Any] = {}
+    for part in message.walk():
+        memo[id(part.policy)] = part.policy
+        for _, value in part.raw_items():
+            memo[id(value)] = value
     try:
-        duplicate = copy.deepcopy(message)
+        return copy.deepcopy(message, memo)
     except Exception as exc:  # any object graph may refuse to be copied
         raise MessageError(f"the message cannot be copied: {exc}") from exc
-    policy = duplicate.policy
+
+
+def _set_aside(duplicate: Message) -> list[TextSplice]:
+    """Give each large payload of the copy a placeholder, to be spliced in after flattening
+    (see `_splice`): the generator would split its text into a list of lines. Only 7-bit
+    text with no line over 998 octets, which goes out as it is, is set aside."""
+    splices: list[TextSplice] = []
+    for part in duplicate.walk():
+        payload = part.get_payload() if not part.is_multipart() else None
+        if (
+            isinstance(payload, str)
+            and len(payload) >= SPLICE_AT
+            and payload.isascii()
+            and longest_text_line(payload) <= MAX_LINE_OCTETS
+        ):
+            splices.append(TextSplice(payload))
+            part.set_payload(splices[-1].placeholder)
+    return splices
+
+
+def _flatten(message: Message) -> bytes:
+    """`message` serialized as its own policy says, with CRLF line ends."""
+    policy = message.policy
     if isinstance(policy, EmailPolicy):
         policy = policy.clone(linesep="\r\n", refold_source="none")
     else:
         policy = policy.clone(linesep="\r\n")
     buffer = io.BytesIO()
     try:
-        BytesGenerator(buffer, mangle_from_=False, policy=policy).flatten(duplicate)
+        BytesGenerator(buffer, mangle_from_=False, policy=policy).flatten(message)
     except (
         UnicodeError,
         LookupError,
@@ -102,7 +139,62 @@ def _flatten_copy(message: Message) -> bytes:
     return buffer.getvalue()
 
 
-def _raw_values(message: Message, name: str) -> list[str]:
+_EIGHT_BIT = re.compile(rb"[\x80-\xff]")
+
+
+def _body_is_transport_safe(flat: bytes, start: int) -> bool:
+    """Whether the body from `start` on is 7-bit with no line over 998 octets."""
+    return _EIGHT_BIT.search(flat, start) is None and longest_line(flat, start) <= MAX_LINE_OCTETS
+
+
+class _Headers(Protocol):
+    """What the envelope code needs of a header set: a Message, or a `_HeaderBlock`."""
+
+    def raw_items(self) -> Iterator[tuple[str, Any]]: ...
+
+    def __delitem__(self, name: str) -> None: ...
+
+    def set_raw(self, name: str, value: Any) -> None: ...
+
+
+class _HeaderBlock:
+    """The header block of a serialized message, read and edited as its own bytes: parsing the
+    block and writing it again through the stdlib costs more than the rest of a send."""
+
+    def __init__(self, head: bytes) -> None:
+        """`head`: the header lines, CRLF after each (the blank line not included)."""
+        self._fields: list[tuple[str, bytes]] = []
+        for line in head.split(b"\r\n")[:-1]:
+            if line[:1] in (b" ", b"\t") and self._fields:
+                known, field = self._fields[-1]
+                self._fields[-1] = (known, field + b"\r\n" + line)
+                continue
+            raw, colon, _ = line.partition(b":")
+            if not colon or not raw.strip() or raw[:1] in (b" ", b"\t"):
+                raise ValueError("not a header line")
+            self._fields.append((raw.decode("ascii", "surrogateescape"), line))
+
+    def raw_items(self) -> Iterator[tuple[str, str]]:
+        for name, field in self._fields:
+            value = field[len(name) + 1 :].decode("ascii", "surrogateescape").lstrip(" \t")
+            yield name, value
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._fields)
+
+    def __delitem__(self, name: str) -> None:
+        self._fields = [f for f in self._fields if f[0].lower() != name.lower()]
+
+    def set_raw(self, name: str, value: str) -> None:
+        line = f"{name}: {value}".encode("utf-8", "surrogateescape")
+        self._fields.append((name, line))
+
+    def as_bytes(self) -> bytes:
+        """The header lines and the blank line that ends them."""
+        return b"".join(field + b"\r\n" for _, field in self._fields) + b"\r\n"
+
+
+def _raw_values(message: _Headers, name: str) -> list[str]:
     """Unfolded values of a header, 8-bit (RFC 6532) text decoded as UTF-8 where it is."""
     values = []
     for key, value in message.raw_items():
@@ -131,14 +223,14 @@ def _undo_unknown_8bit(found: re.Match[str]) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _header_mailboxes(message: Message, name: str) -> list[Mailbox]:
+def _header_mailboxes(message: _Headers, name: str) -> list[Mailbox]:
     mailboxes: list[Mailbox] = []
     for value in _raw_values(message, name):
         mailboxes += parse_address_list(value, what=f"header {name}", allow_groups=True)
     return mailboxes
 
 
-def _envelope_sender(message: Message, prefix: str, account: str | None) -> str:
+def _envelope_sender(message: _Headers, prefix: str, account: str | None) -> str:
     for name in (f"{prefix}Sender", f"{prefix}From"):
         if _raw_values(message, name):
             mailboxes = _header_mailboxes(message, name)
@@ -152,7 +244,7 @@ def _envelope_sender(message: Message, prefix: str, account: str | None) -> str:
     )
 
 
-def _resent_prefix(message: Message) -> str:
+def _resent_prefix(message: _Headers) -> str:
     dates = _raw_values(message, "Resent-Date")
     if len(dates) > 1:
         raise MessageError(
@@ -228,6 +320,18 @@ def prepare_message(
 
     `sender` and `recipients` (addresses, "Name <addr>" allowed) replace what the headers say.
     Raises the same MessageError subclasses as `compose_message`.
+
+    Args:
+        message: the message to send, as built by the `email` package (or parsed from a file).
+        account: the signed-in mailbox: the envelope sender when the headers name none; None
+            for a relay that authorizes by IP address.
+        sender: the envelope sender (MAIL FROM) instead of the one the headers give.
+        recipients: the envelope recipients instead of the To, Cc and Bcc headers (Resent-
+            ones for a resent message): one string holding an address list, or a sequence of
+            one mailbox each.
+
+    Returns:
+        The validated `OutgoingMessage`, without the Bcc header.
     """
     if not isinstance(message, Message):
         raise MessageError(
@@ -235,18 +339,53 @@ def prepare_message(
             hint="use compose_message() to build a message from parts",
         )
     _check_source_headers(message)
-    duplicate: EmailMessage = email.message_from_bytes(_flatten_copy(message), policy=OUTPUT_POLICY)
-    prefix = _resent_prefix(duplicate)
+    _check_attachments(message)
+    duplicate = _copy(message)
+    splices = _set_aside(duplicate)
+    flat = _flatten(duplicate)
+    split = flat.find(b"\r\n\r\n")
+    headers: _HeaderBlock | None = None
+    if split >= 0 and _body_is_transport_safe(flat, split + 4):
+        with contextlib.suppress(ValueError):
+            headers = _HeaderBlock(flat[: split + 2])
+    if headers is None:
+        whole: EmailMessage = email.message_from_bytes(flat, policy=OUTPUT_POLICY)
+        envelope = _envelope(whole, account, sender, recipients)
+        _make_transport_safe(whole)
+        return finalize(whole, **envelope, splices=splices)
+    envelope = _envelope(headers, account, sender, recipients)
+    data = headers.as_bytes() + memoryview(flat)[split + 4 :]
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"  # what SMTP adds before the final "." anyway
+    names = [name.strip().lower() for name in headers]
+    return package(data, names, **envelope, splices=splices)
 
+
+class _Envelope(TypedDict):
+    sender: str
+    recipients: list[str]
+    message_id: str
+    utf8: bool
+
+
+def _envelope(
+    message: _Headers,
+    account: str | None,
+    sender: str | None,
+    recipients: Sequence[str] | None,
+) -> _Envelope:
+    """Read the envelope from `message`'s headers, then complete them for sending: Bcc and
+    Resent-Bcc removed; From, Date and Message-ID added where missing."""
+    prefix = _resent_prefix(message)
     if sender is not None:
         envelope_sender = parse_mailbox(sender, what="sender").addr_spec
     else:
-        envelope_sender = _envelope_sender(duplicate, prefix, account)
+        envelope_sender = _envelope_sender(message, prefix, account)
     if recipients is None:
         mailboxes = [
             mailbox
             for name in ("To", "Cc", "Bcc")
-            for mailbox in _header_mailboxes(duplicate, f"{prefix}{name}")
+            for mailbox in _header_mailboxes(message, f"{prefix}{name}")
         ]
     elif isinstance(recipients, str):
         mailboxes = parse_address_list(recipients, what="recipients")
@@ -254,27 +393,23 @@ def prepare_message(
         mailboxes = [parse_mailbox(item, what="recipients") for item in recipients]
     envelope_recipients = dedupe_addresses(m.addr_spec for m in mailboxes)
     check_recipients(envelope_recipients)
-    _check_attachments(duplicate)
 
-    del duplicate["Bcc"]
-    del duplicate["Resent-Bcc"]
-    if not _raw_values(duplicate, "From"):
-        duplicate.set_raw("From", envelope_sender)
-    if not _raw_values(duplicate, "Date"):
-        duplicate.set_raw("Date", format_date(None))
-    message_ids = _raw_values(duplicate, "Message-ID")
+    del message["Bcc"]
+    del message["Resent-Bcc"]
+    if not _raw_values(message, "From"):
+        message.set_raw("From", envelope_sender)
+    if not _raw_values(message, "Date"):
+        message.set_raw("Date", format_date(None))
+    message_ids = _raw_values(message, "Message-ID")
     if message_ids:
         message_id = message_ids[0].strip()
     else:
         message_id = make_message_id(envelope_sender.rpartition("@")[2])
-        duplicate.set_raw("Message-ID", message_id)
-    _make_transport_safe(duplicate)
-
+        message.set_raw("Message-ID", message_id)
     utf8 = not envelope_sender.isascii() or not all(r.isascii() for r in envelope_recipients)
-    return finalize(
-        duplicate,
-        sender=envelope_sender,
-        recipients=envelope_recipients,
-        message_id=message_id,
-        utf8=utf8,
-    )
+    return {
+        "sender": envelope_sender,
+        "recipients": envelope_recipients,
+        "message_id": message_id,
+        "utf8": utf8,
+    }

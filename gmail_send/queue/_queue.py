@@ -57,6 +57,7 @@ class MailQueue(QueueDatabase):
         retention: how long the bytes of a mail that ended (`sent`, `failed`, `expired`,
             `cancelled`) are kept; its row stays until `purge`.
         poll: seconds an idle worker waits before looking for due mail again (at most 1).
+        clock: the wall clock, in seconds since the epoch (tests replace it to move time).
     """
 
     def __init__(
@@ -219,8 +220,19 @@ class MailQueue(QueueDatabase):
     ) -> QueuedMail:
         """`enqueue` for code without `await` (Django views, Flask); the same arguments.
 
-        `connection` may also be a `sqlite3.Connection`, used here on the caller's thread.
         Not from a thread that runs an event loop: use `await enqueue(...)` there.
+
+        Args:
+            account: see `enqueue`.
+            idempotency_key: see `enqueue`.
+            not_before: see `enqueue`.
+            not_after: see `enqueue`.
+            connection: see `enqueue`; may also be a `sqlite3.Connection`, used here on the
+                caller's thread.
+            **fields: the message (`MessageFields`), as for `GmailSender.send`.
+
+        Returns:
+            The `QueuedMail`, status `queued`.
         """
         refuse_loop_thread("enqueue_sync", "enqueue")
         made = self._compose(account, fields)
@@ -270,8 +282,22 @@ class MailQueue(QueueDatabase):
         not_after: datetime | None = None,
         connection: Any = None,
     ) -> QueuedMail:
-        """`enqueue_message` for code without `await`; `connection` may also be a
-        `sqlite3.Connection` (see `enqueue_sync`)."""
+        """`enqueue_message` for code without `await`; the same arguments.
+
+        Args:
+            message: an `email.message.Message` (or `EmailMessage`).
+            sender: the envelope sender (default: the From header, else the account).
+            recipients: the envelope recipients (default: To, Cc and Bcc).
+            account: see `enqueue`.
+            idempotency_key: see `enqueue_message`.
+            not_before: see `enqueue`.
+            not_after: see `enqueue`.
+            connection: see `enqueue`; may also be a `sqlite3.Connection` (see
+                `enqueue_sync`).
+
+        Returns:
+            The `QueuedMail`, status `queued`.
+        """
         refuse_loop_thread("enqueue_message_sync", "enqueue_message")
         made = self._prepare(message, account, sender, recipients)
         mail = self._new(made, {}, idempotency_key, not_before, not_after)

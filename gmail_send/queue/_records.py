@@ -52,10 +52,17 @@ ENDED: tuple[MailStatus, ...] = ("sent", "failed", "expired", "cancelled")
 
 @dataclass(frozen=True)
 class RecordedError:
-    """The error that ended the last attempt: its class name, reply code, message and hint."""
+    """The error that ended the last attempt: its class name, reply code, message and hint.
+
+    Attributes:
+        type: the class name of the typed error, e.g. "TemporaryError".
+        message: what happened, as the error said it.
+        code: the SMTP reply code, if a reply caused it.
+        enhanced_code: the enhanced status code of that reply ("5.1.1"), if any.
+        hint: what to do about it, if the error said.
+    """
 
     type: str
-    """The class name of the typed error, e.g. "TemporaryError"."""
     message: str
     code: int | None = None
     enhanced_code: str | None = None
@@ -70,8 +77,21 @@ class RecordedError:
 class QueuedMail:
     """One mail of the queue as it is now (a snapshot: ask `MailQueue.get` again to follow it).
 
-    `id` is a string, the same form on SQLite and PostgreSQL; times are timezone-aware (UTC).
-    `attempts` counts the times a worker sent it to Gmail (a hold does not count).
+    Times are timezone-aware (UTC).
+
+    Attributes:
+        id: the mail's id, a string of the same form on SQLite and PostgreSQL.
+        message_id: the Message-ID header it is sent with, angle brackets included.
+        account: the account that sends it.
+        status: where it is now (`MailStatus`).
+        attempts: the times a worker sent it to Gmail (a hold does not count).
+        created_at: when it was enqueued.
+        updated_at: when its row last changed.
+        next_attempt_at: when it is due: the back-off of `queued` or the end of a hold; None
+            otherwise.
+        last_error: the error that ended its last attempt, if any (`RecordedError`).
+        result: Gmail's answer once `sent` by a worker (None when `resolve(id, sent=True)`
+            said so, and before).
     """
 
     id: str
@@ -82,10 +102,8 @@ class QueuedMail:
     created_at: datetime
     updated_at: datetime
     next_attempt_at: datetime | None
-    """When it is due: the back-off of `queued` or the end of a hold; None otherwise."""
     last_error: RecordedError | None
     result: SendResult | None
-    """Gmail's answer once `sent` by a worker (None when `resolve(id, sent=True)` said so)."""
 
 
 MAIL_COLUMNS = (

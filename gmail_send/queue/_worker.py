@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email
-import email.policy
 import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, TypeVar
 
 from .._retry import classify
@@ -54,7 +51,6 @@ T = TypeVar("T")
 
 TRIM_EVERY = 60.0
 """Seconds between two deletions of old bodies (retention)."""
-_PARSE_OFF_LOOP = 256 * 1024
 
 
 class ClaimLostError(GmailSendError):
@@ -246,7 +242,7 @@ class Worker:
                 raise ClaimLostError(f"the claim on mail {mail.id} was lost to another worker")
 
         try:
-            outgoing = await _outgoing(mail)
+            outgoing = _outgoing(mail)
             result = await sender._send(outgoing, before_body=before_body)
         except asyncio.CancelledError:
             await asyncio.shield(self._release(mail))
@@ -356,22 +352,11 @@ def _fields(mail: Claimed) -> dict[str, object]:
     return {"mail_id": mail.id, "message_id": mail.message_id, "account": mail.account}
 
 
-def _parse(data: bytes) -> EmailMessage:
-    message = email.message_from_bytes(data, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
-
-
-async def _outgoing(mail: Claimed) -> OutgoingMessage:
-    """The stored mail as the sender takes it (the bytes as stored; the message parsed from
-    them, off the loop when large, for senders with a sink)."""
+def _outgoing(mail: Claimed) -> OutgoingMessage:
+    """The stored mail as the sender takes it: the bytes as stored, sent as they are (the
+    message is parsed from them only if something asks for it, e.g. a sink)."""
     assert mail.data is not None
-    if len(mail.data) > _PARSE_OFF_LOOP:
-        message = await asyncio.to_thread(_parse, mail.data)
-    else:
-        message = _parse(mail.data)
     return OutgoingMessage(
-        message=message,
         data=mail.data,
         sender=mail.sender,
         recipients=mail.recipients,

@@ -1,29 +1,30 @@
-"""One SMTP session with Gmail on aiosmtplib: TLS, EHLO, AUTH, and `send()` for a transaction.
+"""One SMTP session with Gmail: TLS, EHLO and AUTH on aiosmtplib, then transactions of ours.
 
-The transaction itself (plain or pipelined) lives in `transaction.py`, the PIPELINING extension
-in `pipelining.py`. This layer turns every failure into a typed `GmailSendError`; it never
-retries (the sender decides that). Credentials are only ever sent over an encrypted, verified
-connection.
+aiosmtplib connects, secures the connection and signs in through its public API; then the
+session's `CommandStream` (`_stream.py`, on the transport aiosmtplib opened) takes over, and
+every transaction runs on it: BDAT where the server offers CHUNKING (`_chunking.py`), DATA
+otherwise (`_transaction.py`). With CHUNKING and PIPELINING, up to `max_in_flight`
+transactions are streamed on the session at once; otherwise it carries one at a time.
+
+This layer turns every failure into a typed `GmailSendError`; it never retries (the sender
+decides that). Credentials are only ever sent over an encrypted, verified connection.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import logging
 import ssl
 import time
-from dataclasses import dataclass, field
 
 import aiosmtplib
 from aiosmtplib import SMTPResponse
 
 from .._result import AuthMethod, SendResult
 from .._types import Security
-from ..auth._credentials import AppPassword
-from ..auth._xoauth2 import XOAuth2Challenge, build_xoauth2, parse_xoauth2_challenge
 from ..errors import (
-    AuthenticationError,
     ConfigurationError,
     GmailConnectionError,
     GmailSendError,
@@ -31,11 +32,14 @@ from ..errors import (
     TLSError,
 )
 from ..message._outgoing import OutgoingMessage
-from ._pipelining import PipeliningProtocol, attach
+from ._chunking import send_chunked
+from ._login import AccessToken, Login, sign_in
 from ._replies import Stage, error_for_reply, parse_reply
-from ._transaction import Progress, mail_options, send_pipelined, send_plain
+from ._stream import CommandStream, NotSent, SessionEnded
+from ._transaction import Progress, mail_options, send_data
 
 __all__ = [
+    "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_TIMEOUT",
     "GMAIL_HOST",
     "AccessToken",
@@ -50,23 +54,19 @@ __all__ = [
 log = logging.getLogger("gmail_send.smtp")
 
 
-@dataclass(frozen=True)
-class AccessToken:
-    """What an XOAUTH2 login sends: the mailbox and an access token (kept out of the repr)."""
-
-    user: str
-    token: str = field(repr=False)
-
-
-Login = AppPassword | AccessToken
-"""What one session signs in with."""
 GMAIL_HOST = "smtp.gmail.com"
 DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_IN_FLIGHT = 10
+"""Transactions streamed on one session before the first of their replies must have come."""
 _ids = itertools.count(1)
 
 
 def default_port(security: Security) -> int:
-    """587 for STARTTLS, 465 for implicit TLS, 25 for a plain relay connection."""
+    """587 for STARTTLS, 465 for implicit TLS, 25 for a plain relay connection.
+
+    Args:
+        security: "starttls", "tls" or "none".
+    """
     return {"starttls": 587, "tls": 465, "none": 25}[security]
 
 
@@ -98,7 +98,12 @@ class SMTPConnection:
         tls_context: ssl.SSLContext | None,
         timeout: float | None = DEFAULT_TIMEOUT,
         local_hostname: str | None = None,
+        pipelining: bool = True,
+        chunking: bool = True,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
+        """`pipelining` and `chunking` allow the extensions where the server offers them;
+        `max_in_flight` bounds the transactions streamed at once (see the module's doc)."""
         self.host = host
         self.port = port
         self.security: Security = security
@@ -116,9 +121,12 @@ class SMTPConnection:
         self.auth_method: AuthMethod | None = None
         self._greeted = False
         self.messages_sent = 0
-        self.use_pipelining = True
-        """Send the envelope pipelined when the server offers PIPELINING (set before sending)."""
-        self._pipelining: PipeliningProtocol | None = None
+        self.transactions_started = 0
+        self._allow_pipelining = pipelining
+        self._allow_chunking = chunking
+        self._max_in_flight = max_in_flight
+        self._stream: CommandStream | None = None
+        self._one_at_a_time = asyncio.Lock()
         self.created_at = time.monotonic()
         self.last_used = self.created_at
 
@@ -128,12 +136,40 @@ class SMTPConnection:
 
     @property
     def smtp(self) -> aiosmtplib.SMTP:
-        """The aiosmtplib session underneath (for the transaction module)."""
+        """The aiosmtplib session that connected and signed in (no command goes through it
+        once the session's `CommandStream` has taken over)."""
         return self._smtp
 
     @property
     def is_connected(self) -> bool:
+        if self._stream is not None:
+            return self._stream.is_open
         return self._smtp.is_connected
+
+    @property
+    def pipelined(self) -> bool:
+        """Whether commands are written ahead of their replies (the server offers PIPELINING)."""
+        return self._allow_pipelining and self.supports("pipelining")
+
+    @property
+    def chunked(self) -> bool:
+        """Whether messages go with BDAT (the server offers CHUNKING) instead of DATA."""
+        return self._allow_chunking and self.supports("chunking")
+
+    @property
+    def streaming(self) -> bool:
+        """Whether several transactions may be in flight on this session at once."""
+        return self.pipelined and self.chunked
+
+    @property
+    def capacity(self) -> int:
+        """How many sends this session carries at once."""
+        return self._max_in_flight if self.streaming else 1
+
+    @property
+    def in_flight(self) -> int:
+        """Exchanges written on this session whose replies have not all come."""
+        return self._stream.in_flight if self._stream is not None else 0
 
     @property
     def is_encrypted(self) -> bool:
@@ -165,6 +201,7 @@ class SMTPConnection:
             await self._connect()
             if login is not None:
                 self.auth_method = await self._authenticate(login)
+            self._take_over()
         except BaseException:
             self.close()
             raise
@@ -175,8 +212,13 @@ class SMTPConnection:
 
     async def _connect(self) -> None:
         where = f"{self.host}:{self.port}"
+        timeout = self._smtp.timeout
         try:
-            await self._smtp.connect()
+            # A short wait for the TCP connection and the greeting: a STARTTLS client on an
+            # implicit-TLS port would otherwise wait the whole timeout for a greeting that the
+            # server (waiting for a TLS handshake) never sends.
+            await self._smtp.connect(timeout=_connect_wait(timeout))
+            self._smtp.timeout = timeout
             self._greeted = True
             await self._ehlo()
             if self.security == "starttls":
@@ -193,18 +235,25 @@ class SMTPConnection:
         except GmailSendError:
             raise  # already typed and complete (GmailConnectionError is an OSError too)
         except ssl.SSLError as exc:
-            raise _tls_error(where, exc, after_greeting=self._greeted) from None
+            raise _tls_error(where, exc, self.security, after_greeting=self._greeted) from None
         except aiosmtplib.SMTPConnectResponseError as exc:
             raise self.reply_error(SMTPResponse(exc.code, exc.message), "connect") from None
-        except aiosmtplib.SMTPConnectTimeoutError:
+        except aiosmtplib.SMTPConnectTimeoutError as exc:
+            wait = _connect_wait(timeout)
+            if "ready message" in str(exc) and self.security != "tls":
+                raise GmailConnectionError(
+                    f"{where} accepted the connection but sent no greeting within {wait:g} s",
+                    hint="a server that says nothing after connecting very likely expects "
+                    "implicit TLS: use security='tls' (port 465), or port 587 for STARTTLS",
+                ) from None
             raise GmailConnectionError(
-                f"timed out connecting to {where}",
+                f"timed out connecting to {where} (waited {wait:g} s)",
                 hint=_port_hint(self.port),
             ) from None
         except aiosmtplib.SMTPConnectError as exc:
             cause = exc.__cause__
             if isinstance(cause, ssl.SSLError):
-                raise _tls_error(where, cause, after_greeting=False) from None
+                raise _tls_error(where, cause, self.security, after_greeting=False) from None
             raise GmailConnectionError(
                 f"could not connect to {where}: {cause or exc}",
                 hint=_port_hint(self.port),
@@ -214,6 +263,19 @@ class SMTPConnection:
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise GmailConnectionError(
                 f"connection to {where} failed: {exc}", after_greeting=self._greeted
+            ) from None
+
+    def _take_over(self) -> None:
+        try:
+            self._stream = CommandStream(
+                self._smtp,
+                window=self._max_in_flight if self.streaming else 1,
+                timeout=self._smtp.timeout,
+            )
+        except ConnectionError:
+            raise GmailConnectionError(
+                f"the connection to {self.host}:{self.port} was lost after signing in",
+                after_greeting=True,
             ) from None
 
     async def _starttls(self) -> None:
@@ -236,62 +298,7 @@ class SMTPConnection:
                 "refusing to send credentials over an unencrypted connection",
                 hint="use security='starttls' (port 587) or 'tls' (port 465)",
             )
-        methods = self._smtp.server_auth_methods
-        if isinstance(login, AppPassword):
-            method: AuthMethod = "login" if "login" in methods else "plain"
-            if method not in methods:
-                raise AuthenticationError(
-                    f"the server offers no password login (it offers {methods or 'none'})",
-                    hint="use OAuth2 credentials, or check host and port",
-                )
-            await self._password_login(method, login)
-            return method
-        if "xoauth2" not in methods:
-            raise AuthenticationError(
-                f"the server does not offer XOAUTH2 (it offers {methods or 'none'})",
-                hint="use an AppPassword for this server, or check host and port",
-            )
-        await self._xoauth2_login(login)
-        return "xoauth2"
-
-    async def _password_login(self, method: AuthMethod, credentials: AppPassword) -> None:
-        """One attempt with one mechanism: every failure counts toward Gmail's login throttle."""
-        try:
-            if method == "login":
-                await self._smtp.auth_login(credentials.user, credentials.password)
-            else:
-                await self._smtp.auth_plain(credentials.user, credentials.password)
-        except aiosmtplib.SMTPAuthenticationError as exc:
-            reply = parse_reply(exc.code, exc.message)
-            raise error_for_reply(reply, stage="auth", mechanism=method) from None
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            raise GmailConnectionError(
-                f"connection lost during login: {exc}", after_greeting=True
-            ) from None
-
-    async def _xoauth2_login(self, login: AccessToken) -> None:
-        blob = build_xoauth2(login.user, login.token).encode("ascii")
-        challenge: XOAuth2Challenge | None = None
-        try:
-            response = await self._smtp.execute_command(b"AUTH", b"XOAUTH2", blob)
-            if response.code == 334:
-                challenge = parse_xoauth2_challenge(response.message)
-                response = await self._smtp.execute_command(b"")
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            raise GmailConnectionError(
-                f"connection lost during login: {exc}", after_greeting=True
-            ) from None
-        if response.code == 235:
-            return
-        reply = parse_reply(response.code, response.message)
-        raise error_for_reply(
-            reply,
-            stage="auth",
-            mechanism="xoauth2",
-            oauth_status=challenge.status if challenge else None,
-            oauth_scope=challenge.scope if challenge else None,
-            hint=challenge.hint if challenge else None,
-        )
+        return await sign_in(self._smtp, login)
 
     def reply_error(self, response: SMTPResponse, stage: Stage) -> GmailSendError:
         return error_for_reply(parse_reply(response.code, response.message), stage=stage)
@@ -302,7 +309,8 @@ class SMTPConnection:
         """Run one mail transaction; Gmail refusing some recipients is not an error.
 
         `progress` (optional) is updated as the transaction goes, so a caller that cancels it
-        can tell whether the body had been sent. A cancelled transaction closes the connection.
+        can tell whether the body had been sent. On a streaming session other sends may run
+        their transactions at the same time; otherwise they wait their turn here.
         """
         progress = progress if progress is not None else Progress()
         progress.connection_id = self.id
@@ -316,19 +324,32 @@ class SMTPConnection:
                 hint="send large files as links",
             )
         options, encoding = mail_options(self, outgoing)
-        pipeline = self._pipeline()
-        try:
-            if pipeline is not None:
-                refused, response = await send_pipelined(
-                    self, pipeline, outgoing, options, encoding, progress
-                )
-            else:
-                refused, response = await send_plain(self, outgoing, options, encoding, progress)
-        except GmailSendError:
-            raise
-        except BaseException:
-            self.close()  # cancelled or broken half-way: never reuse this session
-            raise
+        stream = self._stream
+        if stream is None:
+            raise GmailConnectionError("the session is not open", after_greeting=True)
+        self.transactions_started += 1
+        if self.streaming:
+            refused, response = await send_chunked(
+                self, stream, outgoing, options, encoding, progress, pipelined=True
+            )
+        else:
+            async with self._one_at_a_time:
+                try:
+                    run = send_chunked if self.chunked else send_data
+                    refused, response = await run(
+                        self,
+                        stream,
+                        outgoing,
+                        options,
+                        encoding,
+                        progress,
+                        pipelined=self.pipelined,
+                    )
+                except GmailSendError:
+                    raise
+                except BaseException:
+                    self.close()  # cancelled between two exchanges: the server is mid-transaction
+                    raise
         self.messages_sent += 1
         self.last_used = time.monotonic()
         accepted = tuple(a for a in outgoing.recipients if a not in refused)
@@ -340,47 +361,68 @@ class SMTPConnection:
             auth_method=self.auth_method,
         )
 
-    def _pipeline(self) -> PipeliningProtocol | None:
-        if not self.use_pipelining or not self.supports("pipelining"):
-            return None
-        if self._pipelining is None:
-            self._pipelining = attach(self._smtp)
-            if self._pipelining is None:
-                self.use_pipelining = False
-        return self._pipelining
-
-    @property
-    def pipelining(self) -> bool:
-        """Whether this session sends its envelope pipelined (RFC 2920)."""
-        return self._pipelining is not None and self._smtp.protocol is self._pipelining
-
     async def reset(self) -> None:
         """RSET after a failed transaction so the session can carry the next message."""
-        if not self.is_connected:
+        stream = self._stream
+        if stream is None or not stream.is_open:
             return
         try:
-            await self._smtp.rset()
-        except (aiosmtplib.SMTPException, OSError):
+            [reply] = await stream.exchange(b"RSET\r\n", ("RSET",))
+        except (NotSent, SessionEnded):
+            self.close()
+            return
+        if reply.code != 250:
             self.close()
 
-    async def quit(self) -> None:
-        """Say goodbye politely; a server that already went away is no error."""
-        if self.is_connected:
+    async def quit(self, *, wait: bool = True) -> None:
+        """Say goodbye politely; a server that already went away is no error.
+
+        With `wait=False` QUIT is written and the connection closed at once, without waiting
+        for the server's reply (nothing depends on it): a one-shot send saves a round trip.
+        """
+        stream = self._stream
+        if stream is not None and stream.is_open:
+            if not wait:
+                stream.write_and_close(b"QUIT\r\n")
+            else:
+                with contextlib.suppress(NotSent, SessionEnded):
+                    await stream.exchange(b"QUIT\r\n", ("QUIT",))
+        elif stream is None and self._smtp.is_connected:
             with contextlib.suppress(aiosmtplib.SMTPException, OSError):
                 await self._smtp.quit()
         self.close()
 
     def close(self) -> None:
         """Drop the connection at once (after a failure or cancellation)."""
+        if self._stream is not None:
+            self._stream.end("the session was closed")
         self._smtp.close()
 
 
-def _tls_error(where: str, exc: ssl.SSLError, *, after_greeting: bool) -> TLSError:
+CONNECT_WAIT = 5.0
+"""Seconds to wait for the TCP connection and the server's greeting (less if `timeout` is)."""
+
+
+def _connect_wait(timeout: float | None) -> float:
+    return CONNECT_WAIT if timeout is None else min(timeout, CONNECT_WAIT)
+
+
+def _tls_error(
+    where: str, exc: ssl.SSLError, security: Security, *, after_greeting: bool
+) -> TLSError:
+    if security == "tls" and exc.reason == "WRONG_VERSION_NUMBER":
+        return TLSError(
+            f"TLS with {where} failed: the server is not speaking TLS yet (WRONG_VERSION_NUMBER)",
+            hint="this port expects a plain greeting and STARTTLS: use security='starttls' "
+            "(port 587), or port 465 for implicit TLS",
+            after_greeting=after_greeting,
+        )
     if isinstance(exc, ssl.SSLCertVerificationError):
         return TLSError(
             f"the certificate of {where} could not be verified: {exc.verify_message}",
             hint="a proxy or antivirus may be intercepting TLS; for a private or test server "
-            "pass tls_context with its CA loaded (never switch verification off)",
+            "pass ca_file= (--ca-file, GMAIL_SEND_CA_FILE) with its CA (never switch "
+            "verification off)",
             after_greeting=after_greeting,
         )
     return TLSError(f"TLS with {where} failed: {exc.reason or exc}", after_greeting=after_greeting)

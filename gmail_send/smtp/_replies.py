@@ -48,6 +48,20 @@ class ReplyRule:
     logins only as the answer to AUTH; to STARTTLS it is RFC 3207's "TLS not available").
     `retryable=False` marks a 4xx reply after which the same message must not simply be sent
     again.
+
+    Attributes:
+        code: the basic reply code, e.g. 550.
+        enhanced_code: the enhanced status code, e.g. "5.4.5".
+        kind: what the reply is about: "temporary", "throttled", "auth", "quota" or
+            "permanent".
+        text: the whole reply as Gmail words it.
+        meaning: what the reply means, in words.
+        hint: what to do about it.
+        match: a piece of `text` that picks this row among rows with the same codes; None
+            when the codes alone decide.
+        retryable: False for a 4xx reply after which the same message must not simply be sent
+            again; None to go by the code.
+        stages: the commands whose replies this row is limited to; None for any.
     """
 
     code: int
@@ -350,10 +364,19 @@ def error_for_reply(
         kind = "permanent"
     if stage == "auth" and kind == "permanent" and reply.code != 530:
         kind = "auth"
+    if kind == "auth" and mechanism in ("login", "plain") and reply.code in (534, 535):
+        hint = hint or _APP_PASSWORD_HINT
     hint = hint or (rule.hint if rule else None)
     what = f"Gmail refused {_STAGE_WORDS[stage]}: {reply}"
     if rule is not None:
         what = f"{what} ({rule.meaning})"
+    if oauth_status is not None or oauth_scope is not None:
+        said = ", ".join(
+            f"{name} {value}"
+            for name, value in (("status", oauth_status), ("scope", oauth_scope))
+            if value is not None
+        )
+        what = f"{what}; the XOAUTH2 challenge said {said}"
     if kind == "auth":
         return AuthenticationError(
             what,
@@ -373,6 +396,12 @@ def error_for_reply(
         )
     return PermanentError(what, reply=reply, hint=hint)
 
+
+_APP_PASSWORD_HINT = (
+    "use a 16-letter app password (create one at https://myaccount.google.com/apppasswords; "  # noqa: S105
+    "the account needs 2-Step Verification), not the account's normal password; "
+    "`gmail-send doctor` checks the set-up"
+)
 
 _STAGE_WORDS: dict[Stage, str] = {
     "connect": "the connection",

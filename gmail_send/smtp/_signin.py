@@ -28,7 +28,14 @@ from ..auth._credentials import (
     fetch_token,
 )
 from ..errors import AuthenticationError, GmailSendError, TokenError
-from ._connection import DEFAULT_TIMEOUT, AccessToken, Login, Security, SMTPConnection
+from ._connection import (
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_TIMEOUT,
+    AccessToken,
+    Login,
+    Security,
+    SMTPConnection,
+)
 
 __all__ = ["ConnectionSettings", "open_session", "session_still_wanted"]
 
@@ -45,6 +52,9 @@ class ConnectionSettings:
     tls_context: ssl.SSLContext | None = None
     timeout: float | None = DEFAULT_TIMEOUT
     local_hostname: str | None = None
+    pipelining: bool = True
+    chunking: bool = True
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
 
     def new_connection(self) -> SMTPConnection:
         return SMTPConnection(
@@ -54,6 +64,9 @@ class ConnectionSettings:
             tls_context=self.tls_context,
             timeout=self.timeout,
             local_hostname=self.local_hostname,
+            pipelining=self.pipelining,
+            chunking=self.chunking,
+            max_in_flight=self.max_in_flight,
         )
 
 

@@ -1,8 +1,13 @@
-"""One mail transaction on an open session: MAIL, RCPT, DATA and the body, plain or pipelined.
+"""One mail transaction on a signed-in session: what its replies mean, and the DATA path.
 
-`SMTPConnection.send` calls these. They map every failure to a typed error and record in a
-`Progress` whether the body may have reached the server, which is what decides if a failed
-send may be retried (before the body: yes; after it: the outcome is unknown).
+`SMTPConnection.send` runs a transaction over the session's `CommandStream`: with BDAT where the
+server offers CHUNKING (`_chunking.py`), else with DATA (here): MAIL, every RCPT and DATA in one
+write where the server offers PIPELINING (RFC 2920: DATA must end the group, so the body
+follows its 354 in a second round trip), one command at a time otherwise.
+
+Every failure becomes a typed error, and a `Progress` records whether the whole body may have
+reached the server: that decides whether a failed send may be tried again (before: yes; after,
+without a final reply: the outcome is unknown, `UnknownOutcomeError`).
 """
 
 from __future__ import annotations
@@ -11,7 +16,6 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-import aiosmtplib
 from aiosmtplib import SMTPResponse
 
 from ..errors import (
@@ -24,48 +28,65 @@ from ..errors import (
     UnknownOutcomeError,
 )
 from ..message._outgoing import OutgoingMessage
-from ._pipelining import PipeliningProtocol
-from ._replies import Stage, error_for_reply, parse_reply, reply_is_transient
+from ._replies import error_for_reply, parse_reply, reply_is_transient
+from ._stream import CommandStream, NotSent, SessionEnded, Slot
 
 if TYPE_CHECKING:
     from ._connection import SMTPConnection
 
 __all__ = [
     "Progress",
+    "Refused",
     "all_refused",
+    "announce_body",
     "broken",
+    "envelope_commands",
+    "envelope_slots",
+    "judge_envelope",
     "mail_options",
-    "send_pipelined",
-    "send_plain",
-    "unreadable",
+    "send_data",
 ]
 
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+Refused = dict[str, SMTPReply]
 
 
 class Progress:
     """How far one mail transaction got: read by the sender after a failure or cancellation.
 
-    `before_body`, when set, is awaited after the server said 354 and before the body is
-    written: the mail queue records there, durably, that the body may go out. If it raises,
-    the body is not sent and the session is closed.
+    `before_body`, when set, is awaited just before the write that carries the body (after
+    DATA's 354; with BDAT, before the write of MAIL, RCPT, BDAT and the body, or of BDAT and
+    the body without PIPELINING): the mail queue records there, durably, that the body may go
+    out. If it raises, the body is not sent.
     """
 
     def __init__(self, before_body: Callable[[], Awaitable[None]] | None = None) -> None:
         self.connection_id: int | None = None
         self.body_sent = False
-        """True from the moment the message body may have reached the server."""
+        """True from the moment the whole message body may have reached the server."""
         self.before_body = before_body
 
+    def mark_body_sent(self) -> None:
+        self.body_sent = True
 
-async def _announce_body(connection: SMTPConnection, progress: Progress) -> None:
-    """Run `progress.before_body`; on any failure close the session (it waits for a body)."""
+
+async def announce_body(connection: SMTPConnection, progress: Progress, *, waiting: bool) -> None:
+    """Run `progress.before_body`, just before the write that carries the body.
+
+    `waiting`: the server already waits for this transaction's body (after DATA's 354, or an
+    open transaction without PIPELINING); a failure then closes the session, so the body is
+    never written. Otherwise nothing of the transaction was written yet, and the session is
+    left as it is (other sends may be using it).
+    """
     if progress.before_body is None:
         return
     try:
         await progress.before_body()
     except BaseException:
-        connection.close()
+        if waiting:
+            connection.close()
         raise
 
 
@@ -76,67 +97,10 @@ def _dot_stuffed(data: bytes) -> bytes:
     return _LEADING_DOT.sub(b"..", data) + b".\r\n"
 
 
-_LEADING_DOT = re.compile(rb"(?m)^\.")
-
-
-async def send_plain(
-    connection: SMTPConnection,
-    outgoing: OutgoingMessage,
-    mail_options: list[str],
-    encoding: str,
-    progress: Progress,
-) -> tuple[dict[str, SMTPReply], SMTPResponse]:
-    """One command, one reply: MAIL, each RCPT, DATA (aiosmtplib's own commands)."""
-    stage: Stage = "mail"
-    try:
-        await connection.smtp.mail(outgoing.sender, options=mail_options, encoding=encoding)
-        stage = "rcpt"
-        refused: dict[str, SMTPReply] = {}
-        for address in outgoing.recipients:
-            response = await connection.smtp.execute_command(
-                b"RCPT", b"TO:<" + address.encode(encoding) + b">"
-            )
-            if response.code == 421:  # the server is closing the session
-                raise connection.reply_error(response, "rcpt")
-            if response.code not in (250, 251):
-                refused[address] = parse_reply(response.code, response.message)
-        if len(refused) == len(outgoing.recipients):
-            await connection.reset()
-            raise all_refused(refused)
-        stage = "data"
-        response = await connection.smtp.execute_command(b"DATA")
-        if response.code != 354:
-            await connection.reset()
-            raise connection.reply_error(response, "data")
-        # The body goes through the protocol's public write/read_response, so that a drop
-        # before the 354 (nothing sent, safe to retry) is told apart from one after the body.
-        protocol = connection.smtp.protocol
-        if protocol is None:
-            raise aiosmtplib.SMTPServerDisconnected("Connection lost")
-        await _announce_body(connection, progress)
-        progress.body_sent = True
-        protocol.write(_dot_stuffed(outgoing.data))
-        response = await protocol.read_response(timeout=connection.smtp.timeout)
-    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
-        raise broken(connection, exc, outgoing, progress) from None
-    except aiosmtplib.SMTPResponseException as exc:
-        if progress.body_sent:  # no readable final reply: the message may be stored
-            raise unreadable(connection, exc, outgoing, progress) from None
-        await connection.reset()
-        raise connection.reply_error(SMTPResponse(exc.code, exc.message), stage) from None
-    await _require_accepted(connection, response)
-    return refused, response
-
-
-async def send_pipelined(
-    connection: SMTPConnection,
-    pipeline: PipeliningProtocol,
-    outgoing: OutgoingMessage,
-    mail_options: list[str],
-    encoding: str,
-    progress: Progress,
-) -> tuple[dict[str, SMTPReply], SMTPResponse]:
-    """MAIL, every RCPT and DATA in one write (RFC 2920), then the body: two round trips."""
+def envelope_commands(
+    outgoing: OutgoingMessage, mail_options: list[str], encoding: str
+) -> list[bytes]:
+    """MAIL FROM and one RCPT TO per recipient, without line ends."""
     commands = [
         b" ".join(
             [b"MAIL FROM:<" + outgoing.sender.encode(encoding) + b">"]
@@ -144,99 +108,125 @@ async def send_pipelined(
         )
     ]
     commands += [b"RCPT TO:<" + a.encode(encoding) + b">" for a in outgoing.recipients]
-    commands.append(b"DATA")
     if any(_CONTROL.search(command) for command in commands):
         raise MessageError("an envelope address contains a control character")
-    timeout = connection.smtp.timeout
+    return commands
+
+
+def envelope_slots(recipients: int) -> tuple[Slot, ...]:
+    """What the replies to MAIL and `recipients` RCPT commands answer."""
+    rcpt: Slot = "RCPT"
+    return ("MAIL", *(rcpt,) * recipients)
+
+
+def judge_envelope(
+    connection: SMTPConnection, outgoing: OutgoingMessage, replies: list[SMTPResponse]
+) -> tuple[Refused, GmailSendError | None]:
+    """The recipients refused, and the error that ends the transaction (None: go on).
+
+    `replies` answer MAIL and then the RCPTs in order; there may be fewer (a 421 ends them).
+    """
+    mail = replies[0]
+    if mail.code != 250:
+        return {}, connection.reply_error(mail, "mail")
+    refused: Refused = {}
+    for address, reply in zip(outgoing.recipients, replies[1:], strict=False):
+        if reply.code == 421:
+            return refused, connection.reply_error(reply, "rcpt")
+        if reply.code not in (250, 251):
+            refused[address] = parse_reply(reply.code, reply.message)
+    if len(refused) == len(outgoing.recipients):
+        return refused, all_refused(refused)
+    return refused, None
+
+
+async def send_data(
+    connection: SMTPConnection,
+    stream: CommandStream,
+    outgoing: OutgoingMessage,
+    mail_options: list[str],
+    encoding: str,
+    progress: Progress,
+    *,
+    pipelined: bool,
+) -> tuple[Refused, SMTPResponse]:
+    """MAIL, RCPT, DATA (in one write when `pipelined`), then the body after the 354."""
+    envelope = envelope_commands(outgoing, mail_options, encoding)
     try:
-        replies = await pipeline.exchange(
-            b"".join(c + b"\r\n" for c in commands), len(commands), timeout=timeout
-        )
-        mail_reply, rcpt_replies, data_reply = replies[0], replies[1:-1], replies[-1]
-        if 421 in (reply.code for reply in replies):
-            connection.close()
-        if mail_reply.code != 250:
-            if data_reply.code == 354:  # no sane server does this; do not send a body
-                connection.close()
+        if pipelined:
+            slots = (*envelope_slots(len(outgoing.recipients)), "DATA")
+            lines = b"".join(command + b"\r\n" for command in [*envelope, b"DATA"])
+            replies = await stream.exchange(lines, slots)
+            data_reply = replies[len(envelope)] if len(replies) > len(envelope) else None
+            refused, error = judge_envelope(connection, outgoing, replies[: len(envelope)])
+        else:
+            replies = []
+            for command, slot in zip(
+                envelope, envelope_slots(len(outgoing.recipients)), strict=True
+            ):
+                replies += await stream.exchange(command + b"\r\n", (slot,))
+                if replies[-1].code == 421 or (slot == "MAIL" and replies[-1].code != 250):
+                    break
+            refused, error = judge_envelope(connection, outgoing, replies)
+            data_reply = None
+            if error is None:
+                [data_reply] = await stream.exchange(b"DATA\r\n", ("DATA",))
+        if error is not None:
+            if data_reply is not None and data_reply.code == 354:
+                connection.close()  # no sane server does this; never send the body then
             await connection.reset()
-            raise connection.reply_error(mail_reply, "mail")
-        refused: dict[str, SMTPReply] = {}
-        for address, response in zip(outgoing.recipients, rcpt_replies, strict=True):
-            if response.code == 421:
-                raise connection.reply_error(response, "rcpt")
-            if response.code not in (250, 251):
-                refused[address] = parse_reply(response.code, response.message)
-        if len(refused) == len(outgoing.recipients):
-            if data_reply.code == 354:
-                connection.close()
-            await connection.reset()
-            raise all_refused(refused)
+            raise error
+        assert data_reply is not None
         if data_reply.code != 354:
             await connection.reset()
             raise connection.reply_error(data_reply, "data")
-        await _announce_body(connection, progress)
-        progress.body_sent = True
-        [response] = await pipeline.exchange(_dot_stuffed(outgoing.data), 1, timeout=timeout)
-    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+        await announce_body(connection, progress, waiting=True)
+        [response] = await stream.exchange(
+            b"", ("BODY",), body=_dot_stuffed(outgoing.data), on_last_write=progress.mark_body_sent
+        )
+    except (NotSent, SessionEnded) as exc:
         raise broken(connection, exc, outgoing, progress) from None
-    except aiosmtplib.SMTPResponseException as exc:  # a malformed reply
-        raise unreadable(connection, exc, outgoing, progress) from None
-    await _require_accepted(connection, response)
+    await require_accepted(connection, response)
     return refused, response
 
 
-async def _require_accepted(connection: SMTPConnection, response: SMTPResponse) -> None:
+async def require_accepted(connection: SMTPConnection, response: SMTPResponse) -> None:
     """Gmail's final answer to the body: 250, or the typed error (421 also ends the session)."""
-    if response.code == 421:
-        connection.close()
     if response.code != 250:
         await connection.reset()
         raise connection.reply_error(response, "data")
 
 
 def broken(
-    connection: SMTPConnection, exc: BaseException, outgoing: OutgoingMessage, progress: Progress
+    connection: SMTPConnection,
+    exc: NotSent | SessionEnded,
+    outgoing: OutgoingMessage,
+    progress: Progress,
 ) -> GmailSendError:
-    """The connection broke: whether the message could have been accepted decides the error."""
-    connection.close()
-    if progress.body_sent:
-        return UnknownOutcomeError(
-            f"the connection broke while the message was being sent ({exc}); "
-            "Gmail may or may not have accepted it",
-            message_id=outgoing.message_id,
-            hint="check the recipient's mailbox for this Message-ID before resending",
-        )
-    return GmailConnectionError(
-        f"the connection broke before the message was sent: {exc}",
-        hint="nothing was delivered; sending again is safe",
-        after_greeting=True,
-    )
+    """The session ended before the transaction's final reply: what that means for the message.
 
-
-def unreadable(
-    connection: SMTPConnection, exc: BaseException, outgoing: OutgoingMessage, progress: Progress
-) -> GmailSendError:
-    """The server sent a reply that cannot be read (malformed, too long): the session is closed.
-
-    Before the body this is a broken connection (nothing can have been accepted); after it the
-    message may have been stored, so the outcome is unknown and no automatic retry may follow.
+    Not written, or written after a 421 the server closed with: nothing can have been accepted
+    (the 421 is the error then). Otherwise it depends on whether the whole body went out.
     """
     connection.close()
-    if progress.body_sent:
+    if isinstance(exc, SessionEnded) and exc.closed_by is not None:
+        return connection.reply_error(exc.closed_by, "mail")
+    if isinstance(exc, SessionEnded) and progress.body_sent:
         return UnknownOutcomeError(
-            f"the server's reply to the message body could not be read ({exc}); "
+            f"the session ended while the message was being sent ({exc.reason}); "
             "Gmail may or may not have accepted it",
             message_id=outgoing.message_id,
             hint="check the recipient's mailbox for this Message-ID before resending",
         )
     return GmailConnectionError(
-        f"the server sent a malformed reply before the message was sent: {exc}",
+        f"the session ended before the message was sent ({exc.reason})",
         hint="nothing was delivered; sending again is safe",
         after_greeting=True,
     )
 
 
 def mail_options(connection: SMTPConnection, outgoing: OutgoingMessage) -> tuple[list[str], str]:
+    """The MAIL FROM parameters (SIZE, BODY=8BITMIME, SMTPUTF8) and the envelope's encoding."""
     options: list[str] = []
     if connection.supports("size"):
         options.append(f"SIZE={len(outgoing.data)}")
@@ -257,7 +247,7 @@ def mail_options(connection: SMTPConnection, outgoing: OutgoingMessage) -> tuple
     return options, "ascii"
 
 
-def all_refused(refused: dict[str, SMTPReply]) -> GmailSendError:
+def all_refused(refused: Refused) -> GmailSendError:
     first = next(iter(refused.values()))
     error = error_for_reply(first, stage="rcpt")
     if first.enhanced_code == "5.4.5":

@@ -13,6 +13,7 @@ import contextlib
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -180,9 +181,20 @@ def _open_sqlite(path: str) -> Any:
     if not os.path.isdir(directory):
         raise sqlite3.OperationalError(f"the directory {directory} does not exist")
     connection = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
     connection.execute("PRAGMA busy_timeout=30000")
+    # Switching a new database to WAL needs a moment alone with it, and SQLite answers "locked"
+    # at once (no busy handler) while another process opens it too: try again, bounded.
+    deadline = time.monotonic() + 30.0
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                connection.close()
+                raise
+            time.sleep(0.02)
+    connection.execute("PRAGMA synchronous=NORMAL")
     return connection
 
 

@@ -104,7 +104,13 @@ def admit(
 
 
 def settle(cursor: Cursor, account: str, reservation: str, *, sent: bool, now: float) -> None:
-    """The reserved message was (or may have been) sent, or surely was not."""
+    """The reserved message was (or may have been) sent, or surely was not.
+
+    Under the account's lock, like `admit`, so a settle never commits while an admission
+    counts; `admit` also counts sends and reservations in one statement (one snapshot), so a
+    settle cannot fall between two counts and be counted in neither.
+    """
+    _lock(cursor, account)
     cursor.execute("DELETE FROM gmail_send_reservations WHERE id = %s", (reservation,))
     if sent:
         cursor.execute(

@@ -59,29 +59,58 @@ class StateStore:
         return await asyncio.to_thread(work)
 
     async def admit(self, account: str, limit: int | None) -> Admission:
-        """Reserve room for one message of `account`, unless paused or at `limit` a day."""
+        """Reserve room for one message of `account`, unless paused or at `limit` a day.
+
+        Args:
+            account: the mailbox (case-insensitive).
+            limit: the most messages per 24 hours, reservations included; None for no limit.
+
+        Returns:
+            The `Admission`: a reservation to `settle`, or why there is none.
+        """
         key = account.lower()
         return await self._run(
             lambda c, now: _state.admit(c, key, limit, now=now, reservation_ttl=RESERVATION_TTL)
         )
 
     async def settle(self, account: str, reservation: str, *, sent: bool) -> None:
-        """Count the reserved message (it was or may have been sent) or free its room."""
+        """Count the reserved message (it was or may have been sent) or free its room.
+
+        Args:
+            account: the mailbox (case-insensitive).
+            reservation: the reservation `admit` returned.
+            sent: True when the message was or may have been sent (it is counted).
+        """
         key = account.lower()
         await self._run(lambda c, now: _state.settle(c, key, reservation, sent=sent, now=now))
 
     async def sent_today(self, account: str) -> int:
-        """Messages of `account` counted in the last 24 hours, by every process."""
+        """Messages of `account` counted in the last 24 hours, by every process.
+
+        Args:
+            account: the mailbox (case-insensitive).
+        """
         key = account.lower()
         return await self._run(lambda c, now: _state.sent_in_window(c, key, now=now))
 
     async def pause(self, account: str, kind: PauseKind, seconds: float) -> None:
-        """Stop `kind` ("quota": sending; "login": new sign-ins) for `seconds`, everywhere."""
+        """Stop `kind` ("quota": sending; "login": new sign-ins) for `seconds`, everywhere.
+
+        Args:
+            account: the mailbox (case-insensitive).
+            kind: "quota" or "login".
+            seconds: how long the pause lasts.
+        """
         key = account.lower()
         await self._run(lambda c, now: _state.pause(c, key, kind, until=now + seconds))
 
     async def paused_for(self, account: str, kind: PauseKind) -> float | None:
-        """Seconds left of a pause, or None."""
+        """Seconds left of a pause, or None.
+
+        Args:
+            account: the mailbox (case-insensitive).
+            kind: "quota" or "login".
+        """
         key = account.lower()
 
         def left(cursor: Cursor, now: float) -> float | None:
@@ -91,7 +120,12 @@ class StateStore:
         return await self._run(left)
 
     async def reset(self, account: str, *, count: bool = False) -> None:
-        """Lift the quota pause of `account`; with `count=True` also forget its 24-hour count."""
+        """Lift the quota pause of `account`; with `count=True` also forget its 24-hour count.
+
+        Args:
+            account: the mailbox (case-insensitive).
+            count: also forget the messages counted in the last 24 hours.
+        """
         key = account.lower()
         await self._run(lambda c, now: _state.reset(c, key, count=count))
 
@@ -106,7 +140,21 @@ class StateStore:
         any_is_stale: bool = False,
     ) -> tuple[str | None, bool]:
         """The shared access token of `account` if it has `fresh_margin` seconds left (and is
-        not `unusable`), else whether `owner` took the refresh lease; see `_state`."""
+        not `unusable`), else whether `owner` took the refresh lease; see `_state`.
+
+        Args:
+            account: the mailbox (case-insensitive).
+            owner: who asks (a random id per `SharedTokens`); the lease holder.
+            lease_seconds: how long the refresh lease lasts if `owner` takes it.
+            fresh_margin: seconds of life the shared token must have left to be handed out.
+            unusable: a token not to hand out (the one Gmail rejected).
+            any_is_stale: treat the shared token as stale whatever its expiry (a forced
+                refresh).
+
+        Returns:
+            (token, False) with a usable shared token; (None, True) when `owner` now holds
+            the lease and must refresh; (None, False) when another process holds it.
+        """
         key = account.lower()
         return await self._run(
             lambda c, now: _state.acquire_token(
@@ -124,7 +172,14 @@ class StateStore:
     async def put_token(
         self, account: str, owner: str, token: str | None, expires_at: float | None
     ) -> None:
-        """Publish a new access token (None: the refresh failed) and release the lease."""
+        """Publish a new access token (None: the refresh failed) and release the lease.
+
+        Args:
+            account: the mailbox (case-insensitive).
+            owner: the lease holder, as given to `acquire_token`.
+            token: the new access token, or None when the refresh failed.
+            expires_at: when `token` expires, in seconds since the epoch.
+        """
         key = account.lower()
         await self._run(lambda c, now: _state.put_token(c, key, owner, token, expires_at))
 

@@ -58,7 +58,13 @@ class SharedTokens:
         return f"SharedTokens({self._source!r}, {self._store!r})"
 
     async def get_token(self, *, force_refresh: bool = False, rejected: str | None = None) -> str:
-        """A current token: the shared one, or one this process refreshes under the lease."""
+        """A current token: the shared one, or one this process refreshes under the lease.
+
+        Args:
+            force_refresh: treat the shared token as stale and refresh it (once, across
+                processes: a token another process publishes meanwhile is taken).
+            rejected: the token Gmail rejected: it is not handed out again.
+        """
         try:
             return await self._shared(force_refresh, rejected)
         except StoreUnavailableError as exc:
@@ -109,9 +115,7 @@ class SharedTokens:
         return token
 
     async def _own(self, force: bool, rejected: str | None) -> str:
-        if rejected is not None:
-            return await fetch_token(self._source, rejected=rejected)
-        return await self._source.get_token(force_refresh=force)
+        return await fetch_token(self._source, rejected=rejected, force_refresh=force)
 
     def _expiry(self) -> float:
         expiry = getattr(self._source, "expiry", None)

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._accounts import LocalAccount, TokenValidator, TokenVerdict
     from ._background import LocalGmailThread
-    from ._faults import DropStage, InjectStage, ReplyLike, format_reply
+    from ._faults import DropStage, Hold, HoldStage, InjectStage, ReplyLike, format_reply
     from ._outbox import Outbox, SentMessage
     from ._pauses import Pause, PauseStage
-    from ._records import AuthAttempt, ReceivedMessage, SessionRecord
+    from ._records import AuthAttempt, ReceivedMessage, SessionRecord, TransactionRecord
     from ._server import DEFAULT_CLOSE_REPLY, LocalGmail
     from ._state import GMAIL_SIZE_LIMIT, Security
     from ._tls import TestCertificates
@@ -35,6 +35,8 @@ _WHERE = {
     "TokenVerdict": "_accounts",
     "LocalGmailThread": "_background",
     "DropStage": "_faults",
+    "Hold": "_faults",
+    "HoldStage": "_faults",
     "InjectStage": "_faults",
     "ReplyLike": "_faults",
     "format_reply": "_faults",
@@ -45,6 +47,7 @@ _WHERE = {
     "AuthAttempt": "_records",
     "ReceivedMessage": "_records",
     "SessionRecord": "_records",
+    "TransactionRecord": "_records",
     "DEFAULT_CLOSE_REPLY": "_server",
     "LocalGmail": "_server",
     "GMAIL_SIZE_LIMIT": "_state",
@@ -88,6 +91,8 @@ __all__ = [
     "GMAIL_SIZE_LIMIT",
     "AuthAttempt",
     "DropStage",
+    "Hold",
+    "HoldStage",
     "InjectStage",
     "LocalAccount",
     "LocalGmail",
@@ -104,5 +109,6 @@ __all__ = [
     "TestCertificates",
     "TokenValidator",
     "TokenVerdict",
+    "TransactionRecord",
     "format_reply",
 ]

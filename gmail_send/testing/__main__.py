@@ -1,7 +1,9 @@
-"""`python -m gmail_send.testing`: run a local Gmail by hand, to point a client at it.
+"""`python -m gmail_send.testing`: run a local Gmail by hand, to point an application at it.
 
-Prints where it listens, the CA file to trust and a demo account's credentials (local, made
-up for this run), then lists messages as they arrive until Ctrl-C or `--seconds` elapse.
+Prints where it listens, the inbox page to open in a browser, the CA file to trust, a demo
+account's credentials (local, made up for this run) and the `GMAIL_SEND_*` variables that make
+an application send here (`GMAIL_SEND_SINK=local`), then lists messages as they arrive until
+Ctrl-C or `--seconds` elapse.
 """
 
 from __future__ import annotations
@@ -10,21 +12,32 @@ import argparse
 import asyncio
 import contextlib
 import secrets
+import shlex
 import string
 import tempfile
-import time
 from collections.abc import Sequence
 
 from ._accounts import LocalAccount
 from ._server import LocalGmail
+from ._watch import watch
 
 __all__ = ["main", "serve"]
 
 DEMO_ADDRESS = "demo@gmail.com"
 
 
-async def serve(*, security: str, port: int, seconds: float) -> None:
-    """Run the server for at most `seconds`, printing what arrives."""
+async def serve(
+    *, security: str, port: int, seconds: float, web: bool = True, web_port: int = 0
+) -> None:
+    """Run the server for at most `seconds`, printing what arrives.
+
+    Args:
+        security: "starttls", "tls" or "none".
+        port: the SMTP port (0: a free one).
+        seconds: how long to serve.
+        web: also serve the inbox page.
+        web_port: the inbox page's port (0: a free one).
+    """
     letters = "".join(secrets.choice(string.ascii_lowercase) for _ in range(16))
     app_password = " ".join(letters[i : i + 4] for i in range(0, 16, 4))
     token = "ya29.local-" + secrets.token_urlsafe(16)
@@ -34,37 +47,59 @@ async def serve(*, security: str, port: int, seconds: float) -> None:
             security=security,  # type: ignore[arg-type]  # checked by argparse choices
             accounts=[account],
             port=port,
+            web=web,
+            web_port=web_port,
         ) as gmail:
             gmail.add_access_token(DEMO_ADDRESS, token)
             ca_path = gmail.certificates.ca_pem_path(directory)
             print(f"local Gmail ({security}) listening on {gmail.host}:{gmail.port}")
+            if gmail.web_url is not None:
+                print(f"inbox in the browser: {gmail.web_url}")
             print(f"CA certificate to trust: {ca_path}")
             print(f"account {DEMO_ADDRESS}: app password {app_password!r}, access token {token!r}")
-            print("(made up for this run, valid only here) - Ctrl-C to stop", flush=True)
-            deadline = time.monotonic() + seconds
-            shown = 0
-            while time.monotonic() < deadline:
-                await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
-                for message in gmail.messages[shown:]:
-                    print(
-                        f"received: from {message.mail_from} to {', '.join(message.rcpt_tos)}, "
-                        f"{len(message.data):,} bytes, subject {message.parsed()['Subject']!r}",
-                        flush=True,
-                    )
-                shown = len(gmail.messages)
+            print("(made up for this run, valid only here)")
+            variables = {
+                "GMAIL_SEND_SINK": "local",
+                "GMAIL_SEND_HOST": gmail.host,
+                "GMAIL_SEND_PORT": str(gmail.port),
+                "GMAIL_SEND_SECURITY": security,
+                "GMAIL_SEND_CA_FILE": str(ca_path),
+                "GMAIL_SEND_USER": DEMO_ADDRESS,
+                "GMAIL_SEND_APP_PASSWORD": app_password,
+            }
+            if security == "none":  # no sign-in over plain text: the server relays by IP
+                del variables["GMAIL_SEND_USER"], variables["GMAIL_SEND_APP_PASSWORD"]
+            print("an application sends here with these variables:")
+            for name, value in variables.items():
+                print(f"  export {name}={shlex.quote(value)}")
+            print("Ctrl-C to stop", flush=True)
+            await watch(gmail, seconds, print)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse arguments and serve until Ctrl-C or the time is up."""
     parser = argparse.ArgumentParser(
-        prog="python -m gmail_send.testing", description="Run a local Gmail-like SMTP server."
+        prog="python -m gmail_send.testing",
+        description="Run a local Gmail-like SMTP server, with its inbox in the browser.",
     )
     parser.add_argument("--security", choices=("starttls", "tls", "none"), default="starttls")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
     parser.add_argument("--seconds", type=float, default=600.0, help="stop after this long")
+    parser.add_argument("--no-web", action="store_true", help="do not serve the inbox page")
+    parser.add_argument(
+        "--web-port", type=int, default=0, help="the inbox page's port; 0 picks a free one"
+    )
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(security=args.security, port=args.port, seconds=args.seconds))
+        asyncio.run(
+            serve(
+                security=args.security,
+                port=args.port,
+                seconds=args.seconds,
+                web=not args.no_web,
+                web_port=args.web_port,
+            )
+        )
 
 
 if __name__ == "__main__":

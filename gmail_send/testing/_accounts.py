@@ -31,10 +31,14 @@ __all__ = [
 class LocalAccount:
     """A mailbox on the local Gmail.
 
-    `app_password` is what LOGIN and PLAIN accept (spaces are ignored, as Gmail does with the
-    16-letter code); `password` is the account's normal password, which Gmail refuses over SMTP
-    with `534 5.7.9 Application-specific password required`. `aliases` are the verified
-    "Send mail as" addresses: a sender among them is kept, any other sender is rewritten.
+    Attributes:
+        address: the account's e-mail address, its login (matched case-insensitively).
+        app_password: what LOGIN and PLAIN accept (spaces are ignored, as Gmail does with the
+            16-letter code); None: no password login succeeds.
+        password: the account's normal password, which Gmail refuses over SMTP with
+            `534 5.7.9 Application-specific password required`; None: no such refusal.
+        aliases: the verified "Send mail as" addresses: a sender among them is kept, any other
+            sender is rewritten to `address`.
     """
 
     address: str
@@ -48,7 +52,11 @@ class LocalAccount:
         object.__setattr__(self, "aliases", tuple(self.aliases))
 
     def may_send_as(self, address: str) -> bool:
-        """Whether Gmail keeps `address` as the sender for this account (itself or an alias)."""
+        """Whether Gmail keeps `address` as the sender for this account (itself or an alias).
+
+        Args:
+            address: a sender address (case-insensitive).
+        """
         wanted = address.strip().lower()
         return wanted == self.address.lower() or wanted in {a.lower() for a in self.aliases}
 
@@ -86,9 +94,13 @@ def check_password(accounts: dict[str, LocalAccount], login: str, password: str)
 class TokenVerdict:
     """What a token check decided.
 
-    `status` goes into the `334` challenge when the token is refused: "400" for a token that is
-    unknown, malformed, for another user or without the https://mail.google.com/ scope; "401"
-    for an expired or revoked token. `reason` is a short word for tests ("wrong-scope", ...).
+    Attributes:
+        accepted: whether the session signs in.
+        status: what goes into the `334` challenge when the token is refused: "400" for a token
+            that is unknown, malformed, for another user or without the
+            https://mail.google.com/ scope; "401" for an expired or revoked token.
+        reason: a short word for tests ("wrong-scope", ...), kept as
+            `SessionRecord.auth_reason`.
     """
 
     accepted: bool
@@ -102,7 +114,12 @@ class TokenVerdict:
 
     @classmethod
     def reject(cls, status: str = "400", reason: str = "rejected") -> TokenVerdict:
-        """A verdict that refuses the token with the given challenge status."""
+        """A verdict that refuses the token with the given challenge status.
+
+        Args:
+            status: the status of the `334` challenge: "400" or "401" (see the class).
+            reason: a short word for tests, kept as `SessionRecord.auth_reason`.
+        """
         return cls(False, status, reason)
 
 

@@ -45,7 +45,19 @@ class LocalGmailThread:
 
     It has one account, `account` with `app_password`, which also accepts the XOAUTH2 token
     `access_token`. `server` is the `LocalGmail` itself (its sync methods, like `inject`, may
-    be called from the test's thread; run its coroutines with `call`).
+    be called from the test's thread; run its coroutines with `call`). With `web=True` it also
+    serves the inbox page, at `web_url`.
+
+    Args:
+        security: "starttls", "tls" or "none", as for `LocalGmail`.
+        account: the address of the one account.
+        app_password: the account's app password, for LOGIN and PLAIN.
+        access_token: a token XOAUTH2 accepts for the account (never expires).
+        certificates: the test CA and server certificate; None makes new ones.
+        web: also serve the inbox page, at `web_url`.
+        web_port: the inbox page's port; 0 picks a free one.
+        pipelining: advertise PIPELINING, as for `LocalGmail` (Gmail does).
+        chunking: advertise CHUNKING and take BDAT, as for `LocalGmail` (False: DATA only).
     """
 
     def __init__(
@@ -56,6 +68,10 @@ class LocalGmailThread:
         app_password: str = DEFAULT_APP_PASSWORD,
         access_token: str = DEFAULT_ACCESS_TOKEN,
         certificates: TestCertificates | None = None,
+        web: bool = False,
+        web_port: int = 0,
+        pipelining: bool = False,
+        chunking: bool = True,
     ) -> None:
         self.account = account
         self.app_password = app_password
@@ -64,6 +80,10 @@ class LocalGmailThread:
             security=security,
             accounts=[LocalAccount(account, app_password=app_password)],
             certificates=certificates,
+            web=web,
+            web_port=web_port,
+            pipelining=pipelining,
+            chunking=chunking,
         )
         self.server.add_access_token(account, access_token)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -123,7 +143,14 @@ class LocalGmailThread:
         self.stop()
 
     def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine (e.g. `server.close_all()`) on the server's loop and wait for it."""
+        """Run a coroutine (e.g. `server.close_all()`) on the server's loop and wait for it.
+
+        Args:
+            coroutine: the coroutine to run; it is closed unrun if the thread is not running.
+
+        Returns:
+            What the coroutine returned (what it raised is raised here).
+        """
         if self._loop is None:
             coroutine.close()
             raise RuntimeError("this LocalGmailThread is not running")
@@ -140,6 +167,11 @@ class LocalGmailThread:
     @property
     def security(self) -> Security:
         return self.server.security
+
+    @property
+    def web_url(self) -> str | None:
+        """The inbox page's address while running with `web=True`, else None."""
+        return self.server.web_url
 
     @property
     def messages(self) -> list[ReceivedMessage]:

@@ -19,17 +19,27 @@ from ..message._compose import Attachment
 from ._accounts import LocalAccount
 from ._server import LocalGmail
 from ._token_endpoint import LocalTokenEndpoint
+from ._watch import watch
 
 __all__ = ["run_demo"]
 
 DEMO_ACCOUNT = "demo@gmail.com"
 
 
-async def run_demo(echo: Callable[[str], object] = print) -> SendResult:
-    """Start a local Gmail, send one message to it and describe what arrived."""
+async def run_demo(
+    echo: Callable[[str], object] = print, *, web: bool = False, serve_seconds: float = 600.0
+) -> SendResult:
+    """Start a local Gmail, send one message to it and describe what arrived.
+
+    Args:
+        echo: where each line of the description goes.
+        web: serve the inbox page too, and keep serving after the send (until Ctrl-C or
+            `serve_seconds`), so the message can be looked at in a browser.
+        serve_seconds: how long to keep serving with `web`.
+    """
     account = LocalAccount(DEMO_ACCOUNT, app_password=secrets.token_hex(8))
     async with (
-        LocalGmail(security="starttls", accounts=[account]) as gmail,
+        LocalGmail(security="starttls", accounts=[account], web=web) as gmail,
         LocalTokenEndpoint(gmail=gmail, signed_in_user=DEMO_ACCOUNT) as endpoint,
     ):
         echo(f"local Gmail listening on {gmail.host}:{gmail.port} (STARTTLS, test CA)")
@@ -63,6 +73,9 @@ async def run_demo(echo: Callable[[str], object] = print) -> SendResult:
             echo(f"                 RCPT TO:<{rcpt}>")
         echo(f"                 {len(received.data):,} bytes, signed in as {received.session_user}")
         _describe(received.parsed(), echo)
+        if gmail.web_url is not None:
+            echo(f"inbox in the browser: {gmail.web_url} (Ctrl-C to stop)")
+            await watch(gmail, serve_seconds, echo)
     return result
 
 

@@ -4,9 +4,9 @@ aiosmtpd calls these `handle_*` hooks after it parsed a command; each returns Gm
 Sender rewriting happens here (MAIL FROM and the From header), and the final reply after DATA,
 where the "data_end" faults apply.
 
-CHUNKING (BDAT) is not advertised, although Gmail does: aiosmtpd cannot receive BDAT, and a
-client must work without it anyway. PIPELINING is advertised only when the server was created
-with `pipelining=True`; commands are always read and answered in order.
+CHUNKING (BDAT, read by `_chunking.py`) is advertised, as Gmail does, unless the server was
+created with `chunking=False`. PIPELINING is advertised only when the server was created with
+`pipelining=True`; commands are always read and answered in order.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 from aiosmtpd.smtp import Envelope, Session
 
-from ._protocol import gmail_reply
 from ._records import ReceivedMessage
 from ._rewrite import rewrite_from_header
 from ._state import ServerConfig, ServerState
+from ._wording import gmail_reply
 
 if TYPE_CHECKING:
     from ._protocol import GmailSMTP
@@ -46,6 +46,8 @@ def ehlo_lines(config: ServerConfig, *, tls_active: bool, peer_ip: str) -> list[
     features.append("ENHANCEDSTATUSCODES")
     if config.pipelining:
         features.append("PIPELINING")
+    if config.chunking:
+        features.append("CHUNKING")
     features.append("SMTPUTF8")
     lines = [f"{config.hostname} at your service, [{peer_ip}]", *features]
     return [f"250-{line}" for line in lines[:-1]] + [f"250 {lines[-1]}"]
@@ -112,6 +114,9 @@ class GmailHandler:
         return f"250 2.1.5 OK {server.session_id} - gsmtp"
 
     async def handle_DATA(self, server: GmailSMTP, session: Session, envelope: Envelope) -> str:
+        hold = self.state.faults.take_hold("data_end")
+        if hold is not None:
+            await hold.pause()
         fault = self.state.faults.take("data_end")
         if fault is not None:
             if fault.reply is None:
@@ -119,12 +124,16 @@ class GmailHandler:
             return fault.reply
         message = self._store(server, envelope)
         await self.state.pauses.hold("data_end")  # stored: a client killed now got it through
+        hold = self.state.faults.take_hold("data_end_stored")
+        if hold is not None:
+            await hold.pause()
         if self.state.faults.take("data_end_stored") is not None:
             await server.drop()
         return f"250 2.0.0 OK {int(message.received_at)} {message.transaction_id} - gsmtp"
 
     async def handle_RSET(self, server: GmailSMTP, session: Session, envelope: Envelope) -> str:
         server.original_mail_from = None
+        server.chunks.clear()
         return f"250 2.1.5 Flushed {server.session_id} - gsmtp"
 
     async def handle_NOOP(
@@ -169,7 +178,7 @@ class GmailHandler:
             transaction_id=self.state.next_transaction_id(server.session_id),
             received_at=time.time(),
         )
-        self.state.messages.append(message)
+        self.state.store(message)
         server.record.messages_accepted += 1
         server.original_mail_from = None
         return message

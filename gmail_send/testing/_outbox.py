@@ -10,17 +10,19 @@ test can assert on what the application would have sent without any network:
     outbox.assert_sent(to="new@example.com", subject="Welcome")
 
 `fail_next(error)` makes the next delivery raise, to test the application's error handling.
-The `gmail_outbox` fixture of the pytest plugin gives a fresh one to each test.
+The `gmail_outbox` fixture of the pytest plugin gives a fresh one to each test. It is the
+core's `MemorySink` (what `GMAIL_SEND_SINK=memory` uses) with assertions added.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 
 from .._result import SendResult
+from .._sender import GmailSender
+from .._sink import DEV_SENDER, MemorySink
 from ..errors import GmailSendError
 from ..message._outgoing import OutgoingMessage
 
@@ -29,7 +31,11 @@ __all__ = ["Outbox", "SentMessage"]
 
 @dataclass(frozen=True)
 class SentMessage:
-    """One message the outbox took: the composed message and its envelope."""
+    """One message the outbox took: the composed message and its envelope.
+
+    Attributes:
+        outgoing: what the sender handed the outbox; the properties below read from it.
+    """
 
     outgoing: OutgoingMessage
 
@@ -57,7 +63,11 @@ class SentMessage:
         return str(self.message.get("Subject", ""))
 
     def header(self, name: str) -> str | None:
-        """A header's decoded value, or None when the message has none."""
+        """A header's decoded value, or None when the message has none.
+
+        Args:
+            name: the header's name (case-insensitive), e.g. "Reply-To".
+        """
         value = self.message.get(name)
         return None if value is None else str(value)
 
@@ -84,27 +94,54 @@ class SentMessage:
         return content if isinstance(content, str) else None
 
 
-class Outbox:
-    """Keeps the messages a `GmailSender` hands it; thread-safe, in order of arrival."""
+class Outbox(MemorySink):
+    """Keeps the messages a `GmailSender` hands it; thread-safe, in order of arrival.
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    Args:
+        account: the default From of a sender without credentials, as for `MemorySink`.
+    """
+
+    def __init__(self, account: str = DEV_SENDER) -> None:
+        super().__init__(account)
         self._messages: list[SentMessage] = []
         self._failures: list[GmailSendError] = []
-
-    def __repr__(self) -> str:
-        return f"<Outbox messages={len(self._messages)}>"
+        self._sender: GmailSender | None = None
 
     async def deliver(self, outgoing: OutgoingMessage) -> SendResult:
-        """Keep the message and report every recipient as accepted (or raise a planned error)."""
+        """Keep the message and report every recipient as accepted (or raise a planned error).
+
+        Args:
+            outgoing: the composed message.
+        """
         with self._lock:
-            if self._failures:
-                raise self._failures.pop(0)
-            self._messages.append(SentMessage(outgoing))
-        return SendResult(message_id=outgoing.message_id, accepted=outgoing.recipients)
+            failure = self._failures.pop(0) if self._failures else None
+        if failure is not None:
+            raise failure
+        return await super().deliver(outgoing)
+
+    def _keep(self, outgoing: OutgoingMessage) -> None:
+        super()._keep(outgoing)
+        self._messages.append(SentMessage(outgoing))
+
+    def gmail_sender(self) -> GmailSender:
+        """A `GmailSender` that delivers into this outbox (one, made on first use).
+
+        For replacing an application's sender where it is looked up, e.g. FastAPI's
+        `app.dependency_overrides[get_gmail] = gmail_outbox.gmail_sender`. It has no
+        credentials; messages are From `account` unless they say otherwise.
+        """
+        with self._lock:
+            if self._sender is None:
+                self._sender = GmailSender(None, sink=self)
+            return self._sender
 
     def fail_next(self, error: GmailSendError, *, times: int = 1) -> None:
-        """Make the next `times` deliveries raise `error` (nothing is kept for them)."""
+        """Make the next `times` deliveries raise `error` (nothing is kept for them).
+
+        Args:
+            error: the exception to raise, e.g. a `QuotaExceededError`, as Gmail's would be.
+            times: how many deliveries in a row fail (at least 1).
+        """
         if times < 1:
             raise ValueError(f"times must be at least 1, not {times}")
         with self._lock:
@@ -123,16 +160,13 @@ class Outbox:
         assert messages, "no message was sent"
         return messages[-1]
 
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._messages)
-
     def __iter__(self) -> Iterator[SentMessage]:
         return iter(self.messages)
 
     def clear(self) -> None:
         """Forget the messages and planned failures."""
         with self._lock:
+            self._kept.clear()
             self._messages.clear()
             self._failures.clear()
 
@@ -143,10 +177,12 @@ class Outbox:
         subject: str | None = None,
         contains: str | None = None,
     ) -> list[SentMessage]:
-        """The messages that match every given filter.
+        """The messages that match every given filter, oldest first.
 
-        `to`: an envelope recipient (case-insensitive); `subject`: a substring of the subject;
-        `contains`: a substring of the text or HTML body.
+        Args:
+            to: an envelope recipient, To, Cc or Bcc (case-insensitive).
+            subject: a substring of the subject.
+            contains: a substring of the text or HTML body.
         """
         found = []
         for sent in self.messages:
@@ -171,7 +207,14 @@ class Outbox:
     ) -> SentMessage:
         """Assert that a message matching the filters (see `find`) was sent; return the last.
 
-        With `count`, exactly that many must match. The failure message lists what was sent.
+        The failure message lists what was sent.
+
+        Args:
+            to: an envelope recipient, To, Cc or Bcc (case-insensitive).
+            subject: a substring of the subject.
+            contains: a substring of the text or HTML body.
+            count: exactly this many messages must match (at least 1; for none, use
+                `assert_nothing_sent`).
         """
         if count is not None and count < 1:
             raise ValueError("count must be at least 1; use assert_nothing_sent() for none")

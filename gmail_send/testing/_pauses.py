@@ -11,9 +11,11 @@ Stages, in the order a client meets them:
 - "connect": a TCP connection was accepted; no greeting yet (a mail queue's worker has claimed
   a mail and is opening a session for it);
 - "ehlo", "auth", "mail", "rcpt", "data": the command arrived; no reply yet ("mail": a signed-in
-  session starts a transaction; "data": the envelope was accepted);
+  session starts a transaction; "data": the envelope was accepted, and DATA or BDAT came: with
+  BDAT the client wrote the body with the command, and the server has not read it yet);
 - "data_end": the whole body arrived and the message is stored (as Gmail keeps a message whose
-  final dot it received, whether or not the client stays); the reply is not sent yet;
+  final dot, or `BDAT ... LAST` chunk, it received, whether or not the client stays); the
+  reply is not sent yet;
 - "data_end_replied": the message was stored and `250 2.0.0 OK` written to the client.
 """
 
@@ -32,7 +34,11 @@ PauseStage = Literal[
 
 
 class Pause:
-    """One planned stop at `stage`: `wait()` until a session is held there, then `release()`."""
+    """One planned stop at `stage`: `wait()` until a session is held there, then `release()`.
+
+    Args:
+        stage: where a session is held (`PauseStage`; see `LocalGmail.pause`).
+    """
 
     def __init__(self, stage: PauseStage) -> None:
         if stage not in get_args(PauseStage):
@@ -59,12 +65,20 @@ class Pause:
         return self._released.is_set()
 
     def wait(self, timeout: float = 60.0) -> None:
-        """Block until a session is held here; TimeoutError after `timeout` seconds."""
+        """Block until a session is held here.
+
+        Args:
+            timeout: seconds to wait at most; then `TimeoutError`.
+        """
         if not self._reached.wait(timeout):
             raise TimeoutError(f"no session reached the pause at {self.stage!r} in {timeout} s")
 
     async def wait_async(self, timeout: float = 60.0) -> None:
-        """`wait()` for async tests (the waiting happens in a worker thread)."""
+        """`wait()` for async tests (the waiting happens in a worker thread).
+
+        Args:
+            timeout: seconds to wait at most; then `TimeoutError`.
+        """
         await asyncio.to_thread(self.wait, timeout)
 
     def release(self) -> None:

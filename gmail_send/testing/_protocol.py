@@ -4,7 +4,10 @@
 the greeting and reply texts, AUTH only under TLS (`530 5.7.0 Must issue a STARTTLS command
 first`), MAIL only after AUTH (`530 5.7.0 Authentication Required`), app-password and XOAUTH2
 logins with Gmail's verdicts, and the faults a test queued (injected replies, dropped
-connections). Replies to MAIL, RCPT and DATA and the EHLO lines come from `handler.py`.
+connections). Replies to MAIL, RCPT and DATA and the EHLO lines come from `handler.py`; BDAT,
+which aiosmtpd lacks, from `_chunking.py`. Each mail transaction is recorded with the stream
+offsets it arrived at (`TransactionRecord`), so tests can tell what one read carried and how
+many transactions the client had in flight.
 
 Any 421 reply is followed by closing the connection, as Gmail (and RFC 5321) do.
 """
@@ -22,36 +25,22 @@ from typing import Any, NoReturn
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from ..auth._xoauth2 import MAIL_SCOPE
-from ..smtp._replies import GMAIL_REPLIES, ReplyRule
 from ._accounts import TokenVerdict, check_password, parse_xoauth2_response
-from ._faults import format_reply, reply_code
-from ._records import AuthAttempt, SessionRecord, redact_command
+from ._chunking import ChunkedBody, receive_bdat
+from ._faults import reply_code
+from ._records import AuthAttempt, SessionRecord, WireLog, redact_command
 from ._state import ServerState
+from ._wording import (
+    ACCEPTED,
+    APP_PASSWORD_REQUIRED,
+    AUTH_REQUIRED,
+    BAD_CREDENTIALS,
+    IDLE_TIMEOUT,
+    MUST_STARTTLS,
+    gmail_wording,
+)
 
-__all__ = ["GmailSMTP", "gmail_reply"]
-
-
-def gmail_reply(code: int, enhanced: str, match: str | None = None) -> str:
-    """The wire form of a row of GMAIL_REPLIES (first row matching, refined by text)."""
-    rows: list[ReplyRule] = [
-        rule for rule in GMAIL_REPLIES if rule.code == code and rule.enhanced_code == enhanced
-    ]
-    if match is not None:
-        rows = [rule for rule in rows if match.lower() in rule.text.lower()]
-    if not rows:
-        raise LookupError(f"no reply {code} {enhanced} in gmail_send.smtp.GMAIL_REPLIES")
-    return format_reply(rows[0])
-
-
-ACCEPTED = "235 2.7.0 Accepted"
-MUST_STARTTLS = gmail_reply(530, "5.7.0", "STARTTLS")
-AUTH_REQUIRED = gmail_reply(530, "5.7.0", "Authentication Required")
-APP_PASSWORD_REQUIRED = gmail_reply(534, "5.7.9")
-BAD_CREDENTIALS = gmail_reply(535, "5.7.8")
-TOO_BIG = gmail_reply(552, "5.3.4")
-SYNTAX_ERROR = gmail_reply(555, "5.5.2")
-BAD_ADDRESS = gmail_reply(553, "5.1.3")
-IDLE_TIMEOUT = gmail_reply(451, "4.4.2")
+__all__ = ["GmailSMTP"]
 
 
 class GmailSMTP(SMTP):
@@ -80,6 +69,10 @@ class GmailSMTP(SMTP):
         self._opened = False
         self._in_auth = False
         self._command: str | None = None
+        self.wire = WireLog(self.record)
+        """Where each command and body lay in the session's byte stream."""
+        self.chunks = ChunkedBody()
+        """The BDAT chunks of the current transaction."""
         self.gone = asyncio.Event()
         """Set once the connection is closed."""
         config = state.config
@@ -129,6 +122,25 @@ class GmailSMTP(SMTP):
             peer = transport.get_extra_info("peername")
             self.record.peer = (str(peer[0]), int(peer[1])) if peer else None
             self.state.session_opened(self, self.record)
+
+    def data_received(self, data: bytes) -> None:
+        self.wire.received(len(data))
+        super().data_received(data)
+
+    @property
+    def consumed(self) -> int:
+        """Bytes of the stream read so far: received, less what waits in the reader's buffer."""
+        return self.wire.total - len(self._reader._buffer)  # type: ignore[attr-defined]
+
+    def note_body_read(self) -> None:
+        """A message body (DATA or BDAT) was read up to here."""
+        self.wire.body_read(self.consumed)
+
+    def end_transaction(self) -> None:
+        """The transaction is over (stored or refused): the next one starts afresh."""
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        self.original_mail_from = None
+        self.chunks.clear()
 
     def connection_lost(self, error: Exception | None) -> None:
         if self.record.closed_at is None:
@@ -181,8 +193,11 @@ class GmailSMTP(SMTP):
                 status = fault.reply or status
         await self.send_reply(self._translate(status))
 
-    async def send_reply(self, wire: str) -> None:
-        """Send a reply; after a 421 close the connection and end the session's task."""
+    async def send_reply(self, wire: str, *, final: bool = False) -> None:
+        """Send a reply (`final`: the one that ends a mail transaction); after a 421 close the
+        connection and end the session's task."""
+        if final:
+            self.wire.final_reply(reply_code(wire))
         await super().push(wire)
         if reply_code(wire) == 421:
             transport = self.transport
@@ -191,33 +206,7 @@ class GmailSMTP(SMTP):
             raise asyncio.CancelledError
 
     def _translate(self, status: str) -> str:
-        """aiosmtpd's fixed reply texts, reworded as Gmail's."""
-        sid = self.session_id
-        if status == "220 Ready to start TLS":
-            return "220 2.0.0 Ready to start TLS"
-        if status.startswith("354 End data"):
-            return f"354 Go ahead {sid} - gsmtp"
-        if status.startswith("552 Error:"):
-            return TOO_BIG
-        if status.startswith("503 Error: send"):
-            return f"503 5.5.1 EHLO/HELO first. {sid} - gsmtp"
-        if status == "503 Error: need MAIL command":
-            return f"503 5.5.1 MAIL first. {sid} - gsmtp"
-        if status == "503 Error: need RCPT command":
-            return f"503 5.5.1 RCPT first. {sid} - gsmtp"
-        if status == "503 Error: nested MAIL command":
-            return f"503 5.5.1 Nested MAIL command. {sid} - gsmtp"
-        if status.startswith(("501 Syntax: MAIL", "501 Syntax: RCPT", "501 Error: BODY")):
-            return SYNTAX_ERROR
-        if status.startswith("553 5.1.3 Error: malformed address"):
-            return SYNTAX_ERROR if self._command == "MAIL" else BAD_ADDRESS
-        if status.startswith("500 Error: command"):
-            return f"502 5.5.1 Unrecognized command. {sid} - gsmtp"
-        if status == "454 TLS not available":
-            return f"454 4.7.0 TLS not available. {sid} - gsmtp"
-        if status.startswith("501 5.5.2 Can't decode base64"):
-            return f"501 5.5.2 Cannot Decode response. {sid} - gsmtp"
-        return status
+        return gmail_wording(status, self.session_id, self._command)
 
     async def _before(
         self, command: str, stage: str, arg: str | None, *, recipient: str | None = None
@@ -225,6 +214,9 @@ class GmailSMTP(SMTP):
         """Record the command; if a fault is due at `stage`, act it out and return True."""
         self._command = command
         self.record.commands.append(redact_command(command, arg))
+        self.wire.command_read(self.consumed, starts_transaction=command == "MAIL")
+        if command == "MAIL":
+            self.chunks.clear()
         await self.state.pauses.hold(stage)
         fault = self.state.faults.take(stage, recipient=recipient)
         if fault is None:
@@ -270,6 +262,7 @@ class GmailSMTP(SMTP):
                     self._note_auth(mechanism, None, success=False, reason="malformed")
         finally:
             self._in_auth = False
+            self.wire.read_up_to(self.consumed)  # the login's answer lines, if any
 
     async def smtp_MAIL(self, arg: str | None) -> None:
         if await self._before("MAIL", "mail", arg):
@@ -298,11 +291,27 @@ class GmailSMTP(SMTP):
         if not await self._before("DATA", "data", arg):
             stored = len(self.state.messages)
             await super().smtp_DATA(arg)
+            if self.wire.mark != self.consumed:  # a body was read and answered
+                self.note_body_read()
+                self.wire.final_reply(None)
             if len(self.state.messages) > stored:
                 await self.state.pauses.hold("data_end_replied")
 
+    async def smtp_BDAT(self, arg: str | None) -> None:
+        self._before_plain("BDAT", arg)
+        if not self.state.config.chunking:
+            await self.send_reply(f"502 5.5.1 Unrecognized command. {self.session_id} - gsmtp")
+            return
+        # The command arrived; its bytes are not read yet (the client has written them).
+        await self.state.pauses.hold("data")
+        stored = len(self.state.messages)
+        await receive_bdat(self, arg)
+        if len(self.state.messages) > stored:
+            await self.state.pauses.hold("data_end_replied")
+
     async def smtp_RSET(self, arg: str) -> None:
         self._before_plain("RSET", arg)
+        self.chunks.clear()
         await super().smtp_RSET(arg)
 
     async def smtp_NOOP(self, arg: str) -> None:
@@ -316,6 +325,7 @@ class GmailSMTP(SMTP):
     def _before_plain(self, command: str, arg: str | None) -> None:
         self._command = command
         self.record.commands.append(redact_command(command, arg))
+        self.wire.command_read(self.consumed)
 
     # -- logins -----------------------------------------------------------------------------
 

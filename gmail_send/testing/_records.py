@@ -1,10 +1,12 @@
-"""What the local Gmail remembers for tests to assert on: messages, sessions, login attempts.
+"""What the local Gmail remembers for tests to assert on: messages, sessions, login attempts,
+and how each mail transaction arrived on the wire.
 
 Records never hold a secret: AUTH payloads appear as `***` in the command list.
 """
 
 from __future__ import annotations
 
+import bisect
 import email
 import email.policy
 import time
@@ -12,17 +14,39 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import NamedTuple
 
-__all__ = ["AuthAttempt", "ReceivedMessage", "SessionRecord", "redact_command"]
+__all__ = [
+    "AuthAttempt",
+    "ReceivedMessage",
+    "SessionRecord",
+    "TransactionRecord",
+    "WireLog",
+    "redact_command",
+]
 
 
 @dataclass(frozen=True)
 class ReceivedMessage:
     """One message the server accepted (`250 2.0.0 OK`), as Gmail would deliver it.
 
-    `data` is the message as received (dot-unstuffed), except that a From header naming an
-    address the account may not send as is rewritten to the account, display name kept, as
-    Gmail does; `mail_from` likewise. The client's originals are kept in `original_mail_from`
-    and `original_from_header` (None when the header was left alone).
+    A sender the signed-in account may not send as (neither itself nor an alias) is rewritten
+    to the account, as Gmail does: in the envelope and in the From header (display name kept).
+    The client's originals are kept, so a test can see both.
+
+    Attributes:
+        mail_from: the envelope sender (MAIL FROM), after any rewriting.
+        rcpt_tos: the envelope recipients (RCPT TO), in order.
+        data: the message as received (dot-unstuffed), with the From header rewritten if needed.
+        session_user: the account the session signed in as; None when it sent without AUTH
+            (relay by IP).
+        mail_options: the parameters of MAIL FROM as given, e.g. `("SIZE=1234", "BODY=8BITMIME")`.
+        original_mail_from: the envelope sender the client gave, before any rewriting.
+        original_from_header: the From header the client wrote, when it was rewritten; None
+            when the header was left alone.
+        smtputf8: whether the client asked for SMTPUTF8 (non-ASCII addresses).
+        session_id: the `SessionRecord.session_id` of the connection it came on.
+        transaction_id: this message's id, `<session_id>.<n>`, as at the end of the `250 2.0.0 OK`
+            reply.
+        received_at: when it was accepted, a `time.time()` value.
     """
 
     mail_from: str
@@ -54,7 +78,13 @@ class ReceivedMessage:
 
 
 class AuthAttempt(NamedTuple):
-    """One AUTH exchange: mechanism, the user it named (None if unreadable), and the outcome."""
+    """One AUTH exchange, as `LocalGmail.auth_attempts` lists them.
+
+    Attributes:
+        mechanism: the SASL mechanism named, e.g. "PLAIN", "LOGIN" or "XOAUTH2".
+        user: the user the client named; None when the payload could not be read.
+        success: whether the server answered `235` (signed in).
+    """
 
     mechanism: str
     user: str | None
@@ -62,15 +92,62 @@ class AuthAttempt(NamedTuple):
 
 
 @dataclass
+class TransactionRecord:
+    """How one mail transaction (MAIL to its final reply) arrived, in offsets of the session's
+    byte stream (counted after TLS): where its MAIL line began, where its last byte (the body's,
+    or the last command's) ended, and how many bytes had arrived when its final reply went out.
+    `first_read` and `last_read` number the reads (`data_received` calls) that delivered its
+    first and last byte; `reply` is the final reply's code.
+
+    Attributes:
+        start: the stream offset where its MAIL line began.
+        mail_end: the offset just after its MAIL line.
+        end: the offset after its last byte (the body's, or the last command's).
+        replied_at: how many bytes had arrived when its final reply went out; None before.
+        first_read: the number of the read that delivered its first byte.
+        last_read: the number of the read that delivered its last byte.
+        reply: the final reply's code; None before it.
+    """
+
+    start: int
+    mail_end: int
+    end: int = 0
+    replied_at: int | None = None
+    first_read: int = 0
+    last_read: int = 0
+    reply: int | None = None
+
+    @property
+    def in_one_read(self) -> bool:
+        """Whether a single read carried the whole transaction: commands and body."""
+        return self.replied_at is not None and self.first_read == self.last_read
+
+
+@dataclass
 class SessionRecord:
     """One client connection, updated while it lives.
 
-    `commands` lists the commands in order, AUTH payloads as `***`; `auth_reason` says why the
-    last login attempt ended as it did ("accepted", "wrong-password", "normal-password",
-    "unknown-user", "unknown-token", "expired", "revoked", "wrong-scope", "wrong-user",
-    "malformed" (refused before any credential check: bad base64, unknown mechanism, a
-    malformed XOAUTH2 string), "validator" (the token_validator hook gave no reason),
-    "injected" (a fault answered)). `authenticated` says whether any login succeeded.
+    Attributes:
+        session_id: a random id for the connection, also in the server's `250` replies.
+        peer: the client's `(address, port)`; None until the connection is made.
+        opened_at: when the connection was accepted, a `time.time()` value.
+        closed_at: when it ended, a `time.time()` value; None while it is open.
+        ehlo_name: the name the client gave in EHLO or HELO (the last one), or None.
+        tls: whether the connection is encrypted (implicit TLS, or after STARTTLS).
+        auth_mechanism: the mechanism of the last AUTH attempt, or None.
+        auth_user: the user the last AUTH attempt named, or None.
+        auth_reason: why the last login attempt ended as it did: "accepted",
+            "wrong-password", "normal-password", "unknown-user", "unknown-token", "expired",
+            "revoked", "wrong-scope", "wrong-user", "malformed" (refused before any credential
+            check: bad base64, unknown mechanism, a malformed XOAUTH2 string), "injected" (a
+            fault answered), or the `TokenVerdict.reason` of the token_validator hook
+            ("validator" when it gave none).
+        authenticated: whether any login on this connection succeeded.
+        commands: the commands in order, AUTH payloads as `***`.
+        messages_accepted: how many messages this connection delivered.
+        read_ends: the stream offset after each read: `read_ends[n]` bytes had arrived after
+            read n (counted after TLS).
+        transactions: how each mail transaction of the connection arrived, in order.
     """
 
     session_id: str
@@ -85,6 +162,31 @@ class SessionRecord:
     authenticated: bool = False
     commands: list[str] = field(default_factory=list)
     messages_accepted: int = 0
+    read_ends: list[int] = field(default_factory=list)
+    transactions: list[TransactionRecord] = field(default_factory=list)
+
+    def read_of(self, offset: int) -> int:
+        """The number of the read that delivered the byte at `offset` of the stream.
+
+        Args:
+            offset: a position in the session's byte stream, counted after TLS.
+        """
+        return bisect.bisect_right(self.read_ends, offset)
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most transactions the client had in flight at once, as the server saw them:
+        for each final reply, the transactions from that one on whose MAIL line had fully
+        arrived before the reply went out."""
+        most = 0
+        for index, transaction in enumerate(self.transactions):
+            if transaction.replied_at is None:
+                continue
+            arrived = sum(
+                1 for later in self.transactions[index:] if later.mail_end <= transaction.replied_at
+            )
+            most = max(most, arrived)
+        return most
 
     @property
     def open(self) -> bool:
@@ -100,3 +202,50 @@ def redact_command(command: str, arg: str | None) -> str:
         mechanism, _, payload = arg.strip().partition(" ")
         return f"AUTH {mechanism} ***" if payload.strip() else f"AUTH {mechanism}"
     return f"{command} {arg}"
+
+
+class WireLog:
+    """Keeps a session's `read_ends` and `transactions` as the server reads its stream.
+
+    The protocol reports each read (`received`), each command line read (`command_read`, with
+    the stream offset the session has read up to), each body read (`body_read`) and each final
+    reply of a transaction (`final_reply`).
+    """
+
+    def __init__(self, record: SessionRecord) -> None:
+        self.record = record
+        self.total = 0
+        """Bytes received so far."""
+        self.mark = 0
+        """The offset up to which commands and bodies have been read."""
+        self._open: TransactionRecord | None = None
+
+    def received(self, count: int) -> None:
+        self.total += count
+        self.record.read_ends.append(self.total)
+
+    def command_read(self, consumed: int, *, starts_transaction: bool = False) -> None:
+        start, self.mark = self.mark, consumed
+        if starts_transaction:
+            self._open = TransactionRecord(start=start, mail_end=consumed)
+            self.record.transactions.append(self._open)
+
+    def read_up_to(self, consumed: int) -> None:
+        """Lines read outside commands (a login's answers) end here."""
+        self.mark = consumed
+
+    def body_read(self, consumed: int) -> None:
+        self.mark = consumed
+        if self._open is not None:
+            self._open.end = consumed
+
+    def final_reply(self, code: int | None) -> None:
+        """The open transaction's final reply is going out now."""
+        transaction, self._open = self._open, None
+        if transaction is None:
+            return
+        transaction.end = transaction.end or self.mark
+        transaction.replied_at = self.total
+        transaction.reply = code
+        transaction.first_read = self.record.read_of(transaction.start)
+        transaction.last_read = self.record.read_of(max(transaction.end - 1, transaction.start))

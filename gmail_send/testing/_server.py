@@ -22,15 +22,16 @@ import contextlib
 import ipaddress
 import secrets
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
 from ..auth._xoauth2 import MAIL_SCOPE
 from ..smtp._replies import GMAIL_REPLIES, ReplyRule
 from ._accounts import LocalAccount, TokenValidator
-from ._faults import DropStage, Fault, InjectStage, ReplyLike, format_reply
+from ._faults import DropStage, Fault, Hold, HoldStage, InjectStage, ReplyLike, format_reply
 from ._handler import GmailHandler
+from ._inbox import LocalInbox
 from ._pauses import Pause, PauseStage
 from ._protocol import GmailSMTP
 from ._records import AuthAttempt, ReceivedMessage, SessionRecord
@@ -62,11 +63,29 @@ def _check_loopback(host: str) -> str:
 class LocalGmail:
     """A local stand-in for smtp.gmail.com; start with `async with` or `await start()`.
 
-    security: "starttls" (like port 587), "tls" (implicit TLS, like 465) or "none" (plain text,
-    no STARTTLS offered, so AUTH is always refused: for proving a client keeps credentials off
-    an unencrypted connection). allow_relay_by_ip: accept MAIL without AUTH, like Workspace's
-    smtp-relay with IP-address authentication. idle_timeout: seconds of silence after which the
-    server says `451 4.4.2 Timeout - closing connection` and hangs up.
+    Args:
+        security: "starttls" (like port 587), "tls" (implicit TLS, like 465) or "none" (plain
+            text, no STARTTLS offered, so AUTH is always refused: for proving a client keeps
+            credentials off an unencrypted connection).
+        accounts: the accounts that can sign in (more with `add_account`).
+        certificates: the test CA and server certificate; None makes new ones. Clients trust
+            them through `client_tls_context()`.
+        host: the loopback address to listen on ("localhost" or a loopback IP); any other
+            address is refused with ValueError.
+        port: the port to listen on; 0 picks a free one (read `port` once started).
+        pipelining: advertise PIPELINING in the EHLO reply (Gmail does; commands are still
+            answered in order).
+        chunking: advertise CHUNKING and take BDAT, as Gmail does (False: DATA only).
+        size_limit: the SIZE advertised, in bytes (Gmail's by default); a larger message is
+            refused with `552 5.3.4`.
+        allow_relay_by_ip: accept MAIL without AUTH, like Workspace's smtp-relay with
+            IP-address authentication.
+        idle_timeout: seconds of silence after which the server says
+            `451 4.4.2 Timeout - closing connection` and hangs up.
+        hostname: the name the server gives in its greeting and EHLO reply.
+        web: also serve the inbox page (the received messages in a browser, and as JSON) at
+            `web_url`.
+        web_port: the inbox page's port; 0 picks a free one.
     """
 
     def __init__(
@@ -78,21 +97,26 @@ class LocalGmail:
         host: str = "127.0.0.1",
         port: int = 0,
         pipelining: bool = False,
+        chunking: bool = True,
         size_limit: int = GMAIL_SIZE_LIMIT,
         allow_relay_by_ip: bool = False,
         idle_timeout: float = 300.0,
         hostname: str = "smtp.gmail.com",
+        web: bool = False,
+        web_port: int = 0,
     ) -> None:
         config = ServerConfig(
             security=security,
             hostname=hostname,
             size_limit=size_limit,
             pipelining=pipelining,
+            chunking=chunking,
             allow_relay_by_ip=allow_relay_by_ip,
             idle_timeout=idle_timeout,
         )
-        if not 0 <= port <= 65535:
-            raise ValueError(f"port must be 0..65535, not {port}")
+        for name, number in (("port", port), ("web_port", web_port)):
+            if not 0 <= number <= 65535:
+                raise ValueError(f"{name} must be 0..65535, not {number}")
         self._state = ServerState(config, accounts)
         self._handler = GmailHandler(self._state)
         self._certificates = certificates if certificates is not None else TestCertificates()
@@ -100,6 +124,9 @@ class LocalGmail:
         self._port = port
         self._server: asyncio.Server | None = None
         self._starttls_context: ssl.SSLContext | None = None
+        self._inbox = (
+            LocalInbox(self._state, smtp_where="", host=self._host, port=web_port) if web else None
+        )
 
     def __repr__(self) -> str:
         where = f"{self._host}:{self._port}" if self.running else "stopped"
@@ -132,6 +159,13 @@ class LocalGmail:
             uninstall_log_filter()
             raise
         self._port = int(self._server.sockets[0].getsockname()[1])
+        if self._inbox is not None:
+            self._inbox.set_smtp_where(f"SMTP {security} on {self._host}:{self._port}")
+            try:
+                await self._inbox.start()
+            except BaseException:
+                await self.stop()
+                raise
 
     async def stop(self) -> None:
         """Stop listening and cut every open connection; safe to call more than once."""
@@ -140,6 +174,8 @@ class LocalGmail:
             return
         try:
             self._state.pauses.release_all()
+            if self._inbox is not None:
+                await self._inbox.stop()
             server.close()
             protocols = list(self._state.live)
             for protocol in protocols:
@@ -191,6 +227,16 @@ class LocalGmail:
         return self._port
 
     @property
+    def pipelining(self) -> bool:
+        """Whether PIPELINING is advertised."""
+        return self._state.config.pipelining
+
+    @property
+    def chunking(self) -> bool:
+        """Whether CHUNKING is advertised and BDAT taken."""
+        return self._state.config.chunking
+
+    @property
     def security(self) -> Security:
         """The security mode: starttls, tls or none."""
         return self._state.config.security
@@ -199,6 +245,13 @@ class LocalGmail:
     def certificates(self) -> TestCertificates:
         """The test CA and server certificate."""
         return self._certificates
+
+    @property
+    def web_url(self) -> str | None:
+        """The inbox page's address (http://127.0.0.1:PORT/) while running with `web=True`."""
+        if self._inbox is None or not self.running:
+            return None
+        return self._inbox.url
 
     def client_tls_context(self) -> ssl.SSLContext:
         """An SSL context that trusts this server's certificate (verification on)."""
@@ -212,7 +265,11 @@ class LocalGmail:
         return list(self._state.accounts.values())
 
     def add_account(self, account: LocalAccount) -> None:
-        """Add an account (or replace the one with the same address)."""
+        """Add an account (or replace the one with the same address).
+
+        Args:
+            account: the account; it can sign in from the next AUTH on.
+        """
         self._state.add_account(account)
 
     def add_access_token(
@@ -223,14 +280,24 @@ class LocalGmail:
         scope: str = MAIL_SCOPE,
         expires_at: float | None = None,
     ) -> None:
-        """Let XOAUTH2 accept `token` for `user` (scope must include https://mail.google.com/).
+        """Let XOAUTH2 accept `token` for `user`; adding a known token again replaces it.
 
-        `expires_at` is a `time.time()` value; past it the token gets status 401.
+        Args:
+            user: the account the token is for; presented for another user it gets status 400.
+            token: the bearer token, non-empty, without spaces or control characters.
+            scope: the token's scopes, space-separated; without https://mail.google.com/ it
+                gets status 400, as from Gmail.
+            expires_at: when it expires, a `time.time()` value; past it the token gets status
+                401. None: never.
         """
         self._state.tokens.add(user, token, scope=scope, expires_at=expires_at)
 
     def revoke_access_token(self, token: str) -> None:
-        """From now on `token` is refused with status 401."""
+        """From now on `token` is refused with status 401.
+
+        Args:
+            token: a token given to `add_access_token`; an unknown one is ignored.
+        """
         self._state.tokens.revoke(token)
 
     @property
@@ -255,34 +322,75 @@ class LocalGmail:
         *,
         times: int = 1,
         recipient: str | None = None,
+        after: int = 0,
     ) -> None:
-        """Answer the next `times` commands at `stage` with `reply` instead of the normal one.
+        """Answer the next `times` commands at `stage` with `reply` instead of the normal one,
+        once `after` of them have passed normally.
 
-        Stages: "connect" (the greeting), "ehlo" (EHLO or HELO), "starttls", "auth", "mail",
-        "rcpt" (only for `recipient` if given), "data" (the reply to DATA itself), "data_end"
-        (the final reply after the body; the message is then not stored). `reply` is a row of
-        GMAIL_REPLIES, an SMTPReply, `(code, "x.y.z text")` or a bare code. A 421 reply
-        closes the connection after it is sent.
+        Faults are used in the order they were added. A 421 reply closes the connection after
+        it is sent.
+
+        Args:
+            stage: "connect" (the greeting), "ehlo" (EHLO or HELO), "starttls", "auth", "mail",
+                "rcpt", "data" (the reply to DATA itself) or "data_end" (the final reply after
+                the body, of DATA or of `BDAT ... LAST`; the message is then not stored).
+            reply: a row of GMAIL_REPLIES, an SMTPReply, `(code, "x.y.z text")` or a bare code
+                (see `format_reply`).
+            times: how many commands in a row get it (at least 1).
+            recipient: only at "rcpt": answer only RCPT for this address (case-insensitive).
+            after: let this many commands of the stage through first.
         """
-        self._state.faults.add_reply(stage, reply, times=times, recipient=recipient)
+        self._state.faults.add_reply(stage, reply, times=times, recipient=recipient, after=after)
 
-    def drop_connection(self, stage: DropStage, *, times: int = 1) -> None:
-        """Cut the TCP connection, without a reply, at the next `times` occasions of `stage`.
+    def drop_connection(self, stage: DropStage, *, times: int = 1, after: int = 0) -> None:
+        """Cut the TCP connection, without a reply, at the next `times` occasions of `stage`
+        (once `after` of them have passed).
 
-        Stages as for `inject()`, where "data_end" cuts after the body arrived but before the
-        message is stored (lost), and "data_end_stored" cuts after it was stored (the server
-        holds exactly one copy; the client cannot tell whether it was accepted).
+        Args:
+            stage: as for `inject()`, where "data_end" cuts after the body arrived but before
+                the message is stored (lost); or "data_end_stored", which cuts after it was
+                stored (the server holds exactly one copy; the client cannot tell whether it
+                was accepted).
+            times: how many occasions in a row (at least 1).
+            after: let this many occasions of the stage pass first.
         """
-        self._state.faults.add_drop(stage, times=times)
+        self._state.faults.add_drop(stage, times=times, after=after)
+
+    def hold(self, stage: HoldStage, *, after: int = 0) -> Hold:
+        """Pause the next session that reaches `stage`, after letting `after` others pass.
+
+        "data_end": the body arrived, the message is not stored yet; "data_end_stored": it is
+        stored, the reply not sent. The paused session waits until `Hold.release()` or until
+        the server stops; the others go on. `Hold.wait()` tells a test (in any thread) that
+        the moment came, e.g. to kill the client then:
+
+            hold = gmail.hold("data_end_stored", after=2)  # the third message
+            ...  # start the client
+            assert hold.wait(timeout=60)
+            client.kill()
+            hold.release()
+
+        Args:
+            stage: "data_end" or "data_end_stored", as above.
+            after: how many sessions pass the point untouched before one is paused.
+        """
+        return self._state.faults.add_hold(stage, after=after)
 
     def pause(self, stage: PauseStage) -> Pause:
         """Hold the next session that reaches `stage` until the returned `Pause` is released.
 
         For crash tests: `pause.wait()` returns once a session is held there (from any thread),
-        the test kills the client, then `pause.release()`. Stages: "connect" (before the
-        greeting), "ehlo", "auth", "mail", "rcpt", "data" (the command arrived, no reply yet),
-        "data_end" (the body arrived and was stored; no reply yet) and "data_end_replied"
-        (stored and answered). `stop()` releases every pause.
+        the test kills the client, then `pause.release()`. `stop()` releases every pause.
+
+        Args:
+            stage: "connect" (before the greeting), "ehlo", "auth", "mail", "rcpt", "data"
+                (the command arrived, no reply yet: DATA, or BDAT before its bytes are read,
+                which the client has already written), "data_end" (the body arrived and was
+                stored, after DATA's final dot or `BDAT ... LAST`; no reply yet) or
+                "data_end_replied" (stored and answered).
+
+        Returns:
+            The `Pause`, to wait on and release.
         """
         return self._state.pauses.add(stage)
 
@@ -292,13 +400,17 @@ class LocalGmail:
         return self._state.faults.pending()
 
     def clear_faults(self) -> None:
-        """Forget every fault not used up yet."""
+        """Forget every fault and hold not used up yet."""
         self._state.faults.clear()
 
     async def close_all(self, *, reply: ReplyLike | None = DEFAULT_CLOSE_REPLY) -> int:
-        """Hang up every open session from the server side, saying `reply` first (None: silently).
+        """Hang up every open session from the server side, saying `reply` first.
 
         Waits (a few seconds at most) until those sessions are closed; returns how many.
+
+        Args:
+            reply: what each session is told before the hang-up, as for `inject()`; Gmail's
+                `421 4.7.0 Try again later` by default; None hangs up silently.
         """
         return await self._close(reply, only_idle=False)
 
@@ -306,6 +418,10 @@ class LocalGmail:
         """Like `close_all()`, for sessions waiting for a command outside a login or transaction.
 
         Gmail ends sessions that stay idle; this lets a test do so at a moment it chooses.
+
+        Args:
+            reply: what each session is told before the hang-up, as for `inject()`; Gmail's
+                `421 4.7.0 Try again later` by default; None hangs up silently.
         """
         return await self._close(reply, only_idle=True)
 
@@ -338,6 +454,24 @@ class LocalGmail:
     def messages(self) -> list[ReceivedMessage]:
         """Every accepted message in order (the live list: tests may clear it)."""
         return self._state.messages
+
+    def on_message(self, listener: Callable[[ReceivedMessage], None]) -> Callable[[], None]:
+        """Call `listener(message)` for each message accepted from now on.
+
+        Args:
+            listener: called on the server's loop with each `ReceivedMessage` as it is stored;
+                it should be quick.
+
+        Returns:
+            A function that stops the calls (safe to call more than once).
+        """
+        self._state.message_listeners.append(listener)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._state.message_listeners.remove(listener)
+
+        return remove
 
     @property
     def sessions(self) -> list[SessionRecord]:

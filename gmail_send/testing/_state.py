@@ -7,7 +7,7 @@ settings and appends to its records. Everything runs on one event loop, so no lo
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -35,6 +35,7 @@ class ServerConfig:
     hostname: str = "smtp.gmail.com"
     size_limit: int = GMAIL_SIZE_LIMIT
     pipelining: bool = False
+    chunking: bool = True
     allow_relay_by_ip: bool = False
     idle_timeout: float = 300.0
 
@@ -60,6 +61,7 @@ class ServerState:
         self.faults = FaultPlan()
         self.pauses = PausePlan()
         self.messages: list[ReceivedMessage] = []
+        self.message_listeners: list[Callable[[ReceivedMessage], None]] = []
         self.sessions: list[SessionRecord] = []
         self.auth_attempts: list[AuthAttempt] = []
         self.live: set[GmailSMTP] = set()
@@ -75,6 +77,12 @@ class ServerState:
     def account_for(self, user: str) -> LocalAccount | None:
         """The account signed in as `user`, if the server knows it."""
         return self.accounts.get(user.strip().lower())
+
+    def store(self, message: ReceivedMessage) -> None:
+        """Keep an accepted message and tell the listeners (the inbox page) about it."""
+        self.messages.append(message)
+        for listener in list(self.message_listeners):
+            listener(message)
 
     def session_opened(self, protocol: GmailSMTP, record: SessionRecord) -> None:
         """Count a new connection and keep its record."""

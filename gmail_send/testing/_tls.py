@@ -16,7 +16,12 @@ __all__ = ["TestCertificates"]
 
 
 class TestCertificates:
-    """A private CA and a server certificate it signed (kept in memory)."""
+    """A private CA and a server certificate it signed (kept in memory).
+
+    Args:
+        hostnames: the names and IP addresses the server certificate is valid for (at least
+            one); clients check the one they connect to against them.
+    """
 
     __test__ = False  # the name starts with "Test": tell pytest this is no test class
 
@@ -36,7 +41,12 @@ class TestCertificates:
         return self._ca.cert_pem.bytes()
 
     def ca_pem_path(self, directory: str | os.PathLike[str]) -> Path:
-        """Write the CA certificate into `directory` and return the file's path."""
+        """Write the CA certificate into `directory` and return the file's path.
+
+        Args:
+            directory: an existing directory; the file is `gmail-send-test-ca.pem` in it,
+                replaced if there.
+        """
         path = Path(directory) / "gmail-send-test-ca.pem"
         path.write_bytes(self.ca_pem)
         return path

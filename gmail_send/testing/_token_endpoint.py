@@ -52,8 +52,17 @@ log = logging.getLogger("gmail_send.testing")
 class LocalTokenEndpoint:
     """A Google-like OAuth2 server on 127.0.0.1: use `with`, `async with` or start()/stop().
 
-    One OAuth client is registered at once (`client_id`, `client_secret`); `signed_in_user` is
-    the account the scripted "browser" is signed in as at the consent screen.
+    One OAuth client is registered at once (`client_id`, `client_secret`).
+
+    Args:
+        gmail: a `LocalGmail` to register each issued access token in (see `attach`); None:
+            tokens are only issued.
+        exclusive: with `gmail`, make it accept no access token but the ones issued here.
+        certificates: serve https with this test CA's server certificate; None: plain http.
+        signed_in_user: the account the scripted "browser" is signed in as at the consent
+            screen, and the default account of the tokens issued by hand.
+        expires_in: the lifetime of each access token issued, in seconds.
+        delay: seconds to wait before answering each token request (for timeout tests).
     """
 
     def __init__(
@@ -169,7 +178,11 @@ class LocalTokenEndpoint:
         return self.client.client_secret
 
     def client_config(self, *, kind: str = "installed") -> dict[str, Any]:
-        """A client secrets dict like Google Cloud console's download ("installed" = Desktop)."""
+        """A client secrets dict like Google Cloud console's download.
+
+        Args:
+            kind: the top-level key: "installed" (a Desktop app client) or "web".
+        """
         return {
             kind: {
                 "client_id": self.client_id,
@@ -184,13 +197,24 @@ class LocalTokenEndpoint:
     def write_client_secrets(
         self, path: str | os.PathLike[str], *, kind: str = "installed"
     ) -> None:
-        """Write `client_config()` as a client_secret.json file."""
+        """Write `client_config()` as a client_secret.json file.
+
+        Args:
+            path: the file to write (mode 0600).
+            kind: as for `client_config`.
+        """
         write_token_file(path, self.client_config(kind=kind))
 
     # -- accounts, tokens, counters ---------------------------------------------------------
 
     def attach(self, gmail: LocalGmail, *, exclusive: bool = True) -> None:
-        """Register each issued access token in `gmail`; `exclusive`: it accepts no other."""
+        """Register each access token issued, so far and from now on, in `gmail`.
+
+        Args:
+            gmail: the local Gmail that should accept the tokens.
+            exclusive: make `gmail` refuse every other access token (status 400), through its
+                `token_validator`.
+        """
         self._gmail = gmail
         self.book.on_issue = self._register
         for issued in list(self.book.issued):
@@ -216,7 +240,13 @@ class LocalTokenEndpoint:
     def issue_refresh_token(
         self, account: str | None = None, *, scopes: Iterable[str] = (MAIL_SCOPE,)
     ) -> str:
-        """A refresh token for `account` (default: `signed_in_user`) and this client."""
+        """A refresh token for `account` and this client.
+
+        Args:
+            account: the account it acts for; None: `signed_in_user`.
+            scopes: the scopes it grants: its access tokens carry them (or the subset a
+                refresh request asks for).
+        """
         return self.book.add_refresh_token(
             account or self.book.signed_in_user, self.client_id, scopes
         )
@@ -231,8 +261,14 @@ class LocalTokenEndpoint:
     ) -> dict[str, Any]:
         """An authorized-user dict (what a token file holds) pointing at this endpoint.
 
-        `access_token_lifetime`: None for no cached access token (refreshed on first use), or
-        seconds until the included, registered token expires (negative: already expired).
+        Args:
+            account: the account it is for; None: `signed_in_user`.
+            scopes: the scopes of its new refresh token.
+            access_token_lifetime: None for no cached access token (refreshed on first use),
+                or seconds until the included, registered token expires (negative: already
+                expired).
+            with_account: include the "account" key (the mailbox); False: leave it out, so
+                whoever loads the file must name the mailbox itself.
         """
         account = account or self.book.signed_in_user
         scopes = list(scopes)
@@ -256,7 +292,13 @@ class LocalTokenEndpoint:
     def issue_token_file(
         self, path: str | os.PathLike[str], account: str | None = None, **options: Any
     ) -> dict[str, Any]:
-        """Write `token_info(account, **options)` to `path` (mode 0600) and return it."""
+        """Write `token_info(account, **options)` to `path` (mode 0600) and return it.
+
+        Args:
+            path: the token file to write.
+            account: as for `token_info`.
+            **options: the keyword arguments of `token_info`.
+        """
         info = self.token_info(account, **options)
         write_token_file(path, info)
         return info
@@ -270,19 +312,34 @@ class LocalTokenEndpoint:
     ) -> dict[str, Any]:
         """A new service account key (JSON dict) whose grants come here.
 
-        `subjects` are the mailboxes domain-wide delegation lets it act for, with `scopes`;
-        any other subject or scope gets `unauthorized_client`, as from Google.
+        Args:
+            subjects: the mailboxes domain-wide delegation lets it act for (more with
+                `grant_delegation`); any other subject gets `unauthorized_client`, as from
+                Google.
+            scopes: the scopes delegation grants it; any other scope gets
+                `unauthorized_client`.
+            client_email: the account's address; None makes one up under
+                local-test.iam.gserviceaccount.com.
         """
         return self.book.service_accounts.add(
             token_uri=self.token_uri, subjects=subjects, scopes=scopes, client_email=client_email
         )
 
     def grant_delegation(self, client_email: str, subject: str) -> None:
-        """Let a service account act for one more mailbox."""
+        """Let a service account act for one more mailbox.
+
+        Args:
+            client_email: the address of a service account from `add_service_account`.
+            subject: the mailbox it may now act for.
+        """
         self.book.service_accounts.grant_delegation(client_email, subject)
 
     def revoke(self, refresh_token: str) -> None:
-        """From now on the refresh token gets `invalid_grant`."""
+        """From now on the refresh token gets `invalid_grant`.
+
+        Args:
+            refresh_token: a refresh token issued here; an unknown one is ignored.
+        """
         self.book.revoke(refresh_token)
 
     def fail_next(
@@ -293,7 +350,14 @@ class LocalTokenEndpoint:
         error: str = "temporarily_unavailable",
         description: str = "The service is currently unavailable.",
     ) -> None:
-        """Answer the next `times` token requests with this error (google-auth retries 5xx)."""
+        """Answer the next `times` token requests with this error (google-auth retries 5xx).
+
+        Args:
+            times: how many requests in a row fail.
+            status: the HTTP status of the answer.
+            error: the OAuth2 `error` code of the JSON body, e.g. "invalid_grant".
+            description: its `error_description`.
+        """
         with self._lock:
             self._failures.extend(
                 GrantError(error, description, status=status) for _ in range(times)

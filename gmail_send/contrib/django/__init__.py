@@ -13,9 +13,30 @@ transaction: it commits or rolls back with the rest. The app's migration creates
 tables through gmail_send's own migrator (the same schema as `MailQueue` anywhere else), on
 PostgreSQL (psycopg 3) or SQLite; any other database is `ImproperlyConfigured`. Sending is
 configured as for `EmailBackend` (below). Needs the `[django]` extra.
+
+`EmailBackend` sets `message.gmail_send_result` on each message and sends the library's events
+as Django signals (`send_event`, `message_sent`, `send_retried`, `token_refreshed`,
+`quota_reached`, `outcome_unknown`); `QueuedEmailBackend` sets `message.gmail_send_mail`.
 """
 
-from ._backend import EmailBackend
+from ._backend import (
+    EmailBackend,
+    message_sent,
+    outcome_unknown,
+    quota_reached,
+    send_event,
+    send_retried,
+    token_refreshed,
+)
 from ._queued import QueuedEmailBackend
 
-__all__ = ["EmailBackend", "QueuedEmailBackend"]
+__all__ = [
+    "EmailBackend",
+    "QueuedEmailBackend",
+    "message_sent",
+    "outcome_unknown",
+    "quota_reached",
+    "send_event",
+    "send_retried",
+    "token_refreshed",
+]

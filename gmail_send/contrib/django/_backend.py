@@ -25,6 +25,17 @@ unencrypted combination with credentials is `ImproperlyConfigured`.
 Django's messages are legacy MIME objects; `send_message` takes them as they are. Each
 `open()`/`close()` pair is one SMTP session (Django opens one per `send_mail`, or one for
 a `send_messages` batch). Needs the `[django]` extra.
+
+Each message sent gets `message.gmail_send_result`: the `SendResult` (its `message_id` is the
+Message-ID Gmail received), or None when it was not sent (`fail_silently`). The library's
+events (`gmail_send.events`) arrive as Django signals, sent in the thread that sent the mail,
+after its send, with `sender=` the backend class, `event=` the event and `message=` the Django
+message: `send_event` carries every event, and `message_sent`, `send_retried`,
+`token_refreshed`, `quota_reached` and `outcome_unknown` one kind each:
+
+    @receiver(message_sent)
+    def count(sender, event, message, **kwargs):
+        metrics.increment("mail.sent")
 """
 
 from __future__ import annotations
@@ -43,6 +54,9 @@ try:
     from django.core.mail.backends.base import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
         BaseEmailBackend,
     )
+    from django.dispatch import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
+        Signal,
+    )
 except ImportError as _missing:  # pragma: no cover - depends on the installation
     raise ImportError(
         "gmail_send.contrib.django needs Django: pip install 'gmail-send[django]'",
@@ -53,9 +67,42 @@ from ..._options import OPTION_NAMES
 from ...auth._credentials import AppPassword
 from ...config import ENV_PREFIX, Settings, from_env
 from ...errors import ConfigurationError, GmailSendError
+from ...events import SendEvent
 from ...sync import SyncGmailSender
 
-__all__ = ["EmailBackend", "sender_options"]
+__all__ = [
+    "EmailBackend",
+    "message_sent",
+    "outcome_unknown",
+    "quota_reached",
+    "send_event",
+    "send_retried",
+    "sender_options",
+    "token_refreshed",
+]
+
+send_event = Signal()
+"""Every event of gmail_send (`event=` a `SendEvent`, `message=` the Django message)."""
+message_sent = Signal()
+"""Gmail accepted a message (`event=` a `MessageSent`)."""
+send_retried = Signal()
+"""A send is retried after a failure that is safe to retry (`event=` a `SendRetried`)."""
+token_refreshed = Signal()
+"""A new OAuth2 access token was obtained (`event=` a `TokenRefreshed`)."""
+quota_reached = Signal()
+"""Sending stopped for the account: daily limit or Gmail's 550 5.4.5 (`event=` a
+`QuotaReached`)."""
+outcome_unknown = Signal()
+"""The body went out but no reply came: the message may have been delivered (`event=` an
+`OutcomeUnknown`)."""
+
+_SIGNALS = {
+    "sent": message_sent,
+    "retried": send_retried,
+    "token_refreshed": token_refreshed,
+    "quota_reached": quota_reached,
+    "outcome_unknown": outcome_unknown,
+}
 
 _SENDER_OPTIONS = frozenset({"credentials", *OPTION_NAMES})
 
@@ -158,7 +205,16 @@ def sender_options(overrides: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class EmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]  # Django is untyped
-    """`EMAIL_BACKEND = "gmail_send.contrib.django.EmailBackend"`; see the module docstring."""
+    """`EMAIL_BACKEND = "gmail_send.contrib.django.EmailBackend"`; see the module docstring.
+
+    Args:
+        fail_silently: count a message that cannot be sent as not sent, instead of raising.
+        username: the mailbox for an app password, with `password` (instead of the settings'
+            credentials).
+        password: the app password of `username`.
+        **options: `GmailSender` options (and `credentials`) over those of
+            `settings.GMAIL_SEND` or the GMAIL_SEND_* variables.
+    """
 
     def __init__(
         self,
@@ -179,6 +235,8 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]  # Dj
         self._overrides = options
         self._sender: SyncGmailSender | None = None
         self._lock = threading.RLock()
+        self._events: list[SendEvent] = []
+        self._events_lock = threading.Lock()
 
     def _options(self) -> dict[str, Any]:
         return sender_options(self._overrides)
@@ -189,7 +247,9 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]  # Dj
             if self._sender is not None:
                 return False
             try:
-                self._sender = SyncGmailSender(**self._options())
+                options = self._options()
+                options["on_event"] = self._collector(options.get("on_event"))
+                self._sender = SyncGmailSender(**options)
             except GmailSendError:
                 if not self.fail_silently:
                     raise
@@ -209,7 +269,11 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]  # Dj
                     raise
 
     def send_messages(self, email_messages: Sequence[Any]) -> int:
-        """Send Django `EmailMessage`s; return how many Gmail accepted."""
+        """Send Django `EmailMessage`s; return how many Gmail accepted.
+
+        Args:
+            email_messages: the messages; each gets `gmail_send_result` (None when not sent).
+        """
         if not email_messages:
             return 0
         with self._lock:
@@ -227,14 +291,43 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]  # Dj
             return sent
 
     def _send(self, sender: SyncGmailSender, message: Any) -> bool:
+        message.gmail_send_result = None
         recipients = [_bare_address(str(r)) for r in message.recipients()]
         if not recipients:
             return False
         envelope_from = email.utils.parseaddr(str(message.from_email))[1] or None
         try:
-            sender.send_message(message.message(), sender=envelope_from, recipients=recipients)
+            message.gmail_send_result = sender.send_message(
+                message.message(), sender=envelope_from, recipients=recipients
+            )
         except GmailSendError:
             if not self.fail_silently:
                 raise
             return False
+        finally:
+            self._dispatch(message)
         return True
+
+    def _collector(self, hook: Any) -> Any:
+        """The sender's `on_event`: keep each event for `_dispatch` (the sender calls it on its
+        own loop thread), and call the application's own hook, if any, as before."""
+
+        def collect(event: SendEvent) -> None:
+            with self._events_lock:
+                self._events.append(event)
+            if hook is not None:
+                hook(event)
+
+        return collect
+
+    def _dispatch(self, message: Any) -> None:
+        """Send the events of the message just sent as signals, in the caller's thread, where
+        receivers may use the ORM as anywhere in the request."""
+        with self._events_lock:
+            events, self._events = self._events, []
+        cls = type(self)
+        for event in events:
+            send_event.send(sender=cls, event=event, message=message)
+            specific = _SIGNALS.get(event.name)
+            if specific is not None:
+                specific.send(sender=cls, event=event, message=message)

@@ -9,6 +9,8 @@ rolls back with the rest of the transaction; outside, at once (Django's autocomm
 `manage.py gmail_send_worker` sends it. The sending account, which picks the worker's sender,
 is settings `GMAIL_SEND_QUEUE_ACCOUNT` if set, else the account of the sending configuration
 (`GMAIL_SEND`'s credentials, else `GMAIL_SEND_USER`), else each message's From address.
+Each message enqueued gets `message.gmail_send_mail`, the `QueuedMail` (its `id` follows it
+with `MailQueue.get`), or None when it was not enqueued (`fail_silently`).
 """
 
 from __future__ import annotations
@@ -58,7 +60,12 @@ class QueuedEmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]
         self.using = using or queue_alias()
 
     def send_messages(self, email_messages: Sequence[Any]) -> int:
-        """Enqueue Django `EmailMessage`s in the current transaction; return how many."""
+        """Enqueue Django `EmailMessage`s in the current transaction; return how many.
+
+        Args:
+            email_messages: the messages; each gets `gmail_send_mail`, the `QueuedMail` it
+                became (None when it was not enqueued).
+        """
         if not email_messages:
             return 0
         try:
@@ -71,12 +78,13 @@ class QueuedEmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]
             return 0
         queued = 0
         for message in email_messages:
+            message.gmail_send_mail = None
             recipients = [_bare_address(str(r)) for r in message.recipients()]
             if not recipients:
                 continue
             sender = email.utils.parseaddr(str(message.from_email))[1] or None
             try:
-                queue.enqueue_message_sync(
+                message.gmail_send_mail = queue.enqueue_message_sync(
                     message.message(),
                     sender=sender,
                     recipients=recipients,

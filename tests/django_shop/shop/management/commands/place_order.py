@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -19,7 +19,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
             order = Order.objects.create(email=options["email"], total=10)
-            send_mail(f"Receipt {order.pk}", "Thank you.", None, [options["email"]])
+            receipt = EmailMessage(f"Receipt {order.pk}", "Thank you.", None, [options["email"]])
+            receipt.send()
             if options["fail"]:
                 raise CommandError("the payment failed")
-        self.stdout.write(f"order {order.pk} placed")
+        self.stdout.write(f"order {order.pk} placed, mail {receipt.gmail_send_mail.id}")
