@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ._limits import Ledger, RateLimiter
+from ._limits import Ledger, Pacer
 from ._result import AuthMethod, SendResult
 from ._retry import Decision, RetryPolicy, reply_is_transient
 from .errors import (
@@ -51,7 +51,7 @@ class DeliveryContext:
     account: str | None
     daily_limit: int | None
     quota_pause: float
-    rate: RateLimiter | None = None
+    rate: Pacer | None = None
     on_event: EventHook | None = None
     reporter: Reporter = field(init=False)
     """Logs each happening under the sender's logger and reports events to `on_event`."""

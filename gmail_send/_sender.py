@@ -20,8 +20,10 @@ from ._delivery import DeliveryContext, deliver
 from ._limits import (
     PROCESS_QUOTAS,
     Ledger,
+    Pacer,
     ProcessLedger,
     RateLimiter,
+    SharedRateLimiter,
     StoreLedger,
     default_daily_limit,
 )
@@ -148,7 +150,7 @@ class GmailSender:
             account=self.account,
             daily_limit=daily_limit,
             quota_pause=limits.quota_pause,
-            rate=RateLimiter(limits.rate_limit) if limits.rate_limit is not None else None,
+            rate=_pacer(limits.rate_limit, self.store, self.account),
             on_event=settings.on_event,
         )
         self._in_flight = 0
@@ -394,6 +396,15 @@ class _ObservedTokens:
 
     def __repr__(self) -> str:
         return repr(self._source)
+
+
+def _pacer(rate: float | None, store: StateStore | None, account: str | None) -> Pacer | None:
+    """The rate limit: shared by every process of the account with a store, else this one's."""
+    if rate is None:
+        return None
+    if store is not None and account is not None:
+        return SharedRateLimiter(store, account, rate)
+    return RateLimiter(rate)
 
 
 def _state_store(store: str | StateStore | None) -> tuple[StateStore | None, bool]:

@@ -85,7 +85,10 @@ _STEP_2 = (
     )""",
 )
 
-STEPS: tuple[Sequence[str], ...] = (_STEP_1, _STEP_2)
+# The rate limit shared by every process of an account: when its next message may go out.
+_STEP_3 = ("ALTER TABLE gmail_send_accounts ADD COLUMN rate_next DOUBLE PRECISION",)
+
+STEPS: tuple[Sequence[str], ...] = (_STEP_1, _STEP_2, _STEP_3)
 """The migration steps; step n (1-based) brings the schema to version n."""
 
 SCHEMA_VERSION = len(STEPS)

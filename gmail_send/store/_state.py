@@ -24,6 +24,7 @@ __all__ = [
     "reset",
     "sent_in_window",
     "settle",
+    "take_slot",
     "token_state",
 ]
 
@@ -116,6 +117,22 @@ def settle(cursor: Cursor, account: str, reservation: str, *, sent: bool, now: f
         cursor.execute(
             "INSERT INTO gmail_send_sends (account, sent_at) VALUES (%s, %s)", (account, now)
         )
+
+
+def take_slot(cursor: Cursor, account: str, interval: float, *, now: float) -> float:
+    """Book the account's next sending slot, `interval` seconds after the last one booked by
+    any process; return the seconds to wait for it (0 when it is now)."""
+    _lock(cursor, account)
+    row = cursor.execute(
+        "SELECT rate_next FROM gmail_send_accounts WHERE account = %s", (account,)
+    ).fetchone()
+    booked = row[0] if row is not None and row[0] is not None else None
+    slot = max(now, float(booked)) if booked is not None else now
+    cursor.execute(
+        "UPDATE gmail_send_accounts SET rate_next = %s WHERE account = %s",
+        (slot + interval, account),
+    )
+    return slot - now
 
 
 def sent_in_window(cursor: Cursor, account: str, *, now: float) -> int:
