@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "cli.md"
 sys.path.insert(0, str(ROOT))
 
+from gmail_send import AppPassword, GmailSender, MailQueue  # noqa: E402
 from gmail_send.cli import main  # noqa: E402
 from gmail_send.testing import (  # noqa: E402
     LocalAccount,
@@ -256,6 +257,7 @@ async def collect(tmp: Path) -> dict[str, str]:
             env,
         )
         await _merge_examples(ex, tmp, local, shown_local, env, shown_env)
+        await _queue_examples(ex, gmail, tmp, certificates)
     await ex.run("demo", "gmail-send demo", ["demo"], {})
     ex.blocks["demo"] = _normalize_demo(ex.blocks["demo"])
     await ex.run("demo-api", "gmail-send demo --transport api", ["demo", "--transport", "api"], {})
@@ -280,6 +282,48 @@ async def collect(tmp: Path) -> dict[str, str]:
         {},
     )
     return ex.blocks
+
+
+async def _queue_examples(
+    ex: Examples, gmail: LocalGmail, tmp: Path, certificates: TestCertificates
+) -> None:
+    """A queue with a sent, a failed and a waiting mail, for `gmail-send queue`."""
+    url = f"sqlite:///{tmp / 'queue.db'}"
+    ex.replacements.append((url, "sqlite:////var/lib/myapp/queue.db"))
+    async with MailQueue(url, account=ACCOUNT) as queue:
+        await queue.enqueue(to="ann@example.com", subject="Receipt 1041", text="Thanks!")
+        await queue.enqueue(to="gone@example.com", subject="Receipt 1042", text="Thanks!")
+        gmail.inject(
+            "rcpt",
+            (550, "5.1.1 The email account that you tried to reach does not exist."),
+            recipient="gone@example.com",
+        )
+        async with GmailSender(
+            AppPassword(ACCOUNT, APP_PASSWORD),
+            host=gmail.host,
+            port=gmail.port,
+            tls_context=certificates.client_context(),
+        ) as sender:
+            await queue.work(sender, until_empty=True)
+        await queue.enqueue(to="carol@example.com", subject="Receipt 1043", text="Thanks!")
+    env = {"GMAIL_SEND_QUEUE": url}
+    shown = "GMAIL_SEND_QUEUE=sqlite:////var/lib/myapp/queue.db"
+    await ex.run("queue-status", f"{shown} gmail-send queue status", ["queue", "status"], env)
+    await ex.run("queue-list", f"{shown} gmail-send queue list", ["queue", "list"], env)
+    for name in ("queue-status", "queue-list"):
+        ex.blocks[name] = _normalize_queue(ex.blocks[name])
+
+
+def _normalize_queue(text: str) -> str:
+    """Mail ids (made from the time) and times vary per run."""
+    ids: dict[str, str] = {}
+
+    def stand_in(match: re.Match[str]) -> str:
+        return ids.setdefault(match.group(0), f"0194f1c3a2b5{len(ids) + 1:020x}")
+
+    text = re.sub(r"\b[0-9a-f]{32}\b", stand_in, text)
+    text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "2025-02-10 12:00:00", text)
+    return re.sub(r"<\d+\.\d+\.\d+@gmail\.com>", "<173912345678.4242.1234567890@gmail.com>", text)
 
 
 async def _merge_examples(

@@ -14,11 +14,11 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ._limits import Ledger, RateLimiter
+from ._limits import Ledger, Pacer
 from ._result import AuthMethod, SendResult
 from ._retry import Decision, RetryPolicy, reply_is_transient
 from ._transport import Carrier, Progress, Route, Transport
@@ -49,7 +49,7 @@ class DeliveryContext:
     account: str | None
     daily_limit: int | None
     quota_pause: float
-    rate: RateLimiter | None = None
+    rate: Pacer | None = None
     on_event: EventHook | None = None
     reporter: Reporter = field(init=False)
     """Logs each happening under the sender's logger and reports events to `on_event`."""
@@ -77,6 +77,7 @@ class _Run:
     connection_id: int | None = None
     gmail_id: str | None = None
     thread_id: str | None = None
+    before_body: Callable[[], Awaitable[None]] | None = None
 
     def accepted_in_order(self) -> tuple[str, ...]:
         """The recipients accepted so far, in the message's order."""
@@ -112,9 +113,12 @@ async def deliver(
     *,
     deadline: float | None,
     route: Route,
+    before_body: Callable[[], Awaitable[None]] | None = None,
 ) -> SendResult:
     """Send `outgoing` over `transport`, retrying where safe, within `deadline` seconds (None:
-    no bound); `route` says which transport it is and why (for the result and events)."""
+    no bound); `route` says which transport it is and why (for the result and events).
+
+    `before_body` is awaited before each attempt writes the body (see `Progress`)."""
     account = context.account
     ticket: str | None = None
     if account is not None:
@@ -130,7 +134,7 @@ async def deliver(
                 level=logging.WARNING,
             )
             raise
-    run = _Run(outgoing, list(outgoing.recipients), route, ticket=ticket)
+    run = _Run(outgoing, list(outgoing.recipients), route, ticket=ticket, before_body=before_body)
     try:
         if deadline is None:
             result = await _attempts(context, transport, run, None)
@@ -218,7 +222,7 @@ async def _attempts(
             outgoing = dataclasses.replace(outgoing, recipients=tuple(run.pending))
         if context.rate is not None:
             await context.rate.wait()
-        run.progress = Progress()
+        run.progress = Progress(run.before_body)
         connection: Carrier | None = None
         reused = False
         result: SendResult | None = None

@@ -34,10 +34,12 @@ __all__ = [
     "PROCESS_QUOTAS",
     "AccountQuotas",
     "Ledger",
+    "Pacer",
     "PauseKind",
     "ProcessLedger",
     "RateLimiter",
     "SendWindow",
+    "SharedRateLimiter",
     "StoreLedger",
     "api_window",
     "default_daily_limit",
@@ -266,6 +268,35 @@ class AccountQuotas:
 
 PROCESS_QUOTAS = AccountQuotas()
 """The counts every `GmailSender` of this process shares unless given its own `quotas`."""
+
+
+class Pacer(Protocol):
+    """Spaces messages out: `wait()` before each one."""
+
+    async def wait(self) -> None: ...
+
+
+class SharedRateLimiter:
+    """At most `rate` messages per second for `account` across every process of a store.
+
+    Args:
+        store: the shared `StateStore`.
+        account: the mailbox whose sends are spaced.
+        rate: messages per second, all processes together.
+    """
+
+    def __init__(self, store: StateStore, account: str, rate: float) -> None:
+        if not rate > 0:
+            raise ConfigurationError(f"rate_limit must be a positive number, not {rate!r}")
+        self._store = store
+        self._account = account
+        self._interval = 1.0 / rate
+
+    async def wait(self) -> None:
+        """Book the account's next slot in the store and sleep until it comes."""
+        delay = await self._store.take_slot(self._account, self._interval)
+        if delay > 0:
+            await asyncio.sleep(delay)
 
 
 class Ledger(Protocol):

@@ -27,6 +27,14 @@ has its own rule: one new token after Gmail rejected one), `454 4.7.0 Too many l
 `login_throttle_pause` seconds), the daily limit, bad input or settings, and
 `UnknownOutcomeError` (the body went out and no answer came, or the API answered with a 5xx
 other than 503 after it) unless the caller opted in with `retry_unknown_outcome=True`.
+
+`Decision.later` answers the mail queue's question: may the same message be sent again after
+a while (minutes, from the queue), because nothing can have been accepted and the cause may
+pass? Yes for everything retried above (the Gmail API's 429, 503 and rate limits included),
+and also for a server that cannot be reached, the token endpoint failing (no login was
+tried), Gmail's login throttling and sending limits (the queue holds the account's mail until
+they pass) and a passed deadline; no for the outcome unknown (over either transport), TLS
+failures, credentials Gmail refused, final replies or API answers, and bad input or settings.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from dataclasses import dataclass, field
 from .errors import (
     AuthenticationError,
     ConfigurationError,
+    DeadlineExceededError,
     GmailConnectionError,
     GmailSendError,
     LoginThrottledError,
@@ -74,6 +83,8 @@ class Decision:
     replaces that session at once, without waiting and without counting a retry."""
     new_token: bool = False
     """Gmail rejected an access token: sign-in asks the token source once for a new one."""
+    later: bool = False
+    """Sending the same message again after a while (from a queue) is safe and may succeed."""
 
     @property
     def retry(self) -> bool:
@@ -86,8 +97,8 @@ class Decision:
         return self.action is not Action.RETRY_NEW_SESSION
 
 
-def _no(reason: str, *, new_token: bool = False) -> Decision:
-    return Decision(Action.DO_NOT_RETRY, reason, new_token=new_token)
+def _no(reason: str, *, new_token: bool = False, later: bool = False) -> Decision:
+    return Decision(Action.DO_NOT_RETRY, reason, new_token=new_token, later=later)
 
 
 def classify(error: GmailSendError, *, retry_unknown_outcome: bool = False) -> Decision:
@@ -97,6 +108,7 @@ def classify(error: GmailSendError, *, retry_unknown_outcome: bool = False) -> D
             return Decision(
                 Action.RETRY_NEW_SESSION,
                 "no answer came after the body; resending, as retry_unknown_outcome allows",
+                later=True,
             )
         return _no("the body went out and no answer came: a resend could duplicate the message")
     if isinstance(error, TLSError):
@@ -107,8 +119,9 @@ def classify(error: GmailSendError, *, retry_unknown_outcome: bool = False) -> D
                 Action.RETRY_NEW_SESSION,
                 "the connection broke before the body went out",
                 idle_close=True,
+                later=True,
             )
-        return _no("the server cannot be reached")
+        return _no("the server cannot be reached", later=True)
     if isinstance(error, AuthenticationError):
         rejected_token = not isinstance(error, TokenError) and (
             (error.mechanism == "xoauth2" and error.code == 535)
@@ -119,18 +132,24 @@ def classify(error: GmailSendError, *, retry_unknown_outcome: bool = False) -> D
                 "Gmail rejected the access token; one new token is asked for, once",
                 new_token=True,
             )
-        return _no("the credentials were not accepted or could not be obtained")
+        if isinstance(error, TokenError) and error.api_reply is None:
+            return _no("no access token could be obtained (no login was tried)", later=True)
+        if isinstance(error, TokenError):
+            return _no("the Gmail API refused the token's scopes")
+        return _no("the credentials were not accepted")
     if isinstance(error, LoginThrottledError):
-        return _no("Gmail throttles logins: trying again soon prolongs the block")
+        return _no("Gmail throttles logins: trying again soon prolongs the block", later=True)
     if isinstance(error, QuotaExceededError):
-        return _no("the account's sending limit is reached")
+        return _no("the account's sending limit is reached", later=True)
     if isinstance(error, RecipientsRefusedError):
         if error.retryable:
-            return Decision(Action.RETRY_SAME_SESSION, "recipients were refused for the moment")
+            return Decision(
+                Action.RETRY_SAME_SESSION, "recipients were refused for the moment", later=True
+            )
         return _no("every recipient was refused for good")
     if isinstance(error, SMTPReplyError) and error.api_reply is not None:
         if error.retryable:
-            return Decision(Action.RETRY_SAME_SESSION, "the Gmail API asked to wait")
+            return Decision(Action.RETRY_SAME_SESSION, "the Gmail API asked to wait", later=True)
         return _no("the Gmail API's answer is final")
     if isinstance(error, SMTPReplyError):
         if error.retryable:
@@ -138,8 +157,11 @@ def classify(error: GmailSendError, *, retry_unknown_outcome: bool = False) -> D
                 Action.RETRY_NEW_SESSION,
                 "a transient reply",
                 idle_close=error.code == 421,
+                later=True,
             )
         return _no("the reply is final" if error.reply is not None else "the server cannot take it")
+    if isinstance(error, DeadlineExceededError):
+        return _no("the deadline passed before the message was sent", later=True)
     return _no("not a temporary failure")
 
 

@@ -15,7 +15,7 @@ import asyncio
 import email.message
 import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
@@ -23,8 +23,10 @@ from ._delivery import DeliveryContext
 from ._limits import (
     PROCESS_QUOTAS,
     Ledger,
+    Pacer,
     ProcessLedger,
     RateLimiter,
+    SharedRateLimiter,
     StoreLedger,
     default_daily_limit,
 )
@@ -140,12 +142,7 @@ class GmailSender:
             if self.store is not None
             else ProcessLedger(limits.quotas if limits.quotas is not None else PROCESS_QUOTAS)
         )
-        self._signin_credentials = _observed(_shared(credentials, self.store), settings.on_event)
-        if isinstance(self._signin_credentials, TokenSource):
-            self._api_tokens = self._signin_credentials  # one observed source for both
-        elif self._api_tokens is not None:  # the OAuth2 side of a Fallback
-            observed = _observed(_shared(self._api_tokens, self.store), settings.on_event)
-            self._api_tokens = observed if isinstance(observed, TokenSource) else None
+        self._observe_tokens(credentials, self.store)
         self._pool = ConnectionPool(
             self._open_connection,
             max_connections=settings.max_connections,
@@ -160,7 +157,7 @@ class GmailSender:
             account=self.account,
             daily_limit=daily_limit,
             quota_pause=limits.quota_pause,
-            rate=RateLimiter(limits.rate_limit) if limits.rate_limit is not None else None,
+            rate=_pacer(limits.rate_limit, self.store, self.account),
             on_event=settings.on_event,
         )
         self._router = Router(
@@ -293,11 +290,24 @@ class GmailSender:
         Returns:
             The `SendResult`.
         """
+        return await self._send(outgoing, deadline=deadline)
+
+    async def _send(
+        self,
+        outgoing: OutgoingMessage,
+        *,
+        deadline: float | None = None,
+        before_body: Callable[[], Awaitable[None]] | None = None,
+    ) -> SendResult:
+        """`send_outgoing`, awaiting `before_body` before each attempt writes the body (the
+        mail queue records there that the body may go out)."""
         if self._closed:
             raise ConfigurationError("this GmailSender is closed")
         if deadline is not None and not deadline > 0:
             raise ConfigurationError(f"deadline must be positive seconds, not {deadline!r}")
         if self.sink is not None:
+            if before_body is not None:
+                await before_body()
             result = await self.sink.deliver(outgoing)
             self._delivery.reporter.report(
                 MessageSent(
@@ -314,11 +324,35 @@ class GmailSender:
         self._in_flight += 1
         self._idle.clear()
         try:
-            return await self._router.deliver(outgoing, deadline or self.deadline)
+            return await self._router.deliver(
+                outgoing, deadline or self.deadline, before_body=before_body
+            )
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
+
+    def _use_store(self, store: StateStore) -> None:
+        """Share limits, pauses and tokens through `store` from now on (the mail queue gives
+        its database to a sender made without one). Only before the first send."""
+        if self.store is not None:
+            raise ConfigurationError("this GmailSender already has a store")
+        self.store, self._owns_store = store, False
+        self._ledger = StoreLedger(store)
+        self._delivery.ledger = self._ledger
+        self._observe_tokens(self.credentials, store)
+        self._router.use_tokens(self._api_tokens)
+
+    def _observe_tokens(self, credentials: Credentials | None, store: StateStore | None) -> None:
+        """Sign-in's credentials and the Gmail API's token source, shared through `store`
+        (when there is one) and observed (a new token is reported)."""
+        on_event = self.settings.on_event
+        self._signin_credentials = _observed(_shared(credentials, store), on_event)
+        if isinstance(self._signin_credentials, TokenSource):
+            self._api_tokens = self._signin_credentials  # one observed source for both
+        elif self._api_tokens is not None:  # the OAuth2 side of a Fallback
+            observed = _observed(_shared(_token_source(credentials), store), on_event)
+            self._api_tokens = observed if isinstance(observed, TokenSource) else None
 
     async def _open_connection(self) -> SMTPConnection:
         """A new signed-in session, unless Gmail said 454 4.7.0 within `login_throttle_pause`.
@@ -374,6 +408,15 @@ class GmailSender:
         await self._router.aclose()
         if self.store is not None and self._owns_store:
             await self.store.aclose()
+
+
+def _pacer(rate: float | None, store: StateStore | None, account: str | None) -> Pacer | None:
+    """The rate limit: shared by every process of the account with a store, else this one's."""
+    if rate is None:
+        return None
+    if store is not None and account is not None:
+        return SharedRateLimiter(store, account, rate)
+    return RateLimiter(rate)
 
 
 def _state_store(store: str | StateStore | None) -> tuple[StateStore | None, bool]:

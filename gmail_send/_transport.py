@@ -8,6 +8,7 @@ message takes is `gmail_send.route`'s decision.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -19,12 +20,20 @@ __all__ = ["Carrier", "Progress", "Route", "Transport"]
 
 
 class Progress:
-    """How far one attempt got: read by the delivery after a failure or cancellation."""
+    """How far one attempt got: read by the delivery after a failure or cancellation.
 
-    def __init__(self) -> None:
+    `before_body`, when set, is awaited just before the write that carries the body: over SMTP
+    after DATA's 354; with BDAT, before the write of MAIL, RCPT, BDAT and the body, or of BDAT
+    and the body without PIPELINING; over the Gmail API, before the request (its body may reach
+    Google from the first byte written). The mail queue records there, durably, that the body
+    may go out. If it raises, the body is not sent.
+    """
+
+    def __init__(self, before_body: Callable[[], Awaitable[None]] | None = None) -> None:
         self.connection_id: int | None = None
         self.body_sent = False
         """True from the moment the message body may have reached the server."""
+        self.before_body = before_body
 
     def mark_body_sent(self) -> None:
         """The (whole) body may have reached the server from now on."""

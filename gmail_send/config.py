@@ -59,6 +59,7 @@ ENV_VARIABLES: dict[str, str] = {
     "RELAY_BY_IP": "1 to send without signing in, to a relay that trusts this IP address.",
     "MAX_CONNECTIONS": "Sessions that concurrent sends share, at most (default 3).",
     "STORE": "sqlite:///path.db or postgresql://...: limits and tokens shared by processes.",
+    "QUEUE": "The mail queue's URL for `gmail-send worker` and `gmail-send queue` (--queue).",
     "TEMPLATES": "Folder of message templates for template= (needs the [templates] extra).",
     "RETRIES": "Retries after a failure that is safe to retry (default 3).",
     "BACKOFF": "Seconds before the first retry, doubled for each further one (default 1).",
@@ -80,6 +81,7 @@ ENV_VARIABLES: dict[str, str] = {
 
 _SECRET_NAMES = {
     "STORE",
+    "QUEUE",
     "TOKEN_JSON",
     "CLIENT_SECRET",
     "REFRESH_TOKEN",

@@ -28,7 +28,11 @@ GmailSendError                          .hint: str | None; .reply: SMTPReply | N
 │   └── PermanentError                  other 5xx
 ├── UnknownOutcomeError                 .message_id, .accepted: lost after the body was sent
 │                                       (or, over the API, a 5xx answer after it)
-└── DeadlineExceededError (also TimeoutError)  send()'s deadline passed before Gmail accepted it
+├── DeadlineExceededError (also TimeoutError)  send()'s deadline passed before Gmail accepted it
+└── QueueError                          a request to the mail queue (`MailQueue`) was refused
+    ├── MailNotFoundError (also LookupError)  no mail with that id
+    ├── MailStateError                  .status: the mail's status does not allow it
+    └── IdempotencyConflictError (also ValueError)  the key names a mail with other fields
 ```
 
 An error is complete when it is raised and never changed afterwards. `reply` (SMTP) or
@@ -55,12 +59,16 @@ __all__ = [
     "GmailConnectionError",
     "GmailSendError",
     "HeaderInjectionError",
+    "IdempotencyConflictError",
     "InvalidAddressError",
     "LoginThrottledError",
+    "MailNotFoundError",
+    "MailStateError",
     "MessageError",
     "MessageTooLargeError",
     "NoRecipientsError",
     "PermanentError",
+    "QueueError",
     "QuotaExceededError",
     "RecipientsRefusedError",
     "SMTPReply",
@@ -377,3 +385,29 @@ class DeadlineExceededError(GmailSendError, TimeoutError):
 
     (When the deadline passes after the body was sent, `UnknownOutcomeError` is raised instead.)
     """
+
+
+class QueueError(GmailSendError):
+    """The mail queue refused a request (see `gmail_send.queue.MailQueue`)."""
+
+
+class MailNotFoundError(QueueError, LookupError):
+    """No mail with this id is in the queue (never enqueued, or purged)."""
+
+
+class MailStateError(QueueError):
+    """The mail's status does not allow the request: e.g. cancelling a mail being sent, or
+    resolving one whose outcome is known. `status` is the status it has."""
+
+    def __init__(self, message: str, *, status: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class IdempotencyConflictError(QueueError, ValueError):
+    """The idempotency key was given before with different message fields; `mail_id` is the
+    mail that key names."""
+
+    def __init__(self, message: str, *, mail_id: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.mail_id = mail_id

@@ -12,6 +12,7 @@ from gmail_send.testing import LocalGmail, LocalGmailAPI, TestCertificates
 
 from .local_helpers import ACCESS_TOKEN, ACCOUNT, account
 from .postgres_helpers import postgres_server, postgres_url  # noqa: F401 (fixtures)
+from .queue_helpers import queue_url  # noqa: F401 (fixture)
 from .transports import Mail
 
 

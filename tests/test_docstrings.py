@@ -30,6 +30,7 @@ PUBLIC_MODULES = [
     "gmail_send.events",
     "gmail_send.merge",
     "gmail_send.message",
+    "gmail_send.queue",
     "gmail_send.smtp",
     "gmail_send.store",
     "gmail_send.sync",

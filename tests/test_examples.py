@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import subprocess
@@ -27,6 +28,7 @@ RUN_HERE = {
     "mail_merge.py",
     "django_settings.py",
     "fastapi_app.py",
+    "fastapi_queue.py",
 }
 RUN_ELSEWHERE = {"test_app_emails.py": "tests/test_pytest_plugin.py runs it with pytest"}
 NOT_RUN: dict[str, str] = {}
@@ -150,9 +152,9 @@ def test_django_settings_snippet(local: LocalGmailThread) -> None:
     assert received.parsed()["Subject"] == "Test from Django"
 
 
-def load_fastapi_example() -> ModuleType:
-    path = EXAMPLES / "fastapi_app.py"
-    spec = importlib.util.spec_from_file_location("fastapi_app_example", path)
+def load_fastapi_example(name: str = "fastapi_app.py") -> ModuleType:
+    path = EXAMPLES / name
+    spec = importlib.util.spec_from_file_location(f"{path.stem}_example", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -187,6 +189,39 @@ async def test_fastapi_app(local: LocalGmailThread, monkeypatch: pytest.MonkeyPa
     assert welcome.rcpt_tos == ("ada@example.com",)
     assert welcome.parsed()["Subject"] == "Welcome, Ada"
     assert len(local.server.sessions) == 1  # the lifespan's sender served both
+
+
+async def test_fastapi_queue(
+    local: LocalGmailThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name, value in local.environ().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MAIL_QUEUE", f"sqlite:///{tmp_path / 'mail.db'}")
+    app = load_fastapi_example("fastapi_queue.py").app
+    transport = httpx.ASGITransport(app=app)
+    order = {"number": "1041", "email": "ada@example.com", "total": "12.00 EUR"}
+    async with (
+        app.router.lifespan_context(app),  # the queue, the sender and the worker
+        httpx.AsyncClient(transport=transport, base_url="http://app") as client,
+    ):
+        answer = await client.post("/orders", json=order)
+        assert answer.status_code == 202, answer.text
+        mail_id = answer.json()["mail_id"]
+        retried = await client.post("/orders", json=order)  # a client retrying the request
+        assert retried.json()["mail_id"] == mail_id
+        bad = await client.post("/orders", json={**order, "number": "1042", "email": "nope"})
+        assert bad.status_code == 422
+        for _ in range(300):
+            status = (await client.get(f"/mails/{mail_id}")).json()
+            if status["status"] == "sent":
+                break
+            await asyncio.sleep(0.1)
+        assert status["status"] == "sent", status
+        assert (await client.get("/mails/nothing")).status_code == 404
+    [receipt] = local.messages
+    assert receipt.rcpt_tos == ("ada@example.com",)
+    assert receipt.parsed()["Subject"] == "Receipt for order 1041"
+    assert receipt.parsed()["Message-ID"] == status["message_id"]
 
 
 def test_fastapi_app_in_a_test_client_with_the_outbox(

@@ -28,6 +28,7 @@ PUBLIC_MODULES = [
     "gmail_send.smtp",
     "gmail_send.api",
     "gmail_send.testing",
+    "gmail_send.queue",
 ]
 NOT_IN_REFERENCE = {("gmail_send", "__version__")}
 

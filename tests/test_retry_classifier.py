@@ -11,6 +11,7 @@ import pytest
 from gmail_send import (
     AuthenticationError,
     ConfigurationError,
+    DeadlineExceededError,
     GmailConnectionError,
     GmailSendError,
     LoginThrottledError,
@@ -83,6 +84,38 @@ def test_each_failure_has_one_decision(error: GmailSendError, action: Action) ->
     assert decision.reason
     assert decision.retry is (action is not NO)
     assert decision.keep_session is (action is not NEW)
+
+
+@pytest.mark.parametrize(
+    ("error", "later"),
+    [
+        (GmailConnectionError("refused", after_greeting=False), True),
+        (GmailConnectionError("dropped during EHLO", after_greeting=True), True),
+        (TLSError("certificate"), False),
+        (_reply(421, "4.7.0 Try again later, closing connection.", "connect"), True),
+        (_reply(451, "4.3.0 Mail server temporarily rejected message.", "data"), True),
+        (_reply(454, "4.7.0 Too many login attempts, please try again later.", "auth"), True),
+        (LoginThrottledError("held off"), True),
+        (_reply(550, "5.4.5 Daily user sending limit exceeded.", "mail"), True),
+        (QuotaExceededError("client-side daily limit"), True),
+        (_refused(SMTPReply(450, "4.2.1", "receiving mail too quickly")), True),
+        (_refused(SMTPReply(550, "5.1.1", "no such user")), False),
+        (_reply(452, "4.5.3 Your message has too many recipients.", "mail"), False),
+        (_reply(550, "5.7.1 rejected by policy", "rcpt"), False),
+        (_reply(535, "5.7.8 Username and Password not accepted.", "auth"), False),
+        (TokenError("token endpoint unreachable"), True),
+        (DeadlineExceededError("not sent in time"), True),
+        (PermanentError("no 8BITMIME"), False),
+        (ConfigurationError("closed"), False),
+        (MessageTooLargeError("big", size=2, limit=1), False),
+        (UnknownOutcomeError("lost", message_id="<a@b>"), False),
+    ],
+    ids=lambda value: getattr(value, "message", None) or str(value),
+)
+def test_the_queue_sends_again_later_only_where_nothing_can_have_been_accepted(
+    error: GmailSendError, later: bool
+) -> None:
+    assert classify(error).later is later
 
 
 def test_an_unknown_outcome_is_resent_only_when_opted_in() -> None:

@@ -188,3 +188,25 @@ def test_store_options_are_checked(tmp_path: Path) -> None:
     assert settings.store == "postgresql://app:hunter2@db.example/gmail"
     assert "hunter2" not in repr(settings)
     assert "hunter2" not in str(settings.describe())
+
+
+async def test_the_rate_limit_is_shared_by_the_senders_of_an_account(
+    gmail: LocalGmail, store_url: str
+) -> None:
+    rate = SendingLimits(rate_limit=10)
+    async with (
+        sender(gmail, store_url, limits=rate) as first,
+        sender(gmail, store_url, limits=rate) as second,
+    ):
+        await asyncio.gather(
+            *(
+                s.send(to="a@example.com", subject=f"{n}", text="x")
+                for n in range(5)
+                for s in (first, second)
+            )
+        )
+    times = sorted(m.received_at for m in gmail.messages)
+    assert len(times) == 10
+    # Ten messages at 10 a second between both senders need at least 0.9 s (a lower bound:
+    # a slow machine only makes it longer). Each sender alone would have allowed 0.4 s.
+    assert times[-1] - times[0] >= 0.8

@@ -207,3 +207,14 @@ async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         connection.execute("UPDATE gmail_send_schema SET version = 99")
     with pytest.raises(ConfigurationError, match="schema version 99"):
         await StateStore(f"sqlite:///{path}").sent_today(ACCOUNT)
+
+
+async def test_sending_slots_are_shared(store_url: str) -> None:
+    """The rate limit across processes: each booking comes `interval` after the last one."""
+    clock = Clock()
+    one, other = StateStore(store_url, clock=clock), StateStore(store_url, clock=clock)
+    assert await one.take_slot(ACCOUNT, 0.5) == 0
+    assert await other.take_slot(ACCOUNT, 0.5) == 0.5
+    assert await one.take_slot(ACCOUNT, 0.5) == 1.0
+    clock.now += 10  # idle for a while: the next slot is now, not in the past
+    assert await other.take_slot(ACCOUNT, 0.5) == 0

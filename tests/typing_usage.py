@@ -4,7 +4,7 @@ message field and the option groups, as an application would write them."""
 from __future__ import annotations
 
 import ssl
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from gmail_send import (
@@ -12,9 +12,13 @@ from gmail_send import (
     AppPassword,
     Attachment,
     GmailSender,
+    MailQueue,
+    MailStatus,
     MessageFields,
     OAuth2Token,
     PoolOptions,
+    QueuedMail,
+    RecordedError,
     RetryPolicy,
     SenderOptions,
     SendEvent,
@@ -141,3 +145,23 @@ def every_sync_function() -> list[SendResult]:
         results.append(gmail.send(**FIELDS))
         results.append(gmail.send(to="x@example.com", attachments=["report.pdf"], deadline=3))
     return results
+
+
+async def the_mail_queue() -> list[QueuedMail]:
+    queue = MailQueue("sqlite:///queue.db", account="me@gmail.com", retention=timedelta(days=3))
+    later = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    mails = [
+        await queue.enqueue(**FIELDS, idempotency_key="order-1", not_after=later),
+        await queue.enqueue(account="other@example.com", to="x@example.com", not_before=later),
+        queue.enqueue_sync(**FIELDS),
+    ]
+    status: MailStatus = mails[0].status
+    mails.extend(await queue.mails(status=status, limit=10))
+    error: RecordedError | None = mails[0].last_error
+    counts: dict[MailStatus, int] = await queue.counts()
+    assert error is None or counts
+    await queue.resolve(mails[0].id, sent=False)
+    async with GmailSender(CREDENTIALS, **OPTIONS) as gmail:
+        await queue.work(gmail, until_empty=True)
+    await queue.aclose()
+    return mails

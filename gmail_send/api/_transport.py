@@ -9,7 +9,9 @@ multipart upload when it names a thread (`threadId` needs metadata beside the by
 Like an SMTP session, this layer never retries on its own and never decides policy: it turns
 every answer and every failure into the library's typed errors (`_errors.py`), and records in
 the `Progress` when the whole request body has gone out (httpx's `trace` extension), which is
-what tells a failure that may be retried from an unknown outcome. The one thing it does repeat
+what tells a failure that may be retried from an unknown outcome. `Progress.before_body` (the
+mail queue's hook) is awaited just before each request, the first write that may carry the
+body. The one thing it does repeat
 is the request after a 401, once, with a new token: the same rule as SMTP sign-in.
 
 Recipients: Gmail takes them from the To, Cc and Bcc headers and removes Bcc from what it
@@ -120,6 +122,10 @@ class APITransport:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    def use_tokens(self, tokens: TokenSource) -> None:
+        """Take access tokens from `tokens` from now on (the sender got a store)."""
+        self._tokens = tokens
+
     async def send(self, outgoing: OutgoingMessage, *, progress: Progress) -> SendResult:
         """One users.messages.send; after a 401, once more with a new token."""
         progress.connection_id = self.id
@@ -157,6 +163,10 @@ class APITransport:
             if event.endswith("send_request_body.complete"):
                 progress.body_sent = True
 
+        if progress.before_body is not None:
+            # The request's body may reach Google from its first byte on: "may be out" starts
+            # here. If the hook raises, nothing is sent (the connection is not touched yet).
+            await progress.before_body()
         try:
             response = await self._client.post(
                 SEND_PATH,

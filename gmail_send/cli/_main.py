@@ -1,6 +1,7 @@
 """The `gmail-send` command: argument parsing and printing on top of the library.
 
-Commands: `send` (cli_send), `doctor` (cli_doctor over diagnostics), `demo` and `auth`.
+Commands: `send` (cli_send), `doctor` (cli_doctor over diagnostics), `demo`, `auth`, and the
+mail queue's `worker` and `queue` (`_queue`).
 Every command is a thin shell over a library function. Settings come from the flags, then the
 `GMAIL_SEND_*` variables of `config.from_env()`; a credential flag (--token-file,
 --app-password) replaces every credential variable of the environment. A secret is taken from
@@ -49,6 +50,9 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_send(commands)
     _add_doctor(commands)
+    from ._queue import add_queue_commands
+
+    add_queue_commands(commands)
     demo = commands.add_parser(
         "demo",
         help="send a real message end to end through a local Gmail-like server",

@@ -54,7 +54,7 @@ from ._outgoing import (
 )
 from ._splice import SPLICE_AT, TextSplice, longest_line, longest_text_line
 
-__all__ = ["prepare_message"]
+__all__ = ["prepare_message", "stored_blind_recipients"]
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -425,6 +425,20 @@ def _envelope(
         "bcc": bcc,
         "envelope_from_headers": from_headers,
     }
+
+
+def stored_blind_recipients(data: bytes, recipients: Sequence[str]) -> tuple[tuple[str, ...], bool]:
+    """For a message kept as its bytes and envelope (the mail queue's), what `prepare_message`
+    found when it was made: the recipients the To and Cc headers leave out (the Gmail API's
+    Bcc), and whether the headers plus those reach exactly the envelope."""
+    end = data.find(b"\r\n\r\n")
+    headers: _Headers
+    try:
+        headers = _HeaderBlock(data[: end + 2] if end >= 0 else data)
+    except ValueError:
+        headers = email.message_from_bytes(data, policy=OUTPUT_POLICY)
+    bcc, from_headers = _blind_recipients(headers, _resent_prefix(headers), recipients)
+    return tuple(bcc), from_headers
 
 
 def _blind_recipients(

@@ -69,6 +69,10 @@ class AutoChooser:
             )
         return route
 
+    def use_tokens(self, tokens: TokenSource | None) -> None:
+        """Judge grants by `tokens` from now on (the sender got a store)."""
+        self._tokens = tokens
+
     def smtp_unreachable(self) -> None:
         """An SMTP send could not connect: probe again before the next message."""
         self._probed = None

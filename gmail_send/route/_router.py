@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ssl
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .._delivery import DeliveryContext, deliver
@@ -68,14 +69,21 @@ class Router:
         elif transport == "api":
             self.api_transport()  # now: a missing [api] extra is a configuration error
 
-    async def deliver(self, outgoing: OutgoingMessage, deadline: float | None) -> SendResult:
-        """Deliver over the chosen transport. With `auto`, a message that found SMTP
-        unreachable (nothing of it was sent) goes again by the new choice, once."""
+    async def deliver(
+        self,
+        outgoing: OutgoingMessage,
+        deadline: float | None,
+        *,
+        before_body: Callable[[], Awaitable[None]] | None = None,
+    ) -> SendResult:
+        """Deliver over the chosen transport, awaiting `before_body` before each attempt
+        writes the body (see `Progress`). With `auto`, a message that found SMTP unreachable
+        (nothing of it was sent) goes again by the new choice, once."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         route = await self.route()
         try:
-            return await self._deliver(outgoing, route, deadline)
+            return await self._deliver(outgoing, route, deadline, before_body)
         except GmailConnectionError as exc:
             unreachable = not exc.after_greeting and not isinstance(exc, TLSError)
             if self._chooser is None or route.transport != "smtp" or not unreachable:
@@ -87,7 +95,7 @@ class Router:
             left = None if deadline is None else deadline - (loop.time() - started)
             if left is not None and left <= 0:
                 raise
-        return await self._deliver(outgoing, second, left)
+        return await self._deliver(outgoing, second, left, before_body)
 
     async def route(self) -> Route:
         """The transport for the next message (and why, for `auto`)."""
@@ -96,11 +104,30 @@ class Router:
         return Route("api" if self.transport == "api" else "smtp")
 
     async def _deliver(
-        self, outgoing: OutgoingMessage, route: Route, deadline: float | None
+        self,
+        outgoing: OutgoingMessage,
+        route: Route,
+        deadline: float | None,
+        before_body: Callable[[], Awaitable[None]] | None,
     ) -> SendResult:
         check_fits(outgoing, route.transport)
         transport = self._pool if route.transport == "smtp" else self.api_transport()
-        return await deliver(self._delivery, transport, outgoing, deadline=deadline, route=route)
+        return await deliver(
+            self._delivery,
+            transport,
+            outgoing,
+            deadline=deadline,
+            route=route,
+            before_body=before_body,
+        )
+
+    def use_tokens(self, tokens: TokenSource | None) -> None:
+        """Send through the Gmail API with `tokens` from now on (the sender got a store)."""
+        self._tokens = tokens
+        if self._chooser is not None:
+            self._chooser.use_tokens(tokens)
+        if self._api is not None and tokens is not None:
+            self._api.use_tokens(tokens)
 
     def api_transport(self) -> APITransport:
         """The Gmail API transport, made (and httpx imported) on first use."""

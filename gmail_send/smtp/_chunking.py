@@ -27,6 +27,7 @@ from ._stream import CommandStream, NotSent, SessionEnded
 from ._transaction import (
     Progress,
     Refused,
+    announce_body,
     broken,
     envelope_commands,
     envelope_slots,
@@ -57,6 +58,8 @@ async def send_chunked(
     replies: list[SMTPResponse] = []
     try:
         if pipelined:
+            # The body goes out in the same write as MAIL and RCPT: it may be out from there.
+            await announce_body(connection, progress, waiting=False)
             replies = await stream.exchange(
                 b"".join(command + b"\r\n" for command in envelope) + bdat,
                 (*slots, "BDAT"),
@@ -69,6 +72,7 @@ async def send_chunked(
                 if replies[-1].code == 421 or (slot == "MAIL" and replies[-1].code != 250):
                     break
             if judge_envelope(connection, outgoing, replies)[1] is None:
+                await announce_body(connection, progress, waiting=True)
                 replies += await stream.exchange(
                     bdat, ("BDAT",), body=outgoing.data, on_last_write=progress.mark_body_sent
                 )

@@ -38,6 +38,7 @@ __all__ = [
     "Progress",
     "Refused",
     "all_refused",
+    "announce_body",
     "broken",
     "envelope_commands",
     "envelope_slots",
@@ -50,6 +51,24 @@ _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 Refused = dict[str, SMTPReply]
+
+
+async def announce_body(connection: SMTPConnection, progress: Progress, *, waiting: bool) -> None:
+    """Run `progress.before_body`, just before the write that carries the body.
+
+    `waiting`: the server already waits for this transaction's body (after DATA's 354, or an
+    open transaction without PIPELINING); a failure then closes the session, so the body is
+    never written. Otherwise nothing of the transaction was written yet, and the session is
+    left as it is (other sends may be using it).
+    """
+    if progress.before_body is None:
+        return
+    try:
+        await progress.before_body()
+    except BaseException:
+        if waiting:
+            connection.close()
+        raise
 
 
 def _dot_stuffed(data: bytes) -> bytes:
@@ -142,6 +161,7 @@ async def send_data(
         if data_reply.code != 354:
             await connection.reset()
             raise connection.reply_error(data_reply, "data")
+        await announce_body(connection, progress, waiting=True)
         [response] = await stream.exchange(
             b"", ("BODY",), body=_dot_stuffed(outgoing.data), on_last_write=progress.mark_body_sent
         )

@@ -41,7 +41,54 @@ _STEP_1 = (
     )""",
 )
 
-STEPS: tuple[Sequence[str], ...] = (_STEP_1,)
+# The mail queue (gmail_send.queue): one row per mail, its bytes apart (deleted after the
+# retention time while the row stays for audit), and a random id that tells this database apart
+# from others (a caller's connection is checked against it). BYTEA has NUMERIC affinity in
+# SQLite, which stores bytes as given.
+_STEP_2 = (
+    """CREATE TABLE IF NOT EXISTS gmail_send_mails (
+        id TEXT PRIMARY KEY,
+        account TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        smtputf8 INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        next_attempt_at DOUBLE PRECISION,
+        not_after DOUBLE PRECISION,
+        ended_at DOUBLE PRECISION,
+        claim TEXT,
+        worker TEXT,
+        lease_until DOUBLE PRECISION,
+        body_out INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        result TEXT,
+        idempotency_key TEXT UNIQUE,
+        fingerprint TEXT
+    )""",
+    """CREATE INDEX IF NOT EXISTS gmail_send_mails_due
+        ON gmail_send_mails (status, next_attempt_at)""",
+    """CREATE INDEX IF NOT EXISTS gmail_send_mails_account
+        ON gmail_send_mails (account, status)""",
+    """CREATE INDEX IF NOT EXISTS gmail_send_mails_ended ON gmail_send_mails (ended_at)""",
+    """CREATE TABLE IF NOT EXISTS gmail_send_mail_bodies (
+        id TEXT PRIMARY KEY,
+        data BYTEA NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS gmail_send_meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )""",
+)
+
+# The rate limit shared by every process of an account: when its next message may go out.
+_STEP_3 = ("ALTER TABLE gmail_send_accounts ADD COLUMN rate_next DOUBLE PRECISION",)
+
+STEPS: tuple[Sequence[str], ...] = (_STEP_1, _STEP_2, _STEP_3)
 """The migration steps; step n (1-based) brings the schema to version n."""
 
 SCHEMA_VERSION = len(STEPS)

@@ -24,6 +24,7 @@ __all__ = [
     "reset",
     "sent_in_window",
     "settle",
+    "take_slot",
     "token_state",
 ]
 
@@ -81,16 +82,19 @@ def admit(
     )
     cursor.execute("DELETE FROM gmail_send_reservations WHERE expires_at <= %s", (now,))
     if limit is not None:
-        sent_row = cursor.execute(
-            "SELECT COUNT(*), MIN(sent_at) FROM gmail_send_sends WHERE account = %s", (account,)
+        # One statement, so one snapshot: under PostgreSQL's READ COMMITTED two statements
+        # could miss a reservation that another process settled (deleted, and counted as a
+        # send) between them.
+        row = cursor.execute(
+            "SELECT (SELECT COUNT(*) FROM gmail_send_sends WHERE account = %s), "
+            "(SELECT MIN(sent_at) FROM gmail_send_sends WHERE account = %s), "
+            "(SELECT COUNT(*) FROM gmail_send_reservations WHERE account = %s)",
+            (account, account, account),
         ).fetchone()
-        held_row = cursor.execute(
-            "SELECT COUNT(*) FROM gmail_send_reservations WHERE account = %s", (account,)
-        ).fetchone()
-        assert sent_row is not None and held_row is not None
-        counted = int(sent_row[0]) + int(held_row[0])
+        assert row is not None
+        counted = int(row[0]) + int(row[2])
         if counted >= limit:
-            oldest = None if sent_row[1] is None else float(sent_row[1])
+            oldest = None if row[1] is None else float(row[1])
             return Admission(None, sent=counted, oldest=oldest)
     reservation = uuid.uuid4().hex
     cursor.execute(
@@ -103,8 +107,9 @@ def admit(
 def settle(cursor: Cursor, account: str, reservation: str, *, sent: bool, now: float) -> None:
     """The reserved message was (or may have been) sent, or surely was not.
 
-    Under the account's lock, like `admit`: a settle that committed between an admission's two
-    counts (sends, then reservations) would otherwise be counted in neither.
+    Under the account's lock, like `admit`, so a settle never commits while an admission
+    counts; `admit` also counts sends and reservations in one statement (one snapshot), so a
+    settle cannot fall between two counts and be counted in neither.
     """
     _lock(cursor, account)
     cursor.execute("DELETE FROM gmail_send_reservations WHERE id = %s", (reservation,))
@@ -112,6 +117,22 @@ def settle(cursor: Cursor, account: str, reservation: str, *, sent: bool, now: f
         cursor.execute(
             "INSERT INTO gmail_send_sends (account, sent_at) VALUES (%s, %s)", (account, now)
         )
+
+
+def take_slot(cursor: Cursor, account: str, interval: float, *, now: float) -> float:
+    """Book the account's next sending slot, `interval` seconds after the last one booked by
+    any process; return the seconds to wait for it (0 when it is now)."""
+    _lock(cursor, account)
+    row = cursor.execute(
+        "SELECT rate_next FROM gmail_send_accounts WHERE account = %s", (account,)
+    ).fetchone()
+    booked = row[0] if row is not None and row[0] is not None else None
+    slot = max(now, float(booked)) if booked is not None else now
+    cursor.execute(
+        "UPDATE gmail_send_accounts SET rate_next = %s WHERE account = %s",
+        (slot + interval, account),
+    )
+    return slot - now
 
 
 def sent_in_window(cursor: Cursor, account: str, *, now: float) -> int:

@@ -84,6 +84,17 @@ class StateStore:
         key = account.lower()
         await self._run(lambda c, now: _state.settle(c, key, reservation, sent=sent, now=now))
 
+    async def take_slot(self, account: str, interval: float) -> float:
+        """Book `account`'s next sending slot, `interval` seconds after the last one any
+        process booked; return the seconds to wait for it.
+
+        Args:
+            account: the mailbox.
+            interval: seconds between two messages of the account (1 / the rate limit).
+        """
+        key = account.lower()
+        return await self._run(lambda c, now: _state.take_slot(c, key, interval, now=now))
+
     async def sent_today(self, account: str) -> int:
         """Messages of `account` counted in the last 24 hours, by every process.
 

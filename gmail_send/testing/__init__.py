@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._background import LocalGmailThread
     from ._faults import DropStage, Hold, HoldStage, InjectStage, ReplyLike, format_reply
     from ._outbox import Outbox, SentMessage
+    from ._pauses import Pause, PauseStage
     from ._records import AuthAttempt, ReceivedMessage, SessionRecord, TransactionRecord
     from ._server import DEFAULT_CLOSE_REPLY, LocalGmail
     from ._state import GMAIL_SIZE_LIMIT, Security
@@ -45,6 +46,8 @@ _WHERE = {
     "format_reply": "_faults",
     "Outbox": "_outbox",
     "SentMessage": "_outbox",
+    "Pause": "_pauses",
+    "PauseStage": "_pauses",
     "AuthAttempt": "_records",
     "ReceivedMessage": "_records",
     "SessionRecord": "_records",
@@ -103,6 +106,8 @@ __all__ = [
     "LocalGmailThread",
     "LocalTokenEndpoint",
     "Outbox",
+    "Pause",
+    "PauseStage",
     "ReceivedMessage",
     "ReplyLike",
     "Security",

@@ -56,6 +56,8 @@ class LocalGmailThread:
         certificates: the test CA and server certificate; None makes new ones.
         web: also serve the inbox page, at `web_url`.
         web_port: the inbox page's port; 0 picks a free one.
+        pipelining: advertise PIPELINING, as for `LocalGmail` (Gmail does).
+        chunking: advertise CHUNKING and take BDAT, as for `LocalGmail` (False: DATA only).
     """
 
     def __init__(
@@ -68,6 +70,8 @@ class LocalGmailThread:
         certificates: TestCertificates | None = None,
         web: bool = False,
         web_port: int = 0,
+        pipelining: bool = False,
+        chunking: bool = True,
     ) -> None:
         self.account = account
         self.app_password = app_password
@@ -78,6 +82,8 @@ class LocalGmailThread:
             certificates=certificates,
             web=web,
             web_port=web_port,
+            pipelining=pipelining,
+            chunking=chunking,
         )
         self.server.add_access_token(account, access_token)
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -125,6 +125,7 @@ class GmailHandler:
                 await server.drop()
             return fault.reply
         message = self._store(server, envelope)
+        await self.state.pauses.hold("data_end")  # stored: a client killed now got it through
         hold = self.state.faults.take_hold("data_end_stored")
         if hold is not None:
             await hold.pause()

@@ -191,6 +191,7 @@ class GmailSMTP(SMTP):
             return
         if not self._greeted:
             self._greeted = True
+            await self.state.pauses.hold("connect")
             fault = self.state.faults.take("connect")
             if fault is not None:
                 if fault.drops:
@@ -222,6 +223,7 @@ class GmailSMTP(SMTP):
         self.wire.command_read(self.consumed, starts_transaction=command == "MAIL")
         if command == "MAIL":
             self.chunks.clear()
+        await self.state.pauses.hold(stage)
         fault = self.state.faults.take(stage, recipient=recipient)
         if fault is None:
             return False
@@ -293,17 +295,25 @@ class GmailSMTP(SMTP):
 
     async def smtp_DATA(self, arg: str) -> None:
         if not await self._before("DATA", "data", arg):
+            stored = len(self.state.messages)
             await super().smtp_DATA(arg)
             if self.wire.mark != self.consumed:  # a body was read and answered
                 self.note_body_read()
                 self.wire.final_reply(None)
+            if len(self.state.messages) > stored:
+                await self.state.pauses.hold("data_end_replied")
 
     async def smtp_BDAT(self, arg: str | None) -> None:
         self._before_plain("BDAT", arg)
         if not self.state.config.chunking:
             await self.send_reply(f"502 5.5.1 Unrecognized command. {self.session_id} - gsmtp")
             return
+        # The command arrived; its bytes are not read yet (the client has written them).
+        await self.state.pauses.hold("data")
+        stored = len(self.state.messages)
         await receive_bdat(self, arg)
+        if len(self.state.messages) > stored:
+            await self.state.pauses.hold("data_end_replied")
 
     async def smtp_RSET(self, arg: str) -> None:
         self._before_plain("RSET", arg)

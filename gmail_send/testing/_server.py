@@ -32,6 +32,7 @@ from ._accounts import LocalAccount, TokenValidator
 from ._faults import DropStage, Fault, Hold, HoldStage, InjectStage, ReplyLike, format_reply
 from ._handler import GmailHandler
 from ._inbox import LocalInbox
+from ._pauses import Pause, PauseStage
 from ._protocol import GmailSMTP
 from ._records import AuthAttempt, ReceivedMessage, SessionRecord
 from ._redaction import install_log_filter, uninstall_log_filter
@@ -172,6 +173,7 @@ class LocalGmail:
         if server is None:
             return
         try:
+            self._state.pauses.release_all()
             if self._inbox is not None:
                 await self._inbox.stop()
             server.close()
@@ -384,6 +386,24 @@ class LocalGmail:
             times: how many messages it applies to.
         """
         self._state.faults.add_stall(stage, times=times)
+
+    def pause(self, stage: PauseStage) -> Pause:
+        """Hold the next session that reaches `stage` until the returned `Pause` is released.
+
+        For crash tests: `pause.wait()` returns once a session is held there (from any thread),
+        the test kills the client, then `pause.release()`. `stop()` releases every pause.
+
+        Args:
+            stage: "connect" (before the greeting), "ehlo", "auth", "mail", "rcpt", "data"
+                (the command arrived, no reply yet: DATA, or BDAT before its bytes are read,
+                which the client has already written), "data_end" (the body arrived and was
+                stored, after DATA's final dot or `BDAT ... LAST`; no reply yet) or
+                "data_end_replied" (stored and answered).
+
+        Returns:
+            The `Pause`, to wait on and release.
+        """
+        return self._state.pauses.add(stage)
 
     @property
     def pending_faults(self) -> list[Fault]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ._accounts import LocalAccount, TokenStore, TokenValidator, TokenVerdict
 from ._faults import FaultPlan
+from ._pauses import PausePlan
 from ._records import AuthAttempt, ReceivedMessage, SessionRecord
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class ServerState:
         self.tokens = TokenStore()
         self.token_validator: TokenValidator | None = None
         self.faults = FaultPlan()
+        self.pauses = PausePlan()
         self.messages: list[ReceivedMessage] = []
         self.message_listeners: list[Callable[[ReceivedMessage], None]] = []
         self.sessions: list[SessionRecord] = []

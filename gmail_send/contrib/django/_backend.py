@@ -1,4 +1,4 @@
-"""A Django e-mail backend that sends through Gmail with OAuth2 or an app password.
+"""`EmailBackend`: Django's mail sent at once through Gmail with OAuth2 or an app password.
 
     # settings.py
     EMAIL_BACKEND = "gmail_send.contrib.django.EmailBackend"
@@ -63,12 +63,12 @@ except ImportError as _missing:  # pragma: no cover - depends on the installatio
         name=_missing.name,
     ) from _missing
 
-from .._options import OPTION_NAMES
-from ..auth._credentials import AppPassword
-from ..config import ENV_PREFIX, Settings, from_env
-from ..errors import ConfigurationError, GmailSendError
-from ..events import SendEvent
-from ..sync import SyncGmailSender
+from ..._options import OPTION_NAMES
+from ...auth._credentials import AppPassword
+from ...config import ENV_PREFIX, Settings, from_env
+from ...errors import ConfigurationError, GmailSendError
+from ...events import SendEvent
+from ...sync import SyncGmailSender
 
 __all__ = [
     "EmailBackend",
@@ -77,6 +77,7 @@ __all__ = [
     "quota_reached",
     "send_event",
     "send_retried",
+    "sender_options",
     "token_refreshed",
 ]
 
@@ -168,6 +169,41 @@ def _django_connection_settings() -> dict[str, Any]:
     return options
 
 
+def sender_options(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """GmailSender's keywords from `overrides`, settings.GMAIL_SEND (else the environment)
+    and Django's EMAIL_* settings, in the order of the module docstring."""
+    configured: Mapping[str, Any] | None = getattr(settings, "GMAIL_SEND", None)
+    django_password = _django_app_password()
+    if configured is None:
+        if "credentials" in overrides:
+            configured = {}
+        else:
+            try:
+                configured = _settings_from_env()
+            except ConfigurationError:
+                if django_password is None:
+                    raise
+                configured = {}
+    unknown = set(configured) - _SENDER_OPTIONS
+    if unknown:
+        raise ConfigurationError(
+            f"settings.GMAIL_SEND has unknown keys: {', '.join(sorted(unknown))}",
+            hint="its keys are GmailSender's keyword arguments, e.g. credentials, host, port",
+        )
+    options = _django_connection_settings()
+    options.update(configured)
+    options.update(overrides)
+    if "credentials" not in options and django_password is not None:
+        options["credentials"] = django_password
+    if options.get("security") == "none" and options.get("credentials") is not None:
+        raise ImproperlyConfigured(
+            "EMAIL_USE_TLS and EMAIL_USE_SSL are both False, and gmail_send never sends "
+            "credentials unencrypted: set EMAIL_USE_TLS = True (port 587) or "
+            "EMAIL_USE_SSL = True (port 465), or remove them"
+        )
+    return options
+
+
 class EmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]  # Django is untyped
     """`EMAIL_BACKEND = "gmail_send.contrib.django.EmailBackend"`; see the module docstring.
 
@@ -203,36 +239,7 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc, unused-ignore]  # Dj
         self._events_lock = threading.Lock()
 
     def _options(self) -> dict[str, Any]:
-        configured: Mapping[str, Any] | None = getattr(settings, "GMAIL_SEND", None)
-        django_password = _django_app_password()
-        if configured is None:
-            if "credentials" in self._overrides:
-                configured = {}
-            else:
-                try:
-                    configured = _settings_from_env()
-                except ConfigurationError:
-                    if django_password is None:
-                        raise
-                    configured = {}
-        unknown = set(configured) - _SENDER_OPTIONS
-        if unknown:
-            raise ConfigurationError(
-                f"settings.GMAIL_SEND has unknown keys: {', '.join(sorted(unknown))}",
-                hint="its keys are GmailSender's keyword arguments, e.g. credentials, host, port",
-            )
-        options = _django_connection_settings()
-        options.update(configured)
-        options.update(self._overrides)
-        if "credentials" not in options and django_password is not None:
-            options["credentials"] = django_password
-        if options.get("security") == "none" and options.get("credentials") is not None:
-            raise ImproperlyConfigured(
-                "EMAIL_USE_TLS and EMAIL_USE_SSL are both False, and gmail_send never sends "
-                "credentials unencrypted: set EMAIL_USE_TLS = True (port 587) or "
-                "EMAIL_USE_SSL = True (port 465), or remove them"
-            )
-        return options
+        return sender_options(self._overrides)
 
     def open(self) -> bool:
         """Prepare a sender (the SMTP session opens with the first message); True if new."""
