@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from gmail_send.store import SCHEMA_VERSION
 from gmail_send.testing import LocalGmailThread, TestCertificates
 
 from .queue_helpers import raw_query
@@ -52,7 +53,7 @@ def test_an_order_and_its_receipt_commit_together(local: LocalGmailThread, queue
     assert migrated.returncode == 0, migrated.stderr
     assert "Applying gmail_send.0001_queue_tables... OK" in migrated.stdout
     # The library's migrator made the tables: its version table says so.
-    assert raw_query(queue_url, "SELECT version FROM gmail_send_schema") == [(2,)]
+    assert raw_query(queue_url, "SELECT version FROM gmail_send_schema") == [(SCHEMA_VERSION,)]
 
     failed = manage(local, database, "place_order", "you@example.com", "--fail")
     assert failed.returncode != 0 and "the payment failed" in failed.stderr

@@ -25,6 +25,7 @@ from gmail_send import (
     NoRecipientsError,
     RetryPolicy,
 )
+from gmail_send.store import SCHEMA_VERSION
 
 from .queue_helpers import raw_query
 
@@ -244,7 +245,7 @@ async def test_mails_lists_the_newest_first_by_status_and_account(queue_url: str
 async def test_the_schema_is_the_migrators(queue_url: str) -> None:
     async with MailQueue(queue_url) as queue:
         await queue.counts()
-    assert raw_query(queue_url, "SELECT version FROM gmail_send_schema") == [(2,)]
+    assert raw_query(queue_url, "SELECT version FROM gmail_send_schema") == [(SCHEMA_VERSION,)]
 
 
 def test_secrets_stay_out_of_reprs_and_errors(postgres_server: str) -> None:
