@@ -340,6 +340,7 @@ class GmailSender:
         self.store, self._owns_store = store, False
         self._ledger = StoreLedger(store)
         self._delivery.ledger = self._ledger
+        self._delivery.rate = _pacer(self.settings.limits.rate_limit, store, self.account)
         self._observe_tokens(self.credentials, store)
         self._router.use_tokens(self._api_tokens)
 

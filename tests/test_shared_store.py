@@ -210,3 +210,13 @@ async def test_the_rate_limit_is_shared_by_the_senders_of_an_account(
     # Ten messages at 10 a second between both senders need at least 0.9 s (a lower bound:
     # a slow machine only makes it longer). Each sender alone would have allowed 0.4 s.
     assert times[-1] - times[0] >= 0.8
+
+
+def test_a_store_given_later_shares_the_rate_limit_too(tmp_path: Path) -> None:
+    """The mail queue gives its database to senders made without a store."""
+    from gmail_send._limits import SharedRateLimiter
+    from gmail_send.store import StateStore
+
+    gmail = GmailSender(AppPassword(ACCOUNT, APP_PASSWORD), limits=SendingLimits(rate_limit=5))
+    gmail._use_store(StateStore(f"sqlite:///{tmp_path / 'state.db'}"))
+    assert isinstance(gmail._delivery.rate, SharedRateLimiter)
