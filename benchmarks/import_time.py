@@ -35,6 +35,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from doc_section import replace_section  # noqa: E402
+
 DOC = ROOT / "docs" / "performance.md"
 SECTION_START = "<!-- import_time.py: start -->"
 SECTION_END = "<!-- import_time.py: end -->"
@@ -289,15 +291,7 @@ Re-run with `python benchmarks/import_time.py`; `--rounds` sets the number of ro
 
 
 def write_doc(text: str) -> None:
-    old = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
-    if SECTION_START in old and SECTION_END in old:
-        before = old[: old.index(SECTION_START)]
-        after = old[old.index(SECTION_END) + len(SECTION_END) :].lstrip("\n")
-        new = before + text + ("\n" + after if after else "")
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    DOC.write_text(new, encoding="utf-8")
-    print(f"wrote {DOC}")
+    replace_section(DOC, SECTION_START, SECTION_END, text)
 
 
 def main() -> None:

@@ -34,6 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from doc_section import replace_section  # noqa: E402
+
 from gmail_send import AppPassword, Attachment, GmailSender, MessageError  # noqa: E402
 from gmail_send.message import compose_message  # noqa: E402
 from gmail_send.testing import Outbox  # noqa: E402
@@ -137,15 +139,8 @@ def report(results: dict[tuple[str, str], list[float]], rounds: int, took: float
 
 
 def write(section: str) -> None:
-    page = DOC.read_text(encoding="utf-8")
     block = f"{SECTION_START}\n{section}{SECTION_END}\n"
-    if SECTION_START in page:
-        head, _, rest = page.partition(SECTION_START)
-        _, _, tail = rest.partition(SECTION_END + "\n")
-        page = head + block + tail
-    else:
-        page = page.rstrip("\n") + "\n\n" + block
-    DOC.write_text(page, encoding="utf-8")
+    replace_section(DOC, SECTION_START, SECTION_END, block)
 
 
 def main() -> None:

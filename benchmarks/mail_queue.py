@@ -37,7 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from run import ACCOUNT, PASSWORD, serve  # noqa: E402
+from contestants import ACCOUNT, PASSWORD  # noqa: E402
+from doc_section import replace_section  # noqa: E402
+from run import serve  # noqa: E402
 
 from gmail_send import AppPassword, GmailSender, MailQueue, SendingLimits  # noqa: E402
 
@@ -232,15 +234,7 @@ Re-run with `python benchmarks/mail_queue.py`; `--enqueues`, `--messages`, `--ro
 
 
 def write_doc(text: str) -> None:
-    old = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
-    if SECTION_START in old and SECTION_END in old:
-        before = old[: old.index(SECTION_START)]
-        after = old[old.index(SECTION_END) + len(SECTION_END) :].lstrip("\n")
-        new = before + text + ("\n" + after if after else "")
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    DOC.write_text(new, encoding="utf-8")
-    print(f"wrote {DOC}")
+    replace_section(DOC, SECTION_START, SECTION_END, text)
 
 
 def main() -> None:

@@ -42,6 +42,8 @@ from gmail_send.message._html_text import html_to_text  # noqa: E402
 
 ACCOUNT = "bench@gmail.com"
 PASSWORD = "abcdefghijklmnop"  # noqa: S105 - the local test server's app password
+from doc_section import replace_section  # noqa: E402
+
 DOC = ROOT / "docs" / "performance.md"
 SECTION_START = "<!-- templates.py: start -->"
 SECTION_END = "<!-- templates.py: end -->"
@@ -188,14 +190,7 @@ Re-run with `python benchmarks/templates.py`; `--messages` and `--rounds` change
 
 
 def write_doc(text: str) -> None:
-    page = DOC.read_text(encoding="utf-8")
-    if SECTION_START in page:
-        before, rest = page.split(SECTION_START, 1)
-        after = rest.split(SECTION_END, 1)[1]
-        page = before + text + after
-    else:
-        page = page.rstrip("\n") + "\n\n" + text + "\n"
-    DOC.write_text(page, encoding="utf-8")
+    replace_section(DOC, SECTION_START, SECTION_END, text)
 
 
 def main() -> None:

@@ -47,6 +47,8 @@ from gmail_send import (  # noqa: E402
 
 ACCOUNT = "bench@gmail.com"
 TOKEN = "ya29.benchmark-token"  # noqa: S105 - the local server's test token
+from doc_section import replace_section  # noqa: E402
+
 DOC = ROOT / "docs" / "performance.md"
 SECTION_START = "<!-- transports.py: start -->"
 SECTION_END = "<!-- transports.py: end -->"
@@ -245,15 +247,7 @@ set-up, `--no-write` leaves this page alone.
 
 
 def write_doc(text: str) -> None:
-    old = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
-    if SECTION_START in old and SECTION_END in old:
-        before = old[: old.index(SECTION_START)]
-        after = old[old.index(SECTION_END) + len(SECTION_END) :].lstrip("\n")
-        new = before + text + ("\n" + after if after else "")
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    DOC.write_text(new, encoding="utf-8")
-    print(f"wrote {DOC}")
+    replace_section(DOC, SECTION_START, SECTION_END, text)
 
 
 def main() -> None:
