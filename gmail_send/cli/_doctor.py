@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._options import DEFAULT_API_URL
+from .._options import DEFAULT_API_URL, load_ca_file
 from .._types import Transport
 from ..auth._credentials import Credentials
 from ..config import from_env
@@ -60,12 +60,10 @@ def _target_without_settings(overrides: Mapping[str, Any], environ: Mapping[str,
     context = None
     ca_file = get("CA_FILE")
     if ca_file:
-        import ssl
-
         try:
-            context = ssl.create_default_context(cafile=ca_file)
-        except (OSError, ssl.SSLError):
-            context = None
+            context = load_ca_file(ca_file)
+        except ConfigurationError:
+            context = None  # the configuration check reports it
     return Target(
         get("HOST") or GMAIL_HOST,
         port,
