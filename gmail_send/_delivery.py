@@ -21,7 +21,7 @@ from typing import Any, Literal
 from ._limits import Ledger, Pacer
 from ._result import AuthMethod, SendResult
 from ._retry import Decision, RetryPolicy, reply_is_transient
-from ._transport import Carrier, Progress, Route, Transport
+from ._transport import API_UNKNOWN_HINT, UNKNOWN_HINT, Carrier, Progress, Route, Transport
 from .errors import (
     DeadlineExceededError,
     GmailSendError,
@@ -183,11 +183,14 @@ async def _after_deadline(
         await _settle(context, run, sent=True)
         reason = f"the deadline of {deadline} s passed after the body went out"
         _report_unknown(context, run, reason)
+        transport = run.route.transport
         raise UnknownOutcomeError(
             f"{reason}; Gmail may or may not have accepted it",
             message_id=run.outgoing.message_id,
-            hint="check the recipient's mailbox for this Message-ID before resending",
+            hint=API_UNKNOWN_HINT if transport == "api" else UNKNOWN_HINT,
             accepted=run.accepted_in_order(),
+            sent_at=run.progress.body_sent_at,
+            transport=transport,
         ) from None
     if run.accepted:
         return run.result()  # settled by the caller
@@ -316,6 +319,9 @@ def _with_accepted(run: _Run, error: UnknownOutcomeError) -> UnknownOutcomeError
         message_id=error.message_id,
         hint=error.hint,
         accepted=run.accepted_in_order(),
+        api_reply=error.api_reply,
+        sent_at=error.sent_at,
+        transport=error.transport,
     )
     complete.__cause__ = error
     return complete

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 __all__ = [
     "API_SENDS_PER_MINUTE",
     "DEFAULT_API_URL",
+    "DEFAULT_FIND_SENT_WAIT",
+    "IMAP_HOST",
+    "IMAP_PORT",
     "OPTION_NAMES",
     "PoolOptions",
     "SendingLimits",
@@ -48,6 +51,15 @@ _TRANSPORTS = ("smtp", "api", "auto")
 
 DEFAULT_API_URL = "https://gmail.googleapis.com"
 """Where the Gmail API is served."""
+
+IMAP_HOST = "imap.gmail.com"
+IMAP_PORT = 993
+"""Where Gmail serves IMAP (implicit TLS), for the Sent Mail lookup."""
+
+DEFAULT_FIND_SENT_WAIT = 120.0
+"""Seconds `find_sent` waits for the Sent copy, counted from when the body went out. How soon
+Gmail files the copy is not documented (seconds in practice); two minutes is a judgement that
+leaves a wide margin, see docs/delivery.md."""
 
 API_SENDS_PER_MINUTE = 150
 """Google's per-user quota of the Gmail API is 15,000 units a minute; users.messages.send costs
@@ -185,6 +197,11 @@ class Settings(Mapping[str, Any]):
             only, the narrow gmail.send scope is enough), or "auto": SMTP when it can be
             reached and the token allows it, else the API (see docs/transports.md).
         api_url: where the Gmail API is (https only; another address is for tests).
+        imap_host: the IMAP server `find_sent` searches the Sent Mail on (implicit TLS, with
+            the same `tls_context` or `ca_file` as SMTP); another host is for tests.
+        imap_port: its port (993).
+        find_sent_wait: seconds `find_sent` (and the queue, settling unknown outcomes) waits
+            for the Sent copy to appear, counted from when the body went out (default 120).
         host: the SMTP server.
         port: its port; None picks 587 for "starttls", 465 for "tls" and 25 for "none".
         security: "starttls", "tls" (implicit TLS) or "none" (relay by IP address only; never
@@ -230,6 +247,9 @@ class Settings(Mapping[str, Any]):
     store: str | StateStore | None = field(default=None, repr=False)  # a URL may hold a password
     transport: Transport = "smtp"
     api_url: str = DEFAULT_API_URL
+    imap_host: str = IMAP_HOST
+    imap_port: int = IMAP_PORT
+    find_sent_wait: float = DEFAULT_FIND_SENT_WAIT
     account: str | None = None
     token_file: Path | None = None
     sources: tuple[tuple[str, str], ...] = ()
@@ -248,8 +268,16 @@ class Settings(Mapping[str, Any]):
                 f"api_url must be an https:// address, not {self.api_url!r}",
                 hint="access tokens never cross an unencrypted connection",
             )
-        if self.port is not None and not (_whole(self.port) and 0 < self.port < 65536):
-            raise ConfigurationError(f"port must be between 1 and 65535, not {self.port!r}")
+        for name in ("port", "imap_port"):
+            number = getattr(self, name)
+            if number is not None and not (_whole(number) and 0 < number < 65536):
+                raise ConfigurationError(f"{name} must be between 1 and 65535, not {number!r}")
+        if not isinstance(self.imap_host, str) or not self.imap_host.strip():
+            raise ConfigurationError(f"imap_host must be a host name, not {self.imap_host!r}")
+        if not _number(self.find_sent_wait) or self.find_sent_wait < 0:
+            raise ConfigurationError(
+                f"find_sent_wait must be >= 0 seconds, not {self.find_sent_wait!r}"
+            )
         mismatch = port_mismatch(self.port, self.security)
         if mismatch is not None:
             raise ConfigurationError(mismatch, hint=_MISMATCH_HINT)

@@ -8,6 +8,7 @@ message takes is `gmail_send.route`'s decision.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -16,7 +17,19 @@ if TYPE_CHECKING:
     from ._result import SendResult, TransportName
     from .message._outgoing import OutgoingMessage
 
-__all__ = ["Carrier", "Progress", "Route", "Transport"]
+__all__ = ["API_UNKNOWN_HINT", "UNKNOWN_HINT", "Carrier", "Progress", "Route", "Transport"]
+
+UNKNOWN_HINT = (
+    "Gmail files every message it takes in the account's Sent Mail: "
+    "find_sent(message_id, sent_at=...) tells whether it did before you send it again"
+)
+"""The hint of an unknown outcome over SMTP, where Gmail keeps the client's Message-ID."""
+
+API_UNKNOWN_HINT = (
+    "check the account's Sent Mail for this message before sending it again (over the API, "
+    "Gmail may give it a Message-ID of its own, so find_sent cannot settle it)"
+)
+"""The hint of an unknown outcome over the Gmail API."""
 
 
 class Progress:
@@ -31,9 +44,22 @@ class Progress:
 
     def __init__(self, before_body: Callable[[], Awaitable[None]] | None = None) -> None:
         self.connection_id: int | None = None
-        self.body_sent = False
-        """True from the moment the message body may have reached the server."""
+        self.body_sent_at: float | None = None
+        """When (a `time.time()` value) the body may first have reached the server; None
+        before. A lookup of the Sent copy measures its window from here."""
         self.before_body = before_body
+
+    @property
+    def body_sent(self) -> bool:
+        """True from the moment the message body may have reached the server."""
+        return self.body_sent_at is not None
+
+    @body_sent.setter
+    def body_sent(self, value: bool) -> None:
+        if not value:
+            self.body_sent_at = None
+        elif self.body_sent_at is None:
+            self.body_sent_at = time.time()
 
     def mark_body_sent(self) -> None:
         """The (whole) body may have reached the server from now on."""

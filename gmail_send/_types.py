@@ -97,6 +97,9 @@ class SenderOptions(TypedDict, total=False):
     store: str | StateStore | None
     transport: Transport
     api_url: str
+    imap_host: str
+    imap_port: int
+    find_sent_wait: float
 
 
 class SendArguments(MessageFields, SenderOptions, total=False):

@@ -49,6 +49,9 @@ ENV_VARIABLES: dict[str, str] = {
     "APP_PASSWORD": "An app password, with USER; with OAuth2 also set, the fallback.",
     "TRANSPORT": "smtp (default), api (the Gmail API over HTTPS), or auto.",
     "API_URL": "The Gmail API's address (default https://gmail.googleapis.com); for tests.",
+    "IMAP_HOST": "IMAP host for the Sent Mail lookup (default imap.gmail.com); for tests.",
+    "IMAP_PORT": "IMAP port (default 993, implicit TLS).",
+    "FIND_SENT_WAIT": "Seconds to wait for a message's Sent copy after it went out (default 120).",
     "HOST": "SMTP host (default smtp.gmail.com; smtp-relay.gmail.com for the Workspace relay).",
     "PORT": "SMTP port (default 587 for starttls, 465 for tls, 25 for none).",
     "SECURITY": "starttls (default), tls (implicit TLS), or none (relay by IP only).",
@@ -172,6 +175,9 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
     port = _number(reader, "PORT", int, problems)
     timeout = _number(reader, "TIMEOUT", float, problems)
     max_connections = _number(reader, "MAX_CONNECTIONS", int, problems)
+    imap_host = reader.get("IMAP_HOST")
+    imap_port = _number(reader, "IMAP_PORT", int, problems)
+    find_sent_wait = _number(reader, "FIND_SENT_WAIT", float, problems)
     ca_file = _ca_file(reader.get("CA_FILE"), problems)
     store = reader.get("STORE")
     templates = objects.get("templates") or _templates(reader.get("TEMPLATES"), problems)
@@ -241,6 +247,9 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
             store=store,
             transport=transport if transport != "smtp" else None,
             api_url=api_url,
+            imap_host=imap_host,
+            imap_port=imap_port,
+            find_sent_wait=find_sent_wait,
         ),
         sink=sink,
         on_event=objects.get("on_event"),
@@ -428,7 +437,8 @@ def _number(reader: _Reader, name: str, kind: type[int] | type[float], problems:
     except ValueError:
         problems.append(f"{ENV_PREFIX}{name} must be a number, not {raw!r}")
         return None
-    if value <= 0 or (name == "PORT" and value > 65535):
+    zero_ok = name == "FIND_SENT_WAIT"  # 0: one search, no waiting
+    if value < 0 or (value == 0 and not zero_ok) or (name.endswith("PORT") and value > 65535):
         problems.append(f"{ENV_PREFIX}{name} is out of range: {raw}")
         return None
     return value

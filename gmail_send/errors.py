@@ -26,8 +26,9 @@ GmailSendError                          .hint: str | None; .reply: SMTPReply | N
 │   ├── RecipientsRefusedError          .refused: every recipient refused
 │   ├── QuotaExceededError              .retry_after: float | None (daily sending limit)
 │   └── PermanentError                  other 5xx
-├── UnknownOutcomeError                 .message_id, .accepted: lost after the body was sent
-│                                       (or, over the API, a 5xx answer after it)
+├── UnknownOutcomeError                 .message_id, .sent_at, .transport, .accepted: lost after
+│                                       the body was sent (or, over the API, a 5xx answer after it)
+├── ReconciliationUnavailableError      .reason: the Sent Mail lookup (find_sent) cannot run
 ├── DeadlineExceededError (also TimeoutError)  send()'s deadline passed before Gmail accepted it
 └── QueueError                          a request to the mail queue (`MailQueue`) was refused
     ├── MailNotFoundError (also LookupError)  no mail with that id
@@ -48,7 +49,7 @@ into these messages: callers pass server replies and descriptions only.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 __all__ = [
     "APIReply",
@@ -71,6 +72,7 @@ __all__ = [
     "QueueError",
     "QuotaExceededError",
     "RecipientsRefusedError",
+    "ReconciliationUnavailableError",
     "SMTPReply",
     "SMTPReplyError",
     "TLSError",
@@ -361,9 +363,20 @@ class UnknownOutcomeError(GmailSendError):
     the API also: a 5xx answer other than 503 after the body went out, in `api_reply`).
 
     The message may or may not have been accepted; resending risks a duplicate. `message_id`
-    identifies it so the recipient's copy can be looked for. `accepted` lists the recipients
-    an earlier transaction of the same send already delivered to (when a retry for recipients
-    refused for the moment is the one whose outcome is unknown); it is empty otherwise.
+    identifies it so the recipient's copy can be looked for; after an SMTP send,
+    `GmailSender.find_sent(error.message_id, sent_at=error.sent_at)` asks the account's Sent
+    Mail. `accepted` lists the recipients an earlier transaction of the same send already
+    delivered to (when a retry for recipients refused for the moment is the one whose outcome
+    is unknown); it is empty otherwise.
+
+    Attributes:
+        message_id: the Message-ID of the message (the same on every attempt).
+        accepted: recipients an earlier transaction of this send delivered to.
+        sent_at: when the body went out (a `time.time()` value): a lookup's window starts
+            there. None when not known.
+        transport: "smtp" or "api": which transport carried the body. Gmail keeps the
+            client's Message-ID over SMTP; over the API it may replace it, so only an SMTP
+            send can be settled by `find_sent`.
     """
 
     def __init__(
@@ -374,10 +387,49 @@ class UnknownOutcomeError(GmailSendError):
         hint: str | None = None,
         accepted: tuple[str, ...] = (),
         api_reply: APIReply | None = None,
+        sent_at: float | None = None,
+        transport: Literal["smtp", "api"] | None = None,
     ) -> None:
         super().__init__(message, hint=hint, api_reply=api_reply)
         self.message_id = message_id
         self.accepted = accepted
+        self.sent_at = sent_at
+        self.transport = transport
+
+
+UnavailableReason = Literal[
+    "relay", "scope", "imap_disabled", "sign_in", "no_sent_mailbox", "unreachable"
+]
+
+
+class ReconciliationUnavailableError(GmailSendError):
+    """The account's Sent Mail cannot be searched, so an unknown outcome cannot be settled.
+
+    `reason` says why: "relay" (the Workspace relay files no Sent copy and has no mailbox to
+    sign in to), "scope" (the access token lacks https://mail.google.com/, e.g. a gmail.send
+    token), "imap_disabled" (IMAP is off for the account or the domain), "sign_in" (IMAP
+    refused the credentials), "no_sent_mailbox" (no mailbox with the \\Sent or \\All
+    attribute) or "unreachable" (the IMAP server could not be reached or broke off: the only
+    reason that may pass by itself). `hint` says what to do.
+
+    Attributes:
+        reason: why the lookup cannot run (see above).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: UnavailableReason,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+
+    @property
+    def temporary(self) -> bool:
+        """Whether trying again later may succeed (the server could not be reached)."""
+        return self.reason == "unreachable"
 
 
 class DeadlineExceededError(GmailSendError, TimeoutError):

@@ -144,7 +144,9 @@ def test_gmail_api_answers_become_typed_errors(
     body: bytes, status: int, retry_after: str | None, body_sent: bool
 ) -> None:
     headers = {} if retry_after is None else {"retry-after": retry_after}
-    error = error_for_answer(status, body, headers, body_sent=body_sent, message_id="<a@b>")
+    error = error_for_answer(
+        status, body, headers, sent_at=1.0 if body_sent else None, message_id="<a@b>"
+    )
     assert isinstance(error, GmailSendError)
     assert error.api_reply is not None and error.code == status
     assert isinstance(str(error), str) and len(error.api_reply.message) <= 500
@@ -165,5 +167,5 @@ def test_deep_nesting_is_a_configuration_error(text: str) -> None:
         load_client_config(_file(text))
     challenge = parse_xoauth2_challenge(base64.b64encode(text.encode()).decode())
     assert challenge.status is None
-    error = error_for_answer(500, text.encode(), {}, body_sent=True, message_id="<a@b>")
+    error = error_for_answer(500, text.encode(), {}, sent_at=1.0, message_id="<a@b>")
     assert error.api_reply is not None and error.api_reply.reason is None

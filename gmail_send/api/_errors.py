@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from .._transport import API_UNKNOWN_HINT
 from ..auth._json import parse_json
 from ..auth._scopes import MAIL_SCOPE, SEND_SCOPE
 from ..errors import (
@@ -316,14 +317,14 @@ def error_for_answer(
     body: bytes,
     headers: Mapping[str, str],
     *,
-    body_sent: bool,
+    sent_at: float | None,
     message_id: str,
     now: Callable[[], float] = time.time,
 ) -> GmailSendError:
     """The typed error for an HTTP error answer to users.messages.send (see the table above).
 
-    `headers` are the answer's, keys in lower case; `body_sent` says whether the whole request
-    body had gone out before the answer came.
+    `headers` are the answer's, keys in lower case; `sent_at` says when the whole request body
+    went out before the answer came (None: it had not).
     """
     reply = parse_error_body(status, body)
     reason = reply.reason or ""
@@ -377,13 +378,15 @@ def error_for_answer(
             api_reply=reply,
         )
     if status >= 500:
-        if body_sent:
+        if sent_at is not None:
             return UnknownOutcomeError(
                 f"the Gmail API failed after the message went out ({reply}); it may or may not "
                 "have been sent",
                 message_id=message_id,
-                hint="check the Sent folder for this Message-ID before sending it again",
+                hint=API_UNKNOWN_HINT,
                 api_reply=reply,
+                sent_at=sent_at,
+                transport="api",
             )
         return TemporaryError(
             f"the Gmail API failed before the message went out ({reply})",

@@ -32,7 +32,7 @@ import httpx
 
 from .._result import SendResult
 from .._retry import classify
-from .._transport import Progress
+from .._transport import API_UNKNOWN_HINT, Progress
 from ..auth._credentials import TokenSource, fetch_token
 from ..errors import (
     AuthenticationError,
@@ -192,7 +192,7 @@ class APITransport:
             response.status_code,
             response.content,
             response.headers,
-            body_sent=progress.body_sent,
+            sent_at=progress.body_sent_at,
             message_id=outgoing.message_id,
         )
 
@@ -225,7 +225,9 @@ class APITransport:
                 f"no answer from the Gmail API after the message went out ({what}); it may or "
                 "may not have been sent",
                 message_id=outgoing.message_id,
-                hint="check the Sent folder for this Message-ID before sending it again",
+                hint=API_UNKNOWN_HINT,
+                sent_at=progress.body_sent_at,
+                transport="api",
             )
         return GmailConnectionError(
             f"the connection to {where} broke before the message went out ({what})",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from aiosmtplib import SMTPResponse
 
-from .._transport import Progress
+from .._transport import UNKNOWN_HINT, Progress
 from ..errors import (
     GmailConnectionError,
     GmailSendError,
@@ -197,7 +197,9 @@ def broken(
             f"the session ended while the message was being sent ({exc.reason}); "
             "Gmail may or may not have accepted it",
             message_id=outgoing.message_id,
-            hint="check the recipient's mailbox for this Message-ID before resending",
+            hint=UNKNOWN_HINT,
+            sent_at=progress.body_sent_at,
+            transport="smtp",
         )
     return GmailConnectionError(
         f"the session ended before the message was sent ({exc.reason})",
