@@ -93,8 +93,7 @@ def serve(pipe: Any, one_way: float) -> None:
                 "imap_slow": imap_proxy.port,
             }
         pipe.send((ports, certificates.ca_pem))
-        while True:
-            await asyncio.sleep(3600)
+        await asyncio.Event().wait()  # until the parent terminates this process
 
     asyncio.run(main())
 
