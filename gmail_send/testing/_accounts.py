@@ -7,7 +7,9 @@ Reprs never show a password or a token.
 
 from __future__ import annotations
 
+import base64
 import hmac
+import json
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ __all__ = [
     "TokenVerdict",
     "check_password",
     "parse_xoauth2_response",
+    "xoauth2_challenge",
 ]
 
 
@@ -217,3 +220,16 @@ def parse_xoauth2_response(blob: bytes) -> tuple[str, str] | None:
     if not user or scheme.lower() != "bearer" or not token:
         return None
     return user, token.strip()
+
+
+def xoauth2_challenge(verdict: TokenVerdict) -> bytes:
+    """The base64 JSON Gmail sends (after SMTP's `334 ` or IMAP's `+ `) when it refuses a token.
+
+    Args:
+        verdict: the refusal; its `status` goes into the JSON.
+    """
+    challenge = json.dumps(
+        {"status": verdict.status, "schemes": "Bearer", "scope": MAIL_SCOPE},
+        separators=(",", ":"),
+    )
+    return base64.b64encode(challenge.encode("ascii"))

@@ -11,7 +11,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from ._accounts import LocalAccount, TokenStore, TokenValidator, TokenVerdict
+from ._accounts import (
+    LocalAccount,
+    TokenStore,
+    TokenValidator,
+    TokenVerdict,
+    parse_xoauth2_response,
+)
 from ._faults import FaultPlan
 from ._pauses import PausePlan
 from ._records import AuthAttempt, ReceivedMessage, SessionRecord
@@ -110,3 +116,14 @@ class ServerState:
                     raise TypeError("token_validator must return a TokenVerdict or None")
                 return verdict
         return self.tokens.check(user, token)
+
+    async def judge_xoauth2(self, blob: bytes) -> tuple[str | None, TokenVerdict]:
+        """The user a decoded XOAUTH2 response names (None if malformed) and the verdict on it.
+
+        SMTP's AUTH and IMAP's AUTHENTICATE both ask here, so they judge tokens alike.
+        """
+        parsed = parse_xoauth2_response(blob)
+        if parsed is None:
+            return None, TokenVerdict.reject("400", "malformed")
+        user, token = parsed
+        return user, await self.check_token(user, token)
