@@ -174,6 +174,7 @@ class LocalGmail:
             return
         try:
             self._state.pauses.release_all()
+            self._state.sent_mail.cancel_pending()
             if self._inbox is not None:
                 await self._inbox.stop()
             server.close()
@@ -483,6 +484,28 @@ class LocalGmail:
                 self._state.message_listeners.remove(listener)
 
         return remove
+
+    def sent_mail(self, account: str) -> list[ReceivedMessage]:
+        """The copies filed in `account`'s Sent Mail so far, oldest first (a copy of the list).
+
+        Gmail files one for each message it accepts from a signed-in account (over SMTP or
+        the Gmail API), none for a message relayed without sign-in; see `sent_copy_delay`.
+
+        Args:
+            account: the account's address (case-insensitive).
+        """
+        return list(self._state.sent_mail.copies(account))
+
+    @property
+    def sent_copy_delay(self) -> float | None:
+        """Seconds after acceptance at which the Sent Mail copy is filed (0.0 by default: at
+        once); None: never filed. A new value applies to messages accepted from then on;
+        `stop()` drops the filings still to come."""
+        return self._state.sent_mail.delay
+
+    @sent_copy_delay.setter
+    def sent_copy_delay(self, seconds: float | None) -> None:
+        self._state.sent_mail.delay = seconds
 
     @property
     def sessions(self) -> list[SessionRecord]:

@@ -20,7 +20,8 @@ from ._accounts import (
 )
 from ._faults import FaultPlan
 from ._pauses import PausePlan
-from ._records import AuthAttempt, ReceivedMessage, SessionRecord
+from ._records import AuthAttempt, IMAPSessionRecord, ReceivedMessage, SessionRecord
+from ._sent_mail import SentMail
 
 if TYPE_CHECKING:
     from ._protocol import GmailSMTP
@@ -44,6 +45,8 @@ class ServerConfig:
     chunking: bool = True
     allow_relay_by_ip: bool = False
     idle_timeout: float = 300.0
+    imap_gmail_extensions: bool = True
+    imap_special_use: bool = True
 
     def __post_init__(self) -> None:
         if self.security not in ("starttls", "tls", "none"):
@@ -72,6 +75,9 @@ class ServerState:
         self.auth_attempts: list[AuthAttempt] = []
         self.live: set[GmailSMTP] = set()
         self.max_concurrent_sessions = 0
+        self.sent_mail = SentMail()
+        self.imap_sessions: list[IMAPSessionRecord] = []
+        self.imap_sign_in_refusals = 0
         self._next_transaction = 0
 
     def add_account(self, account: LocalAccount) -> None:
@@ -85,8 +91,11 @@ class ServerState:
         return self.accounts.get(user.strip().lower())
 
     def store(self, message: ReceivedMessage) -> None:
-        """Keep an accepted message and tell the listeners (the inbox page) about it."""
+        """Keep an accepted message, file its copy in the sender's Sent Mail (when it signed
+        in: a relayed message gets none), and tell the listeners (the inbox page) about it."""
         self.messages.append(message)
+        if message.session_user is not None:
+            self.sent_mail.accept(message.session_user, message)
         for listener in list(self.message_listeners):
             listener(message)
 
