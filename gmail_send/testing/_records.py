@@ -243,12 +243,15 @@ class IMAPSessionRecord:
 
 
 def redact_command(command: str, arg: str | None) -> str:
-    """The command line as recorded: `AUTH <mechanism> ***` when a payload followed."""
+    """The command line as recorded: `AUTH <mechanism> ***` (SMTP) or `AUTHENTICATE
+    <mechanism> ***` (IMAP) when a payload followed, `LOGIN ***` (IMAP)."""
     if arg is None:
         return command
-    if command == "AUTH":
+    if command in ("AUTH", "AUTHENTICATE"):
         mechanism, _, payload = arg.strip().partition(" ")
-        return f"AUTH {mechanism} ***" if payload.strip() else f"AUTH {mechanism}"
+        return f"{command} {mechanism} ***" if payload.strip() else f"{command} {mechanism}"
+    if command == "LOGIN":
+        return "LOGIN ***"
     return f"{command} {arg}"
 
 
