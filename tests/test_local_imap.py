@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from gmail_send import PoolOptions
+from gmail_send import PoolOptions, send_sync
 from gmail_send._relay import workspace_relay
-from gmail_send.testing import LocalGmail
+from gmail_send.testing import LocalGmail, LocalGmailThread
 
 from .imap_helpers import RawIMAP, with_imaplib, xoauth2
 from .local_helpers import (
@@ -69,6 +69,23 @@ async def test_without_imap_there_is_no_imap_port(start_gmail: Callable[..., Any
     gmail: LocalGmail = await start_gmail(imap=False)
     with pytest.raises(RuntimeError, match="imap=False"):
         _ = gmail.imap_port
+
+
+def test_the_local_gmail_fixture_serves_imap(local_gmail: LocalGmailThread) -> None:
+    result = send_sync(**local_gmail.settings(), to="a@example.com", subject="s", text="x")
+    client = imaplib.IMAP4_SSL(
+        local_gmail.host,
+        local_gmail.imap_port,
+        ssl_context=local_gmail.server.client_tls_context(),
+        timeout=10,
+    )
+    try:
+        client.login(local_gmail.account, local_gmail.app_password)
+        client.select('"[Gmail]/Sent Mail"', readonly=True)
+        typ, found = client.uid("SEARCH", "X-GM-RAW", f'"rfc822msgid:{result.message_id}"')
+    finally:
+        client.shutdown()
+    assert (typ, found) == ("OK", [b"1"])
 
 
 # -- AUTHENTICATE XOAUTH2 and PLAIN, LOGIN ----------------------------------------------------
