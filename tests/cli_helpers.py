@@ -66,6 +66,10 @@ def server_flags(gmail: LocalGmail, ca_file: Path) -> list[str]:
         gmail.security,
         "--ca-file",
         str(ca_file),
+        "--imap-host",
+        gmail.host,
+        "--imap-port",
+        str(gmail.imap_port),
     ]
 
 

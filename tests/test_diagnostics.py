@@ -23,6 +23,8 @@ def target(gmail: LocalGmail, **changes: Any) -> Target:
         "security": gmail.security,
         "tls_context": gmail.client_tls_context(),
         "timeout": 30.0,
+        "imap_host": gmail.host,
+        "imap_port": gmail.imap_port,
     }
     options.update(changes)
     return Target(**options)

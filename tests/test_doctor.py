@@ -20,7 +20,7 @@ from gmail_send.auth._scopes import SEND_SCOPE
 from gmail_send.doctor import Target
 from gmail_send.doctor._dns_checks import parse_nameserver
 from gmail_send.doctor._net_checks import check_ports
-from gmail_send.testing import LocalGmail, LocalTokenEndpoint, TestCertificates
+from gmail_send.testing import LocalAccount, LocalGmail, LocalTokenEndpoint, TestCertificates
 
 from .cli_helpers import (
     app_password_env,
@@ -30,7 +30,7 @@ from .cli_helpers import (
     server_flags,
 )
 from .local_dns import LocalDNS
-from .local_helpers import ACCOUNT, NORMAL_PASSWORD
+from .local_helpers import ACCOUNT, APP_PASSWORD, NORMAL_PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD_DOMAIN = {
@@ -79,10 +79,11 @@ async def test_passing_run_with_domain_and_test_message(
             env=app_password_env(),
         )
     assert run.code == 0, run.out
-    assert "11 passed, 0 failed, 0 skipped" in run.out
+    assert "12 passed, 0 failed, 0 skipped" in run.out
     assert block(run.out, "TLS and certificate").startswith("PASSED")
     assert "AUTH LOGIN PLAIN XOAUTH2" in block(run.out, "EHLO")
     assert f"signed in as {ACCOUNT} with PLAIN" in block(run.out, "authentication")
+    assert "[Gmail]/Sent Mail" in block(run.out, "Sent Mail lookup")
     assert "includes _spf.google.com" in block(run.out, "SPF")
     assert "policy quarantine" in block(run.out, "DMARC")
     # Only the test message was sent; the sign-in check sent nothing.
@@ -444,6 +445,7 @@ async def test_json_report(
         "ehlo": "passed",
         "credentials": "passed",
         "authentication": "passed",
+        "sent-lookup": "passed",
         "spf": "failed",
         "dkim": "failed",
         "dmarc": "failed",
@@ -694,3 +696,39 @@ async def test_auto_with_a_send_only_token_skips_the_smtp_sign_in(
     test = block(run.out, "test message")
     assert "through the Gmail API" in test and "gmail.send" in test
     assert gmail.auth_attempts == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason", "fix"),
+    [
+        ("imap_disabled", "imap_disabled", "turn IMAP on"),
+        ("refused", "sign_in", "app password"),
+    ],
+)
+async def test_a_sent_mail_lookup_that_cannot_run_fails_with_its_fix(
+    gmail: LocalGmail,
+    ca_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    fault: str,
+    reason: str,
+    fix: str,
+) -> None:
+    if fault == "imap_disabled":
+        gmail.add_account(
+            LocalAccount(
+                ACCOUNT, app_password=APP_PASSWORD, password=NORMAL_PASSWORD, imap_enabled=False
+            )
+        )
+    else:
+        gmail.refuse_imap_sign_in()
+    run = await run_main(
+        capsys, "doctor", *server_flags(gmail, ca_file), "--json", env=app_password_env()
+    )
+    assert run.code == 1
+    report = json.loads(run.out)
+    lookup = next(check for check in report["checks"] if check["name"] == "sent-lookup")
+    assert lookup["status"] == "failed" and lookup["details"]["reason"] == reason
+    assert fix in lookup["fix"]
+    assert APP_PASSWORD not in run.out
+    statuses = {check["name"]: check["status"] for check in report["checks"]}
+    assert statuses["authentication"] == "passed"  # SMTP still works: only the lookup fails

@@ -63,7 +63,7 @@ async def test_found_with_an_access_token(gmail: LocalGmail) -> None:
     message_id = await sent_message_id(gmail)
     async with looker(gmail, OAuth2Token(ACCOUNT, ACCESS_TOKEN)) as sender:
         assert await sender.find_sent(message_id, wait=0)
-    assert gmail.imap_sessions[-1].how == "xoauth2"
+    assert gmail.imap_sessions[-1].method == "xoauth2"
 
 
 class Rotating:
@@ -235,10 +235,7 @@ async def test_bad_arguments_are_typed_errors(gmail: LocalGmail) -> None:
 
 
 def test_the_sync_twin() -> None:
-    with LocalGmailThread() as server:
-        options = server.settings()
-        options.update(imap_host=server.server.host, imap_port=server.imap_port)
-        with SyncGmailSender(**options) as gmail:
-            result = gmail.send(to="you@example.com", subject="Hi", text="Hello")
-            assert gmail.find_sent(result.message_id, wait=5)
-            assert not gmail.find_sent("<no@example.com>", wait=0)
+    with LocalGmailThread() as server, SyncGmailSender(**server.settings()) as gmail:
+        result = gmail.send(to="you@example.com", subject="Hi", text="Hello")
+        assert gmail.find_sent(result.message_id, wait=5)
+        assert not gmail.find_sent("<no@example.com>", wait=0)

@@ -47,6 +47,10 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
         "--ca-file", metavar="PEM", help="CA certificates to trust instead of the system's"
     )
     group.add_argument(
+        "--imap-host", help="IMAP host of the Sent Mail lookup (default imap.gmail.com)"
+    )
+    group.add_argument("--imap-port", type=port, help="its port (default 993, implicit TLS)")
+    group.add_argument(
         "--timeout",
         type=float,
         metavar="SECONDS",
@@ -72,6 +76,8 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         "port",
         "security",
         "ca_file",
+        "imap_host",
+        "imap_port",
         "timeout",
         "user",
         "token_file",

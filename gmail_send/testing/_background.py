@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from .._options import IMAP_HOST, IMAP_PORT
 from ..auth._credentials import AppPassword
 from ..config import Settings
 from ._accounts import LocalAccount
@@ -99,6 +100,7 @@ class LocalGmailThread:
             imap_special_use=imap_special_use,
         )
         self.server.add_access_token(account, access_token)
+        self._imap = imap
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._directory: Path | None = None
@@ -201,7 +203,9 @@ class LocalGmailThread:
         return AppPassword(self.account, self.app_password)
 
     def settings(self) -> Settings:
-        """Everything `GmailSender(**settings)` or `send_sync(**settings, ...)` needs."""
+        """Everything `GmailSender(**settings)` or `send_sync(**settings, ...)` needs (with
+        IMAP, `find_sent` searches this server's Sent Mail)."""
+        imap = (self.host, self.imap_port) if self._imap else (IMAP_HOST, IMAP_PORT)
         return Settings(
             credentials=self.credentials(),
             host=self.host,
@@ -209,6 +213,8 @@ class LocalGmailThread:
             security=self.security,
             tls_context=self.server.client_tls_context(),
             account=self.account,
+            imap_host=imap[0],
+            imap_port=imap[1],
         )
 
     @property
@@ -230,4 +236,8 @@ class LocalGmailThread:
             "GMAIL_SEND_PORT": str(self.port),
             "GMAIL_SEND_SECURITY": self.security,
             "GMAIL_SEND_CA_FILE": str(self.ca_file),
-        }
+        } | (
+            {"GMAIL_SEND_IMAP_HOST": self.host, "GMAIL_SEND_IMAP_PORT": str(self.imap_port)}
+            if self._imap
+            else {}
+        )
