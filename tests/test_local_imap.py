@@ -449,6 +449,8 @@ async def test_relayed_messages_are_not_in_sent_mail(start_gmail: Callable[..., 
         return client.search(None, "ALL")[1]
 
     assert await with_imaplib(relay, work) == [b""]
+    assert len(relay.messages) == 1
+    assert relay.sent_mail(ACCOUNT) == []
 
 
 # -- hostile clients, idle clients, stopping ---------------------------------------------------

@@ -1,5 +1,6 @@
 """The local Gmail files a copy of what a signed-in account sends in its Sent Mail, as Gmail
-does: at once, after `sent_copy_delay`, or never; the relay by IP files none."""
+does: at once, after `sent_copy_delay`, or never (the relay by IP files none: see
+test_local_imap.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from typing import Any
 import httpx
 import pytest
 
-from gmail_send import PoolOptions
-from gmail_send._relay import workspace_relay
 from gmail_send.auth._scopes import SEND_SCOPE
 from gmail_send.testing import LocalGmail
 
@@ -39,20 +38,6 @@ async def test_a_signed_in_send_is_filed_in_sent_mail_at_once(gmail: LocalGmail)
     ]
     assert copies == gmail.messages
     assert gmail.sent_mail("someone-else@gmail.com") == []
-
-
-async def test_relay_by_ip_files_no_copy(start_gmail: Callable[..., Any]) -> None:
-    relay: LocalGmail = await start_gmail(allow_relay_by_ip=True)
-    async with workspace_relay(
-        None,
-        host=relay.host,
-        port=relay.port,
-        tls_context=relay.client_tls_context(),
-        pool=PoolOptions(local_hostname="mail.example.com"),
-    ) as sender:
-        await sender.send(from_=ACCOUNT, to="you@example.com", subject="relay", text="x")
-    assert len(relay.messages) == 1
-    assert relay.sent_mail(ACCOUNT) == []
 
 
 async def test_the_gmail_api_files_a_copy_too(

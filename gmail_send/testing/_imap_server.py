@@ -8,17 +8,15 @@ Mail copies, the IMAP faults and records) and its test certificate.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import ssl
-from typing import Any
 
+from ._closing import close_listener
 from ._imap_session import IMAPSession
 from ._state import ServerState
 
 __all__ = ["IMAPListener"]
 
-_STOP_GRACE = 5.0
 _HANDSHAKE_TIMEOUT = 30.0
 
 
@@ -72,21 +70,4 @@ class IMAPListener:
         server, self._server = self._server, None
         if server is None:
             return
-        server.close()
-        sessions = list(self._live)
-        for session in sessions:
-            session.abort()
-        abort_clients = getattr(server, "abort_clients", None)  # Python 3.13+
-        if abort_clients is not None:
-            abort_clients()
-        waiters: list[asyncio.Future[Any]] = [
-            asyncio.ensure_future(session.gone.wait()) for session in sessions
-        ]
-        waiters += [session.task for session in sessions if session.task is not None]
-        if waiters:
-            _, pending = await asyncio.wait(waiters, timeout=_STOP_GRACE)
-            for waiter in pending:
-                waiter.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(server.wait_closed(), _STOP_GRACE)
+        await close_listener(server, list(self._live))

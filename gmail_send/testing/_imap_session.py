@@ -85,7 +85,8 @@ class IMAPSession(asyncio.Protocol):
         self.record = IMAPSessionRecord(session_id, None)
         self.reader = asyncio.StreamReader(limit=MAX_LINE)
         self.transport: asyncio.Transport | None = None
-        self.task: asyncio.Task[None] | None = None
+        self.handler_task: asyncio.Task[None] | None = None
+        """The task that serves this connection's commands."""
         self.gone = asyncio.Event()
         """Set once the connection is closed."""
         self.user: str | None = None
@@ -105,7 +106,7 @@ class IMAPSession(asyncio.Protocol):
         self.record.peer = (str(peer[0]), int(peer[1])) if peer else None
         self.state.imap_sessions.append(self.record)
         self._live.add(self)
-        self.task = asyncio.get_running_loop().create_task(self._serve())
+        self.handler_task = asyncio.get_running_loop().create_task(self._serve())
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed_data(data)

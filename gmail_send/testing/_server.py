@@ -30,11 +30,12 @@ import secrets
 import ssl
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, Literal
+from typing import Literal
 
 from ..auth._xoauth2 import MAIL_SCOPE
 from ..smtp._replies import GMAIL_REPLIES, ReplyRule
 from ._accounts import LocalAccount, TokenValidator
+from ._closing import close_listener, wait_gone
 from ._faults import DropStage, Fault, Hold, HoldStage, InjectStage, ReplyLike, format_reply
 from ._handler import GmailHandler
 from ._imap_server import IMAPListener
@@ -52,8 +53,6 @@ DEFAULT_CLOSE_REPLY: ReplyRule = next(
     rule for rule in GMAIL_REPLIES if rule.code == 421 and "Try again later" in rule.text
 )
 """What `close_all()` and `close_idle()` say before hanging up, unless told otherwise."""
-
-_STOP_GRACE = 5.0
 
 
 def _check_loopback(host: str) -> str:
@@ -206,16 +205,7 @@ class LocalGmail:
                 await self._inbox.stop()
             if self._imap is not None:
                 await self._imap.stop()
-            server.close()
-            protocols = list(self._state.live)
-            for protocol in protocols:
-                protocol.abort()
-            abort_clients = getattr(server, "abort_clients", None)  # Python 3.13+
-            if abort_clients is not None:
-                abort_clients()
-            await self._wait_closed(protocols)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(server.wait_closed(), _STOP_GRACE)
+            await close_listener(server, list(self._state.live))
         finally:
             uninstall_log_filter()
 
@@ -493,21 +483,8 @@ class LocalGmail:
             for protocol in list(self._state.live)
             if (protocol.idle or not only_idle) and protocol.close_from_server(wire)
         ]
-        await self._wait_closed(closing)
+        await wait_gone(closing)
         return len(closing)
-
-    async def _wait_closed(self, protocols: list[GmailSMTP]) -> None:
-        """Wait (bounded) until these connections are gone and their tasks have ended."""
-        waiters: list[asyncio.Future[Any]] = [
-            asyncio.ensure_future(p.gone.wait()) for p in protocols
-        ]
-        waiters += [p.handler_task for p in protocols if p.handler_task is not None]
-        if not waiters:
-            return
-        _, pending = await asyncio.wait(waiters, timeout=_STOP_GRACE)
-        for waiter in pending:
-            waiter.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
 
     # -- what happened ----------------------------------------------------------------------
 
