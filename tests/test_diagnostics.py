@@ -46,9 +46,14 @@ async def test_report_is_structured_and_nothing_is_printed(
         "ehlo",
         "credentials",
         "authentication",
+        "sent-lookup",
     ]
     assert list(report.checks) == seen  # reported as each check finished, in order
     assert report.check("authentication").details["auth_method"] == "plain"
+    assert report.check("sent-lookup").details == {
+        "mailbox": "[Gmail]/Sent Mail",
+        "gmail_search": True,
+    }
     assert json.loads(json.dumps(report.to_dict()))["ok"] is True
     assert gmail.messages == []
 
