@@ -115,10 +115,10 @@ async def test_the_hook_runs_before_the_body_and_a_failing_one_keeps_it_back(
 
     seen: list[int] = []
 
-    async def before_body() -> None:
+    async def before_body(transport: object) -> None:
         seen.append(len(mail.messages))
 
-    async def refuse() -> None:
+    async def refuse(transport: object) -> None:
         raise Refused("not now")
 
     outgoing = compose_message(account=ACCOUNT, to="you@example.com", subject="s", text="t")
