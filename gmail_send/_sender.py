@@ -37,8 +37,9 @@ from ._transport import BeforeBody
 from ._types import MessageFields, Security, SendArguments, SenderOptions
 from .auth._credentials import AppPassword, Credentials, Fallback, OAuth2Token, TokenSource
 from .auth._observed import ObservedTokens
-from .errors import ConfigurationError, LoginThrottledError
+from .errors import ConfigurationError, LoginThrottledError, MessageError
 from .events import EventHook, MessageSent, Reporter
+from .imap import IMAPSettings, SentLookup, check_message_id
 from .message._compose import OutgoingMessage, compose_message, prepare_message
 from .route import Router
 from .smtp._connection import SMTPConnection, verified_context
@@ -170,6 +171,7 @@ class GmailSender:
             tokens=self._api_tokens,
             account=self.account,
         )
+        self._imap: IMAPSettings | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -385,6 +387,67 @@ class GmailSender:
                     retry_after=self.login_throttle_pause,
                 )
             raise
+
+    async def find_sent(
+        self, message_id: str, *, sent_at: float | None = None, wait: float | None = None
+    ) -> bool:
+        """Whether the account's Sent Mail holds a message with this Message-ID.
+
+        Gmail files a copy of every message smtp.gmail.com accepts in Sent Mail, keeping the
+        client's Message-ID, so this settles an `UnknownOutcomeError` of an SMTP send: True,
+        Gmail took it; False, no copy appeared within the window, so it was not taken (a copy
+        filed later than the window would make a resend a duplicate: choose `wait` with that
+        in mind). It signs in to IMAP (`imap_host`, `imap_port`; the same `tls_context` or
+        `ca_file` as SMTP) with this sender's credentials and searches until the window ends,
+        off the event loop. Over the Gmail API Gmail may replace the Message-ID: a message
+        sent that way cannot be found by it.
+
+        Args:
+            message_id: the Message-ID, with or without angle brackets (the error's
+                `message_id`).
+            sent_at: when the body went out (`UnknownOutcomeError.sent_at`, a `time.time()`
+                value); the window is counted from there. None: from now.
+            wait: the window in seconds (default: the `find_sent_wait` option, 120). 0 searches
+                once.
+
+        Returns:
+            True when the copy is there, False when it is not once the window has passed.
+
+        Raises:
+            MessageError: `message_id` cannot be a Message-ID.
+            ReconciliationUnavailableError: no lookup can run; its `reason` and `hint` say why
+                (relay, missing scope, IMAP off, sign-in refused, no Sent Mail, unreachable).
+        """
+        try:
+            wanted = check_message_id(message_id)
+        except ValueError as exc:
+            raise MessageError(f"cannot look for this Message-ID: {exc}") from None
+        window = self.settings.find_sent_wait if wait is None else wait
+        if isinstance(window, bool) or not isinstance(window, (int, float)) or not window >= 0:
+            raise ConfigurationError(f"wait must be >= 0 seconds, not {wait!r}")
+        if sent_at is not None and (
+            isinstance(sent_at, bool) or not isinstance(sent_at, (int, float)) or sent_at != sent_at
+        ):
+            raise ConfigurationError(f"sent_at must be a time.time() value, not {sent_at!r}")
+        if self.sink is not None:
+            raise ConfigurationError(
+                "a sender with a sink sends nothing to Gmail: there is no Sent Mail to search"
+            )
+        lookup = SentLookup(
+            self._imap_settings(), self._signin_credentials, self._delivery.reporter
+        )
+        return await lookup.find(wanted, sent_at=sent_at, wait=float(window))
+
+    def _imap_settings(self) -> IMAPSettings:
+        if self._imap is None:
+            settings = self.settings
+            self._imap = IMAPSettings(
+                host=settings.imap_host,
+                port=settings.imap_port,
+                tls_context=verified_context(settings.client_tls_context),
+                timeout=self.timeout,
+            )
+        return self._imap
 
     async def reset_quota(self, *, count: bool = False) -> None:
         """Let this account send again: lift the pause that Gmail's 550 5.4.5 started.

@@ -162,6 +162,20 @@ class SyncGmailSender:
             )
         )
 
+    def find_sent(
+        self, message_id: str, *, sent_at: float | None = None, wait: float | None = None
+    ) -> bool:
+        """Whether the account's Sent Mail holds this Message-ID (see `GmailSender.find_sent`);
+        blocks up to the window's end.
+
+        Args:
+            message_id: the Message-ID (`UnknownOutcomeError.message_id`).
+            sent_at: when the body went out (`UnknownOutcomeError.sent_at`); None: now.
+            wait: the window in seconds (default: the `find_sent_wait` option).
+        """
+        self._check_open()
+        return _run(self._sender.find_sent(message_id, sent_at=sent_at, wait=wait))
+
     def reset_quota(self, *, count: bool = False) -> None:
         """Let this account send again after Gmail's 550 5.4.5 (see `GmailSender.reset_quota`).
 
