@@ -34,6 +34,7 @@ __all__ = [
     "mail_as_json",
     "parse_duration",
     "print_err",
+    "queue_flag",
     "queue_url",
     "run_queue",
     "run_queue_command",
@@ -53,9 +54,9 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * unit
 
 
-def add_queue_commands(commands: Any) -> None:
+def add_queue_commands(commands: Any) -> Any:
     """Add `worker` (with the settings flags every command shares) and `queue` to the parser's
-    subcommands."""
+    subcommands; return the `queue` actions (`_reconcile` adds one)."""
     worker = commands.add_parser(
         "worker",
         help="send the mail queue's due mail until SIGTERM (a systemd or container process)",
@@ -64,7 +65,7 @@ def add_queue_commands(commands: Any) -> None:
         "what it holds (for at most --grace seconds; then, or at a second signal, it releases "
         "it). Exit code 0 after a clean stop, 78 for missing configuration.",
     )
-    _queue_flag(worker)
+    queue_flag(worker)
     worker.add_argument(
         "--lease",
         type=parse_duration,
@@ -132,36 +133,13 @@ def add_queue_commands(commands: Any) -> None:
         help="ended more than this long ago (e.g. 30d)",
     )
     for parser in (status, listing, retry, resolve, cancel, purge):
-        _queue_flag(parser)
+        queue_flag(parser)
         parser.add_argument("--json", action="store_true", help="print JSON")
         parser.set_defaults(handler=run_queue_command)
-    reconcile = actions.add_parser(
-        "reconcile",
-        help="look unknown mails up in the account's Sent Mail now and settle them",
-        description="Looks the Message-ID of unknown mails up in the account's Sent Mail "
-        "(IMAP) with a sender configured like `gmail-send send`: found, the mail is sent; not "
-        "there once the window passed, it is queued again with the same Message-ID; a lookup "
-        "that cannot run says why. Exit code 0 when every mail was settled, 1 when one stays "
-        "unknown (or no such mail), 78 for missing configuration.",
-    )
-    _queue_flag(reconcile)
-    reconcile.add_argument(
-        "--id", dest="ids", action="append", metavar="ID", help="only this mail (repeat for more)"
-    )
-    reconcile.add_argument(
-        "--wait",
-        type=parse_duration,
-        metavar="SECONDS",
-        help="the window, from when each body went out (default: GMAIL_SEND_FIND_SENT_WAIT, 120)",
-    )
-    reconcile.add_argument("--json", action="store_true", help="print JSON")
-    add_connection_flags(reconcile)
-    from ._reconcile import run_reconcile_command
-
-    reconcile.set_defaults(handler=run_reconcile_command)
+    return actions
 
 
-def _queue_flag(parser: argparse.ArgumentParser) -> None:
+def queue_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--queue",
         metavar="URL",

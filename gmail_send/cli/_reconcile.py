@@ -17,15 +17,42 @@ from .._sender import GmailSender
 from ..errors import ConfigurationError, GmailSendError, MailNotFoundError, MailStateError
 from ..queue import MailQueue, Reconciliation
 from ._exit import ExitCode
-from ._queue import Output, describe, mail_as_json, print_err, queue_url
-from ._settings import overrides, settings_environ
+from ._queue import Output, describe, mail_as_json, parse_duration, print_err, queue_flag, queue_url
+from ._settings import add_connection_flags, overrides, settings_environ
 
 __all__ = [
+    "add_reconcile_command",
     "describe_reconciliation",
     "reconciliation_as_json",
     "run_reconcile",
     "run_reconcile_command",
 ]
+
+
+def add_reconcile_command(actions: Any) -> None:
+    """Add `reconcile` to the `queue` actions."""
+    reconcile = actions.add_parser(
+        "reconcile",
+        help="look unknown mails up in the account's Sent Mail now and settle them",
+        description="Looks the Message-ID of unknown mails up in the account's Sent Mail "
+        "(IMAP) with a sender configured like `gmail-send send`: found, the mail is sent; not "
+        "there once the window passed, it is queued again with the same Message-ID; a lookup "
+        "that cannot run says why. Exit code 0 when every mail was settled, 1 when one stays "
+        "unknown (or no such mail), 78 for missing configuration.",
+    )
+    queue_flag(reconcile)
+    reconcile.add_argument(
+        "--id", dest="ids", action="append", metavar="ID", help="only this mail (repeat for more)"
+    )
+    reconcile.add_argument(
+        "--wait",
+        type=parse_duration,
+        metavar="SECONDS",
+        help="the window, from when each body went out (default: GMAIL_SEND_FIND_SENT_WAIT, 120)",
+    )
+    reconcile.add_argument("--json", action="store_true", help="print JSON")
+    add_connection_flags(reconcile)
+    reconcile.set_defaults(handler=run_reconcile_command)
 
 
 def run_reconcile_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
