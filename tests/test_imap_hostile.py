@@ -1,7 +1,7 @@
 """The Sent Mail lookup against IMAP servers that misbehave: only typed errors, no secret in
 them, and a fallback from Gmail's search syntax to the standard one.
 
-A scripted server over real TLS on 127.0.0.1 (tests/imap_helpers.py) says what the local Gmail
+A scripted server over real TLS on 127.0.0.1 (tests/scripted_imap.py) says what the local Gmail
 never says: garbage, lists without a Sent mailbox, broken SEARCH replies, alerts, hang-ups.
 Arbitrary replies (hypothesis) end in a `ReconciliationUnavailableError` or an answer.
 """
@@ -28,7 +28,7 @@ from gmail_send.imap._wire import (
 )
 from gmail_send.testing import TestCertificates
 
-from .imap_helpers import CAPABILITY, GREETING, ScriptedIMAP
+from .scripted_imap import CAPABILITY, GREETING, ScriptedIMAP
 from .local_helpers import ACCOUNT, APP_PASSWORD
 
 CERTIFICATES = TestCertificates()

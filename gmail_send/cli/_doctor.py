@@ -114,6 +114,8 @@ def run_doctor_command(
             settings.timeout,
             transport=settings.transport,
             api_url=settings.api_url,
+            imap_host=settings.imap_host,
+            imap_port=settings.imap_port,
         )
 
     def progress(check: CheckResult) -> None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .._options import DEFAULT_API_URL
+from .._options import DEFAULT_API_URL, IMAP_HOST, IMAP_PORT
 from .._types import Transport
 from ..auth._credentials import AppPassword, Credentials, Fallback
 from ..errors import GmailSendError
@@ -132,6 +132,8 @@ class Target:
             `timeout`; port probes and DNS queries wait at most a shorter limit of their own.
         transport: which checks run: "smtp", "api", or both for "auto".
         api_url: the Gmail API's address, for the HTTPS check.
+        imap_host: the IMAP server the Sent Mail lookup signs in to.
+        imap_port: its port (implicit TLS).
     """
 
     host: str
@@ -141,6 +143,8 @@ class Target:
     timeout: float | None = DEFAULT_TIMEOUT
     transport: Transport = "smtp"
     api_url: str = DEFAULT_API_URL
+    imap_host: str = IMAP_HOST
+    imap_port: int = IMAP_PORT
 
 
 def configuration_check(

@@ -10,6 +10,7 @@ from ..smtp._connection import DEFAULT_TIMEOUT
 from . import _api_checks as api_checks
 from . import _auth_checks as auth_checks
 from . import _dns_checks as dns_checks
+from . import _imap_checks as imap_checks
 from . import _net_checks as net_checks
 from ._report import CheckResult, DoctorReport, Target, skipped
 
@@ -105,6 +106,16 @@ async def run_doctor(
     auth: CheckResult | None = None
     if ehlo is not None:
         auth = record(await _authentication(target, credentials, creds, ehlo, scopes, config_ok))
+        if auth.passed:
+            record(await imap_checks.check_sent_lookup(target, credentials))
+        else:
+            record(
+                skipped(
+                    "sent-lookup",
+                    "Sent Mail lookup over IMAP",
+                    "skipped: SMTP authentication did not pass",
+                )
+            )
 
     if domain is not None:
         for result in await dns_checks.check_domain(

@@ -113,6 +113,29 @@ class SentLookup:
         finally:
             await _closed(session)
 
+    async def probe(self) -> tuple[str, bool]:
+        """Sign in, find the Sent mailbox, log out: whether a lookup would run (the doctor's
+        check), without waiting for any message.
+
+        Returns:
+            The mailbox's name as listed, and whether Gmail's search (X-GM-EXT-1) is offered.
+
+        Raises:
+            ReconciliationUnavailableError: as `find` would.
+        """
+        user = self._user()
+        try:
+            session = await self._open_signed_in(user)
+        except SessionBroken as exc:
+            raise self._unreachable(exc) from None
+        try:
+            mailbox = await _off_loop(session, session.open_sent_mailbox)
+            return mailbox, session.gmail_extensions
+        except SessionBroken as exc:
+            raise self._unreachable(exc) from None
+        finally:
+            await _closed(session)
+
     # -- signing in ---------------------------------------------------------------------------
 
     def _user(self) -> str:
@@ -193,7 +216,7 @@ class SentLookup:
 
     def _unreachable(self, exc: SessionBroken) -> ReconciliationUnavailableError:
         return ReconciliationUnavailableError(
-            f"the IMAP session with {self.settings.where} kept breaking: {exc}",
+            f"the IMAP session with {self.settings.where} broke: {exc}",
             reason="unreachable",
             hint="try again later; the lookup needs imap.gmail.com:993 (implicit TLS)",
         )
