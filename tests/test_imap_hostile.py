@@ -28,8 +28,8 @@ from gmail_send.imap._wire import (
 )
 from gmail_send.testing import TestCertificates
 
-from .scripted_imap import CAPABILITY, GREETING, ScriptedIMAP
 from .local_helpers import ACCOUNT, APP_PASSWORD
+from .scripted_imap import CAPABILITY, GREETING, ScriptedIMAP
 
 CERTIFICATES = TestCertificates()
 MESSAGE_ID = "<found.1@example.com>"

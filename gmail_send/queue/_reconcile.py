@@ -135,17 +135,21 @@ async def _unavailable(
     *,
     temporary: bool,
 ) -> Reconciliation:
-    """The lookup could not run: again after a back-off when `temporary`, else parked."""
+    """The lookup could not run: again after a back-off when `temporary`, else parked (a
+    relay's mail for `resolve`: no lookup can ever run for it)."""
     again_at = None
+    never = getattr(exc, "reason", None) == "relay"
     if temporary:
         again_at = queue._clock() + queue.retry_policy.delay(mail.lookups + 1)
         then = "looked up again later"
+    elif never:
+        then = f"find out whether it arrived, then `gmail-send queue resolve --sent {mail.id}`"
     else:
         then = f"then `gmail-send queue reconcile --id {mail.id}`"
     hint = f"{exc.hint}; {then}" if exc.hint else then
     error = dump_error(exc, hint=hint)
 
-    write = functools.partial(_unknown.unavailable, error=error, again_at=again_at)
+    write = functools.partial(_unknown.unavailable, error=error, again_at=again_at, never=never)
     written, after = await queue._run(_written(write, mail))
     if written:
         reporter.note(

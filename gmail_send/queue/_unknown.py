@@ -207,11 +207,18 @@ def not_found(cursor: Cursor, mail: Unknown, *, now: float) -> bool:
 
 
 def unavailable(
-    cursor: Cursor, mail: Unknown, *, error: str, again_at: float | None, now: float
+    cursor: Cursor,
+    mail: Unknown,
+    *,
+    error: str,
+    again_at: float | None,
+    now: float,
+    never: bool = False,
 ) -> bool:
     """The lookup could not run: looked up again at `again_at`, or (None) parked until the
-    operator's `reconcile`. It stays `unknown`, `error` in its `last_error`."""
-    awaiting = "reconcile" if again_at is None else "lookup"
+    operator's `reconcile` (`never`: until `resolve`, no lookup can run for this account). It
+    stays `unknown`, `error` in its `last_error`."""
+    awaiting = "lookup" if again_at is not None else "resolve" if never else "reconcile"
     cursor.execute(
         "UPDATE gmail_send_mails SET awaiting = %s, next_attempt_at = %s, updated_at = %s, "
         "claim = NULL, lease_until = NULL, lookups = lookups + 1, last_error = %s "
