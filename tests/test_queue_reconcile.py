@@ -10,8 +10,10 @@ second or two so the suite stays quick.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
+import tempfile
 import time
 from typing import Any
 
@@ -30,6 +32,7 @@ from gmail_send import (
 )
 from gmail_send.testing import LocalAccount, LocalGmail
 
+from .cli_helpers import run_main
 from .local_helpers import ACCOUNT, APP_PASSWORD
 from .queue_helpers import raw_query
 from .transports import Mail
@@ -53,6 +56,11 @@ def sender(
         on_event=None if events is None else events.append,
         **options,
     )
+
+
+def ca_file(server: LocalGmail) -> Any:
+    """The local Gmail's CA as a PEM file (for the command's GMAIL_SEND_CA_FILE)."""
+    return server.certificates.ca_pem_path(tempfile.mkdtemp())
 
 
 def closed_port() -> int:
@@ -298,3 +306,73 @@ async def test_with_settle_unknown_off_it_waits_for_the_operator(
             with pytest.raises(MailStateError):
                 await queue.reconcile(gmail_sender, ids=[mail.id])
     assert copies(gmail, mail.message_id) == 1
+
+
+async def test_the_reconcile_command_and_status(
+    gmail: LocalGmail, queue_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gmail.drop_connection("data_end_stored", times=2)
+    async with MailQueue(queue_url, account=ACCOUNT, settle_unknown=False) as queue:
+        found = await queue.enqueue(to="you@example.com", subject="found", text="t")
+        async with sender(gmail) as gmail_sender:
+            await work(queue, gmail_sender)
+        gmail.sent_copy_delay = None
+        lost = await queue.enqueue(to="you@example.com", subject="lost", text="t")
+        async with sender(gmail) as gmail_sender:
+            await work(queue, gmail_sender)
+    env = {
+        "GMAIL_SEND_QUEUE": queue_url,
+        "GMAIL_SEND_USER": ACCOUNT,
+        "GMAIL_SEND_APP_PASSWORD": APP_PASSWORD,
+        "GMAIL_SEND_HOST": gmail.host,
+        "GMAIL_SEND_PORT": str(gmail.port),
+        "GMAIL_SEND_CA_FILE": str(ca_file(gmail)),
+        "GMAIL_SEND_IMAP_HOST": gmail.host,
+        "GMAIL_SEND_IMAP_PORT": str(gmail.imap_port),
+    }
+    before = await run_main(capsys, "queue", "status", env=env)
+    assert "unknown: 2 awaiting a lookup, 0 awaiting the operator" in before.out
+    missing = await run_main(capsys, "queue", "reconcile", "--id", "nope", env=env)
+    assert missing.code == 1 and "no mail" in missing.err
+    run = await run_main(capsys, "queue", "reconcile", "--wait", "1", env=env)
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert f"{found.id}  found in the Sent Mail: sent" in lines
+    assert any(line.startswith(f"{lost.id}  not in the Sent Mail") for line in lines)
+    assert "resend 1" in run.out
+    after = await run_main(capsys, "queue", "status", "--json", env=env)
+    shown = json.loads(after.out)
+    assert shown["resends"] == 1 and shown["unknown"] == 0
+    assert shown["unknown_awaiting"] == {"lookup": 0, "reconcile": 0, "resolve": 0}
+    again = await run_main(capsys, "queue", "reconcile", "--id", found.id, env=env)
+    assert again.code == 1 and "not unknown" in again.err
+    assert copies(gmail, found.message_id) == 1 and copies(gmail, lost.message_id) == 1
+    async with MailQueue(queue_url) as queue:
+        assert (await queue.get(lost.id)).status == "queued"  # the worker sends it again
+
+
+async def test_the_reconcile_command_says_why_a_lookup_cannot_run(
+    gmail: LocalGmail, queue_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gmail.drop_connection("data_end_stored")
+    async with MailQueue(queue_url, account=ACCOUNT, settle_unknown=False) as queue:
+        mail = await queue.enqueue(to="you@example.com", subject="refused", text="t")
+        async with sender(gmail) as gmail_sender:
+            await work(queue, gmail_sender)
+    gmail.refuse_imap_sign_in(times=1)
+    env = {
+        "GMAIL_SEND_QUEUE": queue_url,
+        "GMAIL_SEND_USER": ACCOUNT,
+        "GMAIL_SEND_APP_PASSWORD": APP_PASSWORD,
+        "GMAIL_SEND_HOST": gmail.host,
+        "GMAIL_SEND_PORT": str(gmail.port),
+        "GMAIL_SEND_CA_FILE": str(ca_file(gmail)),
+        "GMAIL_SEND_IMAP_HOST": gmail.host,
+        "GMAIL_SEND_IMAP_PORT": str(gmail.imap_port),
+    }
+    run = await run_main(capsys, "queue", "reconcile", "--json", env=env)
+    assert run.code == 1
+    [item] = json.loads(run.out)
+    assert (item["outcome"], item["reason"]) == ("unavailable", "sign_in")
+    assert item["mail"]["id"] == mail.id and item["mail"]["awaiting"] == "reconcile"
+    assert APP_PASSWORD not in run.out and APP_PASSWORD not in run.err
