@@ -29,6 +29,7 @@ from gmail_send import (
     MailStateError,
     RetryPolicy,
     SendEvent,
+    SendingLimits,
 )
 from gmail_send.testing import LocalAccount, LocalGmail
 
@@ -197,7 +198,7 @@ async def test_an_unreachable_imap_server_is_tried_again_later(
         waiting = await queue.get(mail.id)
     assert waiting.status == "unknown" and waiting.awaiting == "lookup"
     assert waiting.next_attempt_at is not None
-    assert 20 < (waiting.next_attempt_at - waiting.updated_at).total_seconds() < 40
+    assert 10 < (waiting.next_attempt_at - waiting.updated_at).total_seconds() < 40
     assert waiting.last_error is not None and waiting.last_error.hint is not None
     assert "looked up again later" in waiting.last_error.hint
     [(lookups,)] = raw_query(queue_url, "SELECT lookups FROM gmail_send_mails")
@@ -210,6 +211,7 @@ async def test_a_mail_sent_through_the_api_is_never_looked_up(mail: Mail, queue_
         queued = await queue.enqueue(to="you@example.com", subject="unknown", text="t")
         async with mail.sender(
             retry=RetryPolicy(retries=0),
+            limits=SendingLimits(),
             find_sent_wait=WINDOW,
             imap_host=mail.gmail.host,
             imap_port=mail.gmail.imap_port,
