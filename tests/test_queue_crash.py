@@ -165,32 +165,41 @@ def claimed_by(url: str, process: subprocess.Popen[str]) -> str:
     return str(rows[0][0])
 
 
-def looked_up_by(url: str, process: subprocess.Popen[str], timeout: float = 60) -> str:
-    """The id of the unknown mail the worker process is looking up, once it is."""
+def looked_up_by(
+    url: str, process: subprocess.Popen[str], message_id: str, timeout: float = 60
+) -> str:
+    """The id of the mail with `message_id`, once the worker process looks it up."""
     worker = f"{socket.gethostname()}:{process.pid}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         rows = raw_query(
             url,
             "SELECT id FROM gmail_send_mails WHERE status = 'unknown' AND worker = %s "
-            "AND lease_until > %s",
-            (worker, time.time()),
+            "AND message_id = %s AND lease_until > %s AND awaiting = 'lookup'",
+            (worker, message_id, time.time()),
         )
         if rows:
             return str(rows[0][0])
         time.sleep(0.01)
-    raise AssertionError("the worker did not start a lookup")
+    raise AssertionError("the worker did not start the lookup")
 
 
 def kill_in_lookup(local: LocalGmailThread, url: str, **config: Any) -> dict[str, str]:
     """Start a worker whose send ends unknown (dropped after the body was stored), kill it
     while it looks the mail up; the mail's id -> "lookup", and the mail it was sending
     meanwhile, if any, -> "collateral"."""
-    local.server.drop_connection("data_end_stored")
+    server = local.server
+    server.drop_connection("data_end_stored")
+    stored = len(server.messages)
     process = start_worker(local, url, **config)
     worker = f"{socket.gethostname()}:{process.pid}"
     try:
-        mail_id = looked_up_by(url, process)
+        deadline = time.monotonic() + 60
+        while server.pending_faults or len(server.messages) == stored:
+            assert time.monotonic() < deadline, "the connection was not dropped"
+            time.sleep(0.005)
+        dropped = str(server.messages[stored].parsed()["Message-ID"])  # stored, then dropped
+        mail_id = looked_up_by(url, process, dropped)
         kill(process)
     finally:
         if process.poll() is None:
