@@ -429,6 +429,7 @@ def test_runnable_module_starts_and_stops(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert re.search(r"listening on 127\.0\.0\.1:\d+", done.stdout)
+    assert re.search(r"IMAP \(implicit TLS, Sent Mail copies\) on 127\.0\.0\.1:\d+", done.stdout)
     assert re.search(r"inbox in the browser: http://127\.0\.0\.1:\d+/", done.stdout)
     assert "CA certificate to trust:" in done.stdout
     assert "export GMAIL_SEND_CA_FILE=" in done.stdout

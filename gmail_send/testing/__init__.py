@@ -1,4 +1,5 @@
-"""Test helpers for gmail_send: a local Gmail-like SMTP server and Gmail API with real TLS.
+"""Test helpers for gmail_send: a local Gmail-like SMTP and IMAP server and Gmail API with
+real TLS.
 
     from gmail_send.testing import LocalAccount, LocalGmail
 
@@ -22,7 +23,13 @@ if TYPE_CHECKING:
     from ._faults import DropStage, Hold, HoldStage, InjectStage, ReplyLike, format_reply
     from ._outbox import Outbox, SentMessage
     from ._pauses import Pause, PauseStage
-    from ._records import AuthAttempt, ReceivedMessage, SessionRecord, TransactionRecord
+    from ._records import (
+        AuthAttempt,
+        IMAPSessionRecord,
+        ReceivedMessage,
+        SessionRecord,
+        TransactionRecord,
+    )
     from ._server import DEFAULT_CLOSE_REPLY, LocalGmail
     from ._state import GMAIL_SIZE_LIMIT, Security
     from ._tls import TestCertificates
@@ -49,6 +56,7 @@ _WHERE = {
     "Pause": "_pauses",
     "PauseStage": "_pauses",
     "AuthAttempt": "_records",
+    "IMAPSessionRecord": "_records",
     "ReceivedMessage": "_records",
     "SessionRecord": "_records",
     "TransactionRecord": "_records",
@@ -99,6 +107,7 @@ __all__ = [
     "DropStage",
     "Hold",
     "HoldStage",
+    "IMAPSessionRecord",
     "InjectStage",
     "LocalAccount",
     "LocalGmail",

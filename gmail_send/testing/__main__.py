@@ -1,9 +1,10 @@
 """`python -m gmail_send.testing`: run a local Gmail by hand, to point an application at it.
 
-Prints where it listens, the inbox page to open in a browser, the CA file to trust, a demo
-account's credentials (local, made up for this run) and the `GMAIL_SEND_*` variables that make
-an application send here (`GMAIL_SEND_SINK=local`), then lists messages as they arrive until
-Ctrl-C or `--seconds` elapse.
+Prints where it listens (SMTP, and IMAP for looking up the Sent Mail copies), the inbox page
+to open in a browser, the CA file to trust, a demo account's credentials (local, made up for
+this run) and the `GMAIL_SEND_*` variables that make an application send here
+(`GMAIL_SEND_SINK=local`), then lists messages as they arrive until Ctrl-C or `--seconds`
+elapse.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ DEMO_ADDRESS = "demo@gmail.com"
 
 
 async def serve(
-    *, security: str, port: int, seconds: float, web: bool = True, web_port: int = 0
+    *,
+    security: str,
+    port: int,
+    seconds: float,
+    web: bool = True,
+    web_port: int = 0,
+    imap_port: int = 0,
 ) -> None:
     """Run the server for at most `seconds`, printing what arrives.
 
@@ -37,6 +44,7 @@ async def serve(
         seconds: how long to serve.
         web: also serve the inbox page.
         web_port: the inbox page's port (0: a free one).
+        imap_port: the IMAP port, implicit TLS (0: a free one).
     """
     letters = "".join(secrets.choice(string.ascii_lowercase) for _ in range(16))
     app_password = " ".join(letters[i : i + 4] for i in range(0, 16, 4))
@@ -49,10 +57,12 @@ async def serve(
             port=port,
             web=web,
             web_port=web_port,
+            imap_port=imap_port,
         ) as gmail:
             gmail.add_access_token(DEMO_ADDRESS, token)
             ca_path = gmail.certificates.ca_pem_path(directory)
             print(f"local Gmail ({security}) listening on {gmail.host}:{gmail.port}")
+            print(f"IMAP (implicit TLS, Sent Mail copies) on {gmail.host}:{gmail.imap_port}")
             if gmail.web_url is not None:
                 print(f"inbox in the browser: {gmail.web_url}")
             print(f"CA certificate to trust: {ca_path}")
@@ -80,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Parse arguments and serve until Ctrl-C or the time is up."""
     parser = argparse.ArgumentParser(
         prog="python -m gmail_send.testing",
-        description="Run a local Gmail-like SMTP server, with its inbox in the browser.",
+        description=("Run a local Gmail-like SMTP and IMAP server, with its inbox in the browser."),
     )
     parser.add_argument("--security", choices=("starttls", "tls", "none"), default="starttls")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
@@ -88,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-web", action="store_true", help="do not serve the inbox page")
     parser.add_argument(
         "--web-port", type=int, default=0, help="the inbox page's port; 0 picks a free one"
+    )
+    parser.add_argument(
+        "--imap-port", type=int, default=0, help="the IMAP port; 0 picks a free one"
     )
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
@@ -98,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 seconds=args.seconds,
                 web=not args.no_web,
                 web_port=args.web_port,
+                imap_port=args.imap_port,
             )
         )
 

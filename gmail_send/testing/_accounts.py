@@ -7,7 +7,9 @@ Reprs never show a password or a token.
 
 from __future__ import annotations
 
+import base64
 import hmac
+import json
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ __all__ = [
     "TokenVerdict",
     "check_password",
     "parse_xoauth2_response",
+    "xoauth2_challenge",
 ]
 
 
@@ -39,17 +42,27 @@ class LocalAccount:
             `534 5.7.9 Application-specific password required`; None: no such refusal.
         aliases: the verified "Send mail as" addresses: a sender among them is kept, any other
             sender is rewritten to `address`.
+        imap_enabled: Gmail's per-account "IMAP access" setting; when False every IMAP
+            sign-in with good credentials gets `NO [ALERT] Your account is not enabled for
+            IMAP use...`.
+        sent_mailbox: the name of the Sent Mail mailbox over IMAP, which Gmail localises
+            (e.g. "[Gmail]/送信済みメール"); sent on the wire in modified UTF-7.
     """
 
     address: str
     app_password: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
     aliases: tuple[str, ...] = ()
+    imap_enabled: bool = True
+    sent_mailbox: str = "[Gmail]/Sent Mail"
 
     def __post_init__(self) -> None:
         if "@" not in self.address or any(ch in self.address for ch in " \r\n\x00<>"):
             raise ValueError(f"not a bare e-mail address: {self.address!r}")
         object.__setattr__(self, "aliases", tuple(self.aliases))
+        name = self.sent_mailbox
+        if not name or name.upper() == "INBOX" or any(ch < " " for ch in name):
+            raise ValueError(f"not a name for the Sent mailbox: {name!r}")
 
     def may_send_as(self, address: str) -> bool:
         """Whether Gmail keeps `address` as the sender for this account (itself or an alias).
@@ -217,3 +230,16 @@ def parse_xoauth2_response(blob: bytes) -> tuple[str, str] | None:
     if not user or scheme.lower() != "bearer" or not token:
         return None
     return user, token.strip()
+
+
+def xoauth2_challenge(verdict: TokenVerdict) -> bytes:
+    """The base64 JSON Gmail sends (after SMTP's `334 ` or IMAP's `+ `) when it refuses a token.
+
+    Args:
+        verdict: the refusal; its `status` goes into the JSON.
+    """
+    challenge = json.dumps(
+        {"status": verdict.status, "schemes": "Bearer", "scope": MAIL_SCOPE},
+        separators=(",", ":"),
+    )
+    return base64.b64encode(challenge.encode("ascii"))

@@ -411,7 +411,7 @@ class LocalGmailAPI:
             gmail_id=gmail_id,
             thread_id=thread,
         )
-        state.messages.append(message)
+        state.store(message)
         return message
 
 

@@ -46,7 +46,8 @@ class LocalGmailThread:
     It has one account, `account` with `app_password`, which also accepts the XOAUTH2 token
     `access_token`. `server` is the `LocalGmail` itself (its sync methods, like `inject`, may
     be called from the test's thread; run its coroutines with `call`). With `web=True` it also
-    serves the inbox page, at `web_url`.
+    serves the inbox page, at `web_url`; IMAP is served at `imap_port` (its Sent Mail holds a
+    copy of each message the account sent: `server.sent_mail(account)`).
 
     Args:
         security: "starttls", "tls" or "none", as for `LocalGmail`.
@@ -58,6 +59,10 @@ class LocalGmailThread:
         web_port: the inbox page's port; 0 picks a free one.
         pipelining: advertise PIPELINING, as for `LocalGmail` (Gmail does).
         chunking: advertise CHUNKING and take BDAT, as for `LocalGmail` (False: DATA only).
+        imap: also serve IMAP (implicit TLS, at `imap_port`), as for `LocalGmail`.
+        imap_port: the IMAP port; 0 picks a free one.
+        imap_gmail_extensions: X-GM-EXT-1 and X-GM-RAW, as for `LocalGmail`.
+        imap_special_use: the special-use mailbox attributes, as for `LocalGmail`.
     """
 
     def __init__(
@@ -72,6 +77,10 @@ class LocalGmailThread:
         web_port: int = 0,
         pipelining: bool = False,
         chunking: bool = True,
+        imap: bool = True,
+        imap_port: int = 0,
+        imap_gmail_extensions: bool = True,
+        imap_special_use: bool = True,
     ) -> None:
         self.account = account
         self.app_password = app_password
@@ -84,6 +93,10 @@ class LocalGmailThread:
             web_port=web_port,
             pipelining=pipelining,
             chunking=chunking,
+            imap=imap,
+            imap_port=imap_port,
+            imap_gmail_extensions=imap_gmail_extensions,
+            imap_special_use=imap_special_use,
         )
         self.server.add_access_token(account, access_token)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -163,6 +176,11 @@ class LocalGmailThread:
     @property
     def port(self) -> int:
         return self.server.port
+
+    @property
+    def imap_port(self) -> int:
+        """The IMAP port (implicit TLS; the same host and test CA as SMTP)."""
+        return self.server.imap_port
 
     @property
     def security(self) -> Security:

@@ -17,15 +17,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 import ssl
 import time
 from typing import Any, NoReturn
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from ..auth._xoauth2 import MAIL_SCOPE
-from ._accounts import TokenVerdict, check_password, parse_xoauth2_response
+from ._accounts import check_password, xoauth2_challenge
 from ._chunking import ChunkedBody, receive_bdat
 from ._faults import reply_code
 from ._records import AuthAttempt, SessionRecord, WireLog, redact_command
@@ -379,13 +377,7 @@ class GmailSMTP(SMTP):
                 self._note_auth("XOAUTH2", None, success=False, reason="malformed")
                 await self.send_reply(self._translate("501 5.5.2 Can't decode base64"))
                 return AuthResult(success=False, handled=True)
-        parsed = parse_xoauth2_response(blob)
-        user: str | None = None
-        if parsed is None:
-            verdict = TokenVerdict.reject("400", "malformed")
-        else:
-            user, token = parsed
-            verdict = await self.state.check_token(user, token)
+        user, verdict = await self.state.judge_xoauth2(blob)
         self._note_auth(
             "XOAUTH2", user, success=verdict.accepted, reason=verdict.reason or "validator"
         )
@@ -393,11 +385,7 @@ class GmailSMTP(SMTP):
             account = self.state.account_for(user)
             self.user = account.address if account is not None else user
             return AuthResult(success=True, auth_data=self.user, message=ACCEPTED)
-        challenge = json.dumps(
-            {"status": verdict.status, "schemes": "Bearer", "scope": MAIL_SCOPE},
-            separators=(",", ":"),
-        )
-        await super().push(b"334 " + base64.b64encode(challenge.encode("ascii")))
+        await super().push(b"334 " + xoauth2_challenge(verdict))
         await self._reader.readline()  # Gmail waits for the client's (empty) answer, then 535
         await self.send_reply(BAD_CREDENTIALS)
         return AuthResult(success=False, handled=True)

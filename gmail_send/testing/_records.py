@@ -16,6 +16,7 @@ from typing import Literal, NamedTuple
 
 __all__ = [
     "AuthAttempt",
+    "IMAPSessionRecord",
     "ReceivedMessage",
     "SessionRecord",
     "TransactionRecord",
@@ -206,13 +207,51 @@ class SessionRecord:
         return self.closed_at is None
 
 
+@dataclass
+class IMAPSessionRecord:
+    """One IMAP connection to the local Gmail, updated while it lives; never a secret.
+
+    Attributes:
+        session_id: a random id for the connection, also at the end of the greeting.
+        peer: the client's `(address, port)`; None until the connection is made.
+        opened_at: when the connection was accepted, a `time.time()` value.
+        closed_at: when it ended, a `time.time()` value; None while it is open.
+        user: the account signed in as; None before (or without) a successful sign-in.
+        method: how the last sign-in attempt was made: "xoauth2", "plain" or "login"; None
+            before any.
+        sign_in_reason: why the last sign-in attempt ended as it did: "accepted", the
+            reasons of `SessionRecord.auth_reason` ("wrong-password", "unknown-token", ...),
+            "refused" (`refuse_imap_sign_in`), "imap-disabled", or "cancelled" (the client
+            sent `*`).
+        commands: the commands in order, without tags; AUTHENTICATE and LOGIN arguments as
+            `***`, literals as `{size}`.
+    """
+
+    session_id: str
+    peer: tuple[str, int] | None
+    opened_at: float = field(default_factory=time.time)
+    closed_at: float | None = None
+    user: str | None = None
+    method: str | None = None
+    sign_in_reason: str | None = None
+    commands: list[str] = field(default_factory=list)
+
+    @property
+    def open(self) -> bool:
+        """Whether the connection is still up."""
+        return self.closed_at is None
+
+
 def redact_command(command: str, arg: str | None) -> str:
-    """The command line as recorded: `AUTH <mechanism> ***` when a payload followed."""
+    """The command line as recorded: `AUTH <mechanism> ***` (SMTP) or `AUTHENTICATE
+    <mechanism> ***` (IMAP) when a payload followed, `LOGIN ***` (IMAP)."""
     if arg is None:
         return command
-    if command == "AUTH":
+    if command in ("AUTH", "AUTHENTICATE"):
         mechanism, _, payload = arg.strip().partition(" ")
-        return f"AUTH {mechanism} ***" if payload.strip() else f"AUTH {mechanism}"
+        return f"{command} {mechanism} ***" if payload.strip() else f"{command} {mechanism}"
+    if command == "LOGIN":
+        return "LOGIN ***"
     return f"{command} {arg}"
 
 

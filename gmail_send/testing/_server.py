@@ -6,6 +6,12 @@ verdicts, sender rewriting, the SIZE limit) over real TLS with a throw-away CA, 
 happened, and misbehaves on request (injected replies, dropped connections, server-side
 closes).
 
+It also serves IMAP like imap.gmail.com:993 (`imap_port`; `_imap_server.py`), the subset a
+Sent Mail lookup needs: Gmail's sign-ins, LIST, SELECT/EXAMINE, SEARCH by Message-ID. A copy of
+each message accepted from a signed-in account is filed in its Sent Mail (`sent_mail()`), at
+once, late or never (`sent_copy_delay`); `refuse_imap_sign_in()` and `LocalAccount.imap_enabled`
+refuse sign-ins as Gmail does.
+
     async with LocalGmail(accounts=[LocalAccount("me@gmail.com", app_password="...")]) as gmail:
         gmail.add_access_token("me@gmail.com", "ya29.test")
         ...  # connect to gmail.host, gmail.port with gmail.client_tls_context()
@@ -31,10 +37,11 @@ from ..smtp._replies import GMAIL_REPLIES, ReplyRule
 from ._accounts import LocalAccount, TokenValidator
 from ._faults import DropStage, Fault, Hold, HoldStage, InjectStage, ReplyLike, format_reply
 from ._handler import GmailHandler
+from ._imap_server import IMAPListener
 from ._inbox import LocalInbox
 from ._pauses import Pause, PauseStage
 from ._protocol import GmailSMTP
-from ._records import AuthAttempt, ReceivedMessage, SessionRecord
+from ._records import AuthAttempt, IMAPSessionRecord, ReceivedMessage, SessionRecord
 from ._redaction import install_log_filter, uninstall_log_filter
 from ._state import GMAIL_SIZE_LIMIT, Security, ServerConfig, ServerState
 from ._tls import TestCertificates
@@ -86,6 +93,13 @@ class LocalGmail:
         web: also serve the inbox page (the received messages in a browser, and as JSON) at
             `web_url`.
         web_port: the inbox page's port; 0 picks a free one.
+        imap: also serve IMAP like imap.gmail.com:993 (implicit TLS, the same certificate),
+            for looking messages up in Sent Mail; see `imap_port`.
+        imap_port: the IMAP port; 0 picks a free one.
+        imap_gmail_extensions: advertise X-GM-EXT-1 and take `X-GM-RAW` searches, as Gmail
+            does; False: a generic IMAP server, where X-GM-RAW is `BAD`.
+        imap_special_use: mark the special mailboxes with RFC 6154 attributes (`\\Sent`...),
+            as Gmail does; False: only All Mail keeps its `\\All`.
     """
 
     def __init__(
@@ -104,6 +118,10 @@ class LocalGmail:
         hostname: str = "smtp.gmail.com",
         web: bool = False,
         web_port: int = 0,
+        imap: bool = True,
+        imap_port: int = 0,
+        imap_gmail_extensions: bool = True,
+        imap_special_use: bool = True,
     ) -> None:
         config = ServerConfig(
             security=security,
@@ -113,8 +131,10 @@ class LocalGmail:
             chunking=chunking,
             allow_relay_by_ip=allow_relay_by_ip,
             idle_timeout=idle_timeout,
+            imap_gmail_extensions=imap_gmail_extensions,
+            imap_special_use=imap_special_use,
         )
-        for name, number in (("port", port), ("web_port", web_port)):
+        for name, number in (("port", port), ("web_port", web_port), ("imap_port", imap_port)):
             if not 0 <= number <= 65535:
                 raise ValueError(f"{name} must be 0..65535, not {number}")
         self._state = ServerState(config, accounts)
@@ -126,6 +146,11 @@ class LocalGmail:
         self._starttls_context: ssl.SSLContext | None = None
         self._inbox = (
             LocalInbox(self._state, smtp_where="", host=self._host, port=web_port) if web else None
+        )
+        self._imap = (
+            IMAPListener(self._state, self._certificates.server_context(), self._host, imap_port)
+            if imap
+            else None
         )
 
     def __repr__(self) -> str:
@@ -159,13 +184,15 @@ class LocalGmail:
             uninstall_log_filter()
             raise
         self._port = int(self._server.sockets[0].getsockname()[1])
-        if self._inbox is not None:
-            self._inbox.set_smtp_where(f"SMTP {security} on {self._host}:{self._port}")
-            try:
+        try:
+            if self._imap is not None:
+                await self._imap.start()
+            if self._inbox is not None:
+                self._inbox.set_smtp_where(f"SMTP {security} on {self._host}:{self._port}")
                 await self._inbox.start()
-            except BaseException:
-                await self.stop()
-                raise
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         """Stop listening and cut every open connection; safe to call more than once."""
@@ -174,8 +201,11 @@ class LocalGmail:
             return
         try:
             self._state.pauses.release_all()
+            self._state.sent_mail.cancel_pending()
             if self._inbox is not None:
                 await self._inbox.stop()
+            if self._imap is not None:
+                await self._imap.stop()
             server.close()
             protocols = list(self._state.live)
             for protocol in protocols:
@@ -225,6 +255,14 @@ class LocalGmail:
     def port(self) -> int:
         """The port it listens on (the one picked when created with port 0 and started)."""
         return self._port
+
+    @property
+    def imap_port(self) -> int:
+        """The IMAP port (implicit TLS, like imap.gmail.com:993); RuntimeError when created
+        with `imap=False`."""
+        if self._imap is None:
+            raise RuntimeError("this LocalGmail serves no IMAP (created with imap=False)")
+        return self._imap.port
 
     @property
     def pipelining(self) -> bool:
@@ -405,6 +443,18 @@ class LocalGmail:
         """
         return self._state.pauses.add(stage)
 
+    def refuse_imap_sign_in(self, times: int = 1) -> None:
+        """Refuse the next `times` IMAP sign-ins (AUTHENTICATE or LOGIN), good credentials or
+        not, with `NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)` (for XOAUTH2
+        without the JSON challenge first: the token is not what failed).
+
+        Args:
+            times: how many sign-ins in a row (at least 1); added to any still pending.
+        """
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        self._state.imap_sign_in_refusals += times
+
     @property
     def pending_faults(self) -> list[Fault]:
         """Injected replies and drops not used up yet."""
@@ -484,6 +534,28 @@ class LocalGmail:
 
         return remove
 
+    def sent_mail(self, account: str) -> list[ReceivedMessage]:
+        """The copies filed in `account`'s Sent Mail so far, oldest first (a copy of the list).
+
+        Gmail files one for each message it accepts from a signed-in account (over SMTP or
+        the Gmail API), none for a message relayed without sign-in; see `sent_copy_delay`.
+
+        Args:
+            account: the account's address (case-insensitive).
+        """
+        return list(self._state.sent_mail.copies(account))
+
+    @property
+    def sent_copy_delay(self) -> float | None:
+        """Seconds after acceptance at which the Sent Mail copy is filed (0.0 by default: at
+        once); None: never filed. A new value applies to messages accepted from then on;
+        `stop()` drops the filings still to come."""
+        return self._state.sent_mail.delay
+
+    @sent_copy_delay.setter
+    def sent_copy_delay(self, seconds: float | None) -> None:
+        self._state.sent_mail.delay = seconds
+
     @property
     def sessions(self) -> list[SessionRecord]:
         """A record per connection, in the order they were opened (the live list)."""
@@ -498,6 +570,11 @@ class LocalGmail:
     def max_concurrent_sessions(self) -> int:
         """The peak number of simultaneous connections so far."""
         return self._state.max_concurrent_sessions
+
+    @property
+    def imap_sessions(self) -> list[IMAPSessionRecord]:
+        """A record per IMAP connection, in the order they were opened (the live list)."""
+        return self._state.imap_sessions
 
     @property
     def auth_attempts(self) -> list[AuthAttempt]:

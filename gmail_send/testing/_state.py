@@ -11,10 +11,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from ._accounts import LocalAccount, TokenStore, TokenValidator, TokenVerdict
+from ._accounts import (
+    LocalAccount,
+    TokenStore,
+    TokenValidator,
+    TokenVerdict,
+    parse_xoauth2_response,
+)
 from ._faults import FaultPlan
 from ._pauses import PausePlan
-from ._records import AuthAttempt, ReceivedMessage, SessionRecord
+from ._records import AuthAttempt, IMAPSessionRecord, ReceivedMessage, SessionRecord
+from ._sent_mail import SentMail
 
 if TYPE_CHECKING:
     from ._protocol import GmailSMTP
@@ -38,6 +45,8 @@ class ServerConfig:
     chunking: bool = True
     allow_relay_by_ip: bool = False
     idle_timeout: float = 300.0
+    imap_gmail_extensions: bool = True
+    imap_special_use: bool = True
 
     def __post_init__(self) -> None:
         if self.security not in ("starttls", "tls", "none"):
@@ -66,6 +75,9 @@ class ServerState:
         self.auth_attempts: list[AuthAttempt] = []
         self.live: set[GmailSMTP] = set()
         self.max_concurrent_sessions = 0
+        self.sent_mail = SentMail()
+        self.imap_sessions: list[IMAPSessionRecord] = []
+        self.imap_sign_in_refusals = 0
         self._next_transaction = 0
 
     def add_account(self, account: LocalAccount) -> None:
@@ -79,8 +91,11 @@ class ServerState:
         return self.accounts.get(user.strip().lower())
 
     def store(self, message: ReceivedMessage) -> None:
-        """Keep an accepted message and tell the listeners (the inbox page) about it."""
+        """Keep an accepted message, file its copy in the sender's Sent Mail (when it signed
+        in: a relayed message gets none), and tell the listeners (the inbox page) about it."""
         self.messages.append(message)
+        if message.session_user is not None:
+            self.sent_mail.accept(message.session_user, message)
         for listener in list(self.message_listeners):
             listener(message)
 
@@ -110,3 +125,14 @@ class ServerState:
                     raise TypeError("token_validator must return a TokenVerdict or None")
                 return verdict
         return self.tokens.check(user, token)
+
+    async def judge_xoauth2(self, blob: bytes) -> tuple[str | None, TokenVerdict]:
+        """The user a decoded XOAUTH2 response names (None if malformed) and the verdict on it.
+
+        SMTP's AUTH and IMAP's AUTHENTICATE both ask here, so they judge tokens alike.
+        """
+        parsed = parse_xoauth2_response(blob)
+        if parsed is None:
+            return None, TokenVerdict.reject("400", "malformed")
+        user, token = parsed
+        return user, await self.check_token(user, token)
