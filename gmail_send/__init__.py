@@ -74,6 +74,8 @@ if TYPE_CHECKING:
     )
     from .events import (
         EventHook,
+        MailResent,
+        MailSettled,
         MessageSent,
         OutcomeUnknown,
         QuotaReached,
@@ -85,7 +87,7 @@ if TYPE_CHECKING:
     from .message._compose import Attachment, OutgoingMessage
     from .message._templates import Templates
     from .queue._queue import MailQueue
-    from .queue._records import MailStatus, QueuedMail, RecordedError
+    from .queue._records import MailStatus, QueuedMail, Reconciliation, RecordedError
     from .sync import SyncGmailSender, send_sync
 
 __version__ = "0.1.0"
@@ -148,6 +150,8 @@ _LAZY = {
     "TooManyRecipientsError": ".errors",
     "UnknownOutcomeError": ".errors",
     "EventHook": ".events",
+    "MailResent": ".events",
+    "MailSettled": ".events",
     "MessageSent": ".events",
     "OutcomeUnknown": ".events",
     "QuotaReached": ".events",
@@ -160,6 +164,7 @@ _LAZY = {
     "MailQueue": ".queue._queue",
     "MailStatus": ".queue._records",
     "QueuedMail": ".queue._records",
+    "Reconciliation": ".queue._records",
     "RecordedError": ".queue._records",
     "Templates": ".message._templates",
     "SyncGmailSender": ".sync",
@@ -215,6 +220,8 @@ __all__ = [
     "LoginThrottledError",
     "MailNotFoundError",
     "MailQueue",
+    "MailResent",
+    "MailSettled",
     "MailStateError",
     "MailStatus",
     "MemorySink",
@@ -235,6 +242,7 @@ __all__ = [
     "QuotaExceededError",
     "QuotaReached",
     "RecipientsRefusedError",
+    "Reconciliation",
     "ReconciliationUnavailableError",
     "RecordedError",
     "RetryPolicy",

@@ -12,16 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ._limits import Ledger, Pacer
 from ._result import AuthMethod, SendResult
 from ._retry import Decision, RetryPolicy, reply_is_transient
-from ._transport import API_UNKNOWN_HINT, UNKNOWN_HINT, Carrier, Progress, Route, Transport
+from ._transport import (
+    API_UNKNOWN_HINT,
+    UNKNOWN_HINT,
+    BeforeBody,
+    Carrier,
+    Progress,
+    Route,
+    Transport,
+)
 from .errors import (
     DeadlineExceededError,
     GmailSendError,
@@ -77,7 +86,7 @@ class _Run:
     connection_id: int | None = None
     gmail_id: str | None = None
     thread_id: str | None = None
-    before_body: Callable[[], Awaitable[None]] | None = None
+    before_body: BeforeBody | None = None
 
     def accepted_in_order(self) -> tuple[str, ...]:
         """The recipients accepted so far, in the message's order."""
@@ -113,12 +122,13 @@ async def deliver(
     *,
     deadline: float | None,
     route: Route,
-    before_body: Callable[[], Awaitable[None]] | None = None,
+    before_body: BeforeBody | None = None,
 ) -> SendResult:
     """Send `outgoing` over `transport`, retrying where safe, within `deadline` seconds (None:
     no bound); `route` says which transport it is and why (for the result and events).
 
-    `before_body` is awaited before each attempt writes the body (see `Progress`)."""
+    `before_body(route.transport)` is awaited before each attempt writes the body (see
+    `Progress`)."""
     account = context.account
     ticket: str | None = None
     if account is not None:
@@ -225,7 +235,10 @@ async def _attempts(
             outgoing = dataclasses.replace(outgoing, recipients=tuple(run.pending))
         if context.rate is not None:
             await context.rate.wait()
-        run.progress = Progress(run.before_body)
+        hook = run.before_body
+        run.progress = Progress(
+            None if hook is None else functools.partial(hook, run.route.transport)
+        )
         connection: Carrier | None = None
         reused = False
         result: SendResult | None = None

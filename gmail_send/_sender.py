@@ -15,7 +15,7 @@ import asyncio
 import email.message
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
@@ -33,6 +33,7 @@ from ._limits import (
 from ._options import OPTION_NAMES, Settings
 from ._result import SendResult
 from ._sink import sink_account
+from ._transport import BeforeBody
 from ._types import MessageFields, Security, SendArguments, SenderOptions
 from .auth._credentials import AppPassword, Credentials, Fallback, OAuth2Token, TokenSource
 from .auth._observed import ObservedTokens
@@ -299,17 +300,18 @@ class GmailSender:
         outgoing: OutgoingMessage,
         *,
         deadline: float | None = None,
-        before_body: Callable[[], Awaitable[None]] | None = None,
+        before_body: BeforeBody | None = None,
     ) -> SendResult:
-        """`send_outgoing`, awaiting `before_body` before each attempt writes the body (the
-        mail queue records there that the body may go out)."""
+        """`send_outgoing`, awaiting `before_body(transport)` before each attempt writes the
+        body (the mail queue records there that the body may go out, and over which transport;
+        None for a sink)."""
         if self._closed:
             raise ConfigurationError("this GmailSender is closed")
         if deadline is not None and not deadline > 0:
             raise ConfigurationError(f"deadline must be positive seconds, not {deadline!r}")
         if self.sink is not None:
             if before_body is not None:
-                await before_body()
+                await before_body(None)
             result = await self.sink.deliver(outgoing)
             self._delivery.reporter.report(
                 MessageSent(

@@ -17,7 +17,15 @@ if TYPE_CHECKING:
     from ._result import SendResult, TransportName
     from .message._outgoing import OutgoingMessage
 
-__all__ = ["API_UNKNOWN_HINT", "UNKNOWN_HINT", "Carrier", "Progress", "Route", "Transport"]
+__all__ = [
+    "API_UNKNOWN_HINT",
+    "UNKNOWN_HINT",
+    "BeforeBody",
+    "Carrier",
+    "Progress",
+    "Route",
+    "Transport",
+]
 
 UNKNOWN_HINT = (
     "Gmail files every message it takes in the account's Sent Mail: "
@@ -30,6 +38,11 @@ API_UNKNOWN_HINT = (
     "Gmail may give it a Message-ID of its own, so find_sent cannot settle it)"
 )
 """The hint of an unknown outcome over the Gmail API."""
+
+
+BeforeBody = Callable[["TransportName | None"], Awaitable[None]]
+"""The mail queue's hook, awaited before each attempt writes the body, with the transport that
+carries it (None: a sink). The delivery binds the transport into `Progress.before_body`."""
 
 
 class Progress:

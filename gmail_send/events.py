@@ -25,6 +25,8 @@ from .errors import GmailSendError
 
 __all__ = [
     "EventHook",
+    "MailResent",
+    "MailSettled",
     "MessageSent",
     "OutcomeUnknown",
     "QuotaReached",
@@ -155,6 +157,46 @@ class OutcomeUnknown(SendEvent):
     name: ClassVar[str] = "outcome_unknown"
     message_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class MailSettled(SendEvent):
+    """The mail queue found an `unknown` mail's Message-ID in the account's Sent Mail: Gmail
+    took it, and the mail is `sent` (reported through the hook of the sender that looked).
+
+    Attributes:
+        account: the mail's account.
+        mail_id: the queued mail's id.
+        message_id: its Message-ID.
+    """
+
+    name: ClassVar[str] = "mail_settled"
+    mail_id: str
+    message_id: str
+
+
+@dataclass(frozen=True)
+class MailResent(SendEvent):
+    """The mail queue did not find an `unknown` mail in the account's Sent Mail within the
+    window: Gmail did not take it, so it is sent again with the same bytes and Message-ID. If
+    Gmail filed its copy after the window, this resend is a duplicate: count these.
+
+    Attributes:
+        account: the mail's account.
+        mail_id: the queued mail's id.
+        message_id: its Message-ID, the same in the resend.
+        sent_at: when the body of the attempt whose outcome was unknown went out (a
+            `time.time()` value; None when not recorded): the window started there.
+        wait: the window's length in seconds.
+        resends: how many times this mail was sent again, this time included.
+    """
+
+    name: ClassVar[str] = "mail_resent"
+    mail_id: str
+    message_id: str
+    sent_at: float | None
+    wait: float
+    resends: int
 
 
 EventHook = Callable[[SendEvent], object]

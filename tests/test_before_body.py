@@ -37,7 +37,7 @@ async def server(request: pytest.FixtureRequest, start_gmail: object) -> LocalGm
 async def test_the_hook_runs_just_before_the_body_is_written(server: LocalGmail) -> None:
     seen: list[list[str]] = []
 
-    async def before_body() -> None:
+    async def before_body(transport: object) -> None:
         seen.append(list(server.sessions[-1].commands))
         assert not server.messages
 
@@ -61,7 +61,7 @@ async def test_a_failing_hook_keeps_the_body_back(server: LocalGmail) -> None:
     class Refused(GmailSendError):
         pass
 
-    async def before_body() -> None:
+    async def before_body(transport: object) -> None:
         raise Refused("not now")
 
     outgoing = compose_message(account=ACCOUNT, to="you@example.com", subject="s", text="t")
@@ -84,7 +84,7 @@ async def test_the_hook_runs_again_on_each_attempt(server: LocalGmail) -> None:
     server.inject("data_end", (451, "4.3.0 Mail server temporarily rejected message."))
     calls = 0
 
-    async def before_body() -> None:
+    async def before_body(transport: object) -> None:
         nonlocal calls
         calls += 1
 

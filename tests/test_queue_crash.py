@@ -3,15 +3,21 @@ sent twice. And two worker processes sharing one PostgreSQL queue.
 
 The local Gmail holds the worker's session at a stage (`LocalGmail.pause`), the test kills the
 worker process there, and starts the next one, which is killed at the next stage, and so on;
-a last worker sends what is left once the dead workers' leases have run out. Then every mail
-must be `sent` and accepted by the server exactly once, or `unknown` and accepted at most once
-(exactly once when the kill came after the server stored the body).
+a last worker sends what is left once the dead workers' leases have run out. The workers
+settle unknown outcomes by looking in the Sent Mail (the local Gmail's IMAP), so every mail
+must end `sent` and accepted by the server exactly once while Gmail files its copy within the
+window; with the copy filed after the window, a mail whose body the server had stored is sent
+twice, and that resend is counted on the mail. With `settle_unknown=False`, the mails killed
+after their body's write stay `unknown`, accepted at most once (exactly once when the kill
+came after the server stored the body).
 
 Stages: the mail is claimed (the session waits for its greeting), the session is open (MAIL
 waits for its reply), the envelope was received (DATA, or BDAT before its bytes are read,
-waits for its reply), the body was received and stored (its reply waits), and the reply was
-sent before the worker could record it (the test holds the database's write lock, so the
-worker cannot write the row, and kills it once the server has written the reply).
+waits for its reply), the body was received and stored (its reply waits), the reply was sent
+before the worker could record it (the test holds the database's write lock, so the worker
+cannot write the row, and kills it once the server has written the reply), and the worker is
+looking an unknown mail up in the Sent Mail (the connection dropped after the body was
+stored; Gmail files the copy a moment later, so the lookup waits).
 
 Each runs on the three ways a transaction goes out, and the rule is the same on each: a mail
 is `unknown` exactly when the worker was killed after the write that carries its body began.
@@ -50,8 +56,12 @@ from .queue_helpers import raw_query
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "tests" / "queue_worker_process.py"
 LEASE = 2.0
-STAGES = ("connect", "mail", "data", "data_end", "replied")
-STORED = {"data_end", "replied"}
+WINDOW = 2.0
+"""The lookup's window (`find_sent_wait`) of the workers here."""
+COPY_DELAY = 0.5
+"""Seconds Gmail takes to file the Sent copy here: inside the window."""
+STAGES = ("connect", "mail", "data", "data_end", "replied", "lookup")
+STORED = {"data_end", "replied", "lookup"}
 """Kills after the server stored the body: the mail was accepted exactly once."""
 BODY_WRITTEN = {
     "data": STORED,
@@ -93,6 +103,8 @@ def start_worker(local: LocalGmailThread, url: str, **config: Any) -> subprocess
         "port": local.port,
         "ca_file": str(local.ca_file),
         "lease": LEASE,
+        "imap_port": local.server.imap_port,
+        "find_sent_wait": WINDOW,
         **config,
     }
     return subprocess.Popen(
@@ -153,11 +165,61 @@ def claimed_by(url: str, process: subprocess.Popen[str]) -> str:
     return str(rows[0][0])
 
 
-def kill_at(local: LocalGmailThread, url: str, stage: str) -> str:
-    """Start a worker, kill it at `stage`; return the id of the mail it held."""
+def looked_up_by(
+    url: str, process: subprocess.Popen[str], message_id: str, timeout: float = 60
+) -> str:
+    """The id of the mail with `message_id`, once the worker process looks it up."""
+    worker = f"{socket.gethostname()}:{process.pid}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = raw_query(
+            url,
+            "SELECT id FROM gmail_send_mails WHERE status = 'unknown' AND worker = %s "
+            "AND message_id = %s AND lease_until > %s AND awaiting = 'lookup'",
+            (worker, message_id, time.time()),
+        )
+        if rows:
+            return str(rows[0][0])
+        time.sleep(0.01)
+    raise AssertionError("the worker did not start the lookup")
+
+
+def kill_in_lookup(local: LocalGmailThread, url: str, **config: Any) -> dict[str, str]:
+    """Start a worker whose send ends unknown (dropped after the body was stored), kill it
+    while it looks the mail up; the mail's id -> "lookup", and the mail it was sending
+    meanwhile, if any, -> "collateral"."""
+    server = local.server
+    server.drop_connection("data_end_stored")
+    stored = len(server.messages)
+    process = start_worker(local, url, **config)
+    worker = f"{socket.gethostname()}:{process.pid}"
+    try:
+        deadline = time.monotonic() + 60
+        while server.pending_faults or len(server.messages) == stored:
+            assert time.monotonic() < deadline, "the connection was not dropped"
+            time.sleep(0.005)
+        dropped = str(server.messages[stored].parsed()["Message-ID"])  # stored, then dropped
+        mail_id = looked_up_by(url, process, dropped)
+        kill(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    sending = raw_query(
+        url,
+        "SELECT id FROM gmail_send_mails WHERE status = 'sending' AND worker = %s",
+        (worker,),
+    )
+    return {mail_id: "lookup", **{str(row[0]): "collateral" for row in sending}}
+
+
+def kill_at(local: LocalGmailThread, url: str, stage: str, **config: Any) -> dict[str, str]:
+    """Start a worker, kill it at `stage`; the id of the mail it held -> `stage`."""
+    if stage == "lookup":
+        return kill_in_lookup(local, url, **config)
     server = local.server
     pause = server.pause("data_end" if stage == "replied" else stage)  # type: ignore[arg-type]
-    process = start_worker(local, url)
+    process = start_worker(local, url, **config)
     try:
         pause.wait(timeout=120)
         mail_id = claimed_by(url, process)
@@ -175,43 +237,74 @@ def kill_at(local: LocalGmailThread, url: str, stage: str) -> str:
             process.kill()
             process.communicate()
         pause.release()
-    return mail_id
+    return {mail_id: stage}
 
 
-def crash_run(local: LocalGmailThread, url: str, kills: int, path: str) -> dict[str, int]:
+def crash_run(
+    local: LocalGmailThread,
+    url: str,
+    kills: int,
+    path: str,
+    *,
+    stages: tuple[str, ...] = STAGES,
+    settle_unknown: bool = True,
+    copy_delay: float = COPY_DELAY,
+) -> dict[str, int]:
+    """Enqueue, kill workers at `stages` in turn, let a last worker finish; check each mail
+    by where its last kill came, and return how many mails end in each status."""
+    local.server.sent_copy_delay = copy_delay
     queue = MailQueue(url, account=local.account)
     mails = {
         queue.enqueue_sync(to="you@example.com", subject=f"mail {n}", text=f"body {n}").id: n
         for n in range(kills + 5)
     }
     last_stage: dict[str, str] = {}
+    config = {"settle_unknown": settle_unknown}
     for number in range(kills):
-        stage = STAGES[number % len(STAGES)]
-        last_stage[kill_at(local, url, stage)] = stage
-    finish(start_worker(local, url))  # waits out the dead workers' leases
+        stage = stages[number % len(stages)]
+        last_stage.update(kill_at(local, url, stage, **config))
+    finish(start_worker(local, url, **config))  # waits out the dead workers' leases
 
     accepted = collections.Counter(
         str(message.parsed()["Message-ID"]) for message in local.messages
     )
     outcome: collections.Counter[str] = collections.Counter()
+    late = copy_delay > WINDOW
     for mail_id in mails:
         mail = queue.get_sync(mail_id)
         outcome[mail.status] += 1
         count = accepted[mail.message_id]
         stage = last_stage.get(mail_id)
-        if stage in BODY_WRITTEN[path]:
+        if stage == "collateral":
+            # Killed at a point of its own while another mail was looked up: settled anyway.
+            assert mail.status == "sent" and mail.resends <= 1, (mail, stage)
+            assert count == 1, (mail, count)
+        elif stage not in BODY_WRITTEN[path]:
+            assert mail.status == "sent" and mail.resends == 0, (mail, stage)
+            assert count == 1, (mail, count)
+        elif not settle_unknown:
             assert mail.status == "unknown", (mail, stage)
             assert mail.last_error is not None
             if stage in STORED:
                 assert count == 1, mail  # the server stored it before the kill
             else:
                 assert count <= 1, (mail, count)  # written; read or not before the kill
-        else:
+        elif stage in STORED:
+            # Gmail took it: the lookup finds it within the window, or (late) resends it.
             assert mail.status == "sent", (mail, stage)
+            assert (mail.resends, count) == ((1, 2) if late else (0, 1)), (mail, stage)
+            assert mail.settled_by == ("smtp" if late else "lookup"), (mail, stage)
+        else:
+            # Written but never stored: not in the Sent Mail, so sent again, once.
+            assert mail.status == "sent" and mail.resends <= 1, (mail, stage)
             assert count == 1, (mail, count)
-    assert sum(accepted.values()) == len(local.messages)  # nothing foreign, nothing twice
+    assert sum(accepted.values()) == len(local.messages)  # nothing foreign
     queue.close_sync()
     return dict(outcome)
+
+
+def body_kills(kills: int, path: str, stages: tuple[str, ...] = STAGES) -> int:
+    return sum(1 for n in range(kills) if stages[n % len(stages)] in BODY_WRITTEN[path])
 
 
 @pytest.mark.parametrize("kills", [20])
@@ -220,18 +313,41 @@ def test_killed_workers_lose_and_duplicate_nothing(
 ) -> None:
     started = time.monotonic()
     outcome = crash_run(local, queue_url, kills, path)
-    # Each kill after the body's write left one mail unknown (never taken again).
-    body_kills = sum(1 for n in range(kills) if STAGES[n % len(STAGES)] in BODY_WRITTEN[path])
-    assert outcome == {"sent": kills + 5 - body_kills, "unknown": body_kills}
+    # Every kill after the body's write was settled by a lookup: found, or sent again.
+    assert outcome == {"sent": kills + 5}
     assert local.server.chunking == (path != "data")
     print(f"{path}: {kills} kills in {time.monotonic() - started:.1f} s: {outcome}")
+
+
+def test_a_copy_filed_after_the_window_is_resent_and_reported(
+    gmail_like: LocalGmailThread, queue_url: str
+) -> None:
+    stages = ("data_end", "replied", "connect")
+    outcome = crash_run(
+        gmail_like, queue_url, 4, "bdat_pipelined", stages=stages, copy_delay=WINDOW * 30
+    )
+    assert outcome == {"sent": 9}
+    rows = raw_query(queue_url, "SELECT SUM(resends) FROM gmail_send_mails")
+    assert int(rows[0][0]) == 3  # the three mails Gmail had stored, each sent twice
+    duplicates = collections.Counter(
+        str(message.parsed()["Message-ID"]) for message in gmail_like.messages
+    )
+    assert sorted(duplicates.values()) == [1] * 6 + [2] * 3
+
+
+def test_without_settling_killed_workers_leave_unknown_mails(
+    local: LocalGmailThread, queue_url: str, path: str
+) -> None:
+    stages = STAGES[:-1]  # no lookup to kill
+    outcome = crash_run(local, queue_url, 5, path, stages=stages, settle_unknown=False)
+    unknown = body_kills(5, path, stages)
+    assert outcome == {"sent": 10 - unknown, "unknown": unknown}
 
 
 @pytest.mark.crash_long
 def test_killed_workers_long_run(local: LocalGmailThread, queue_url: str, path: str) -> None:
     outcome = crash_run(local, queue_url, 60, path)
-    body_kills = sum(1 for n in range(60) if STAGES[n % len(STAGES)] in BODY_WRITTEN[path])
-    assert outcome == {"sent": 65 - body_kills, "unknown": body_kills}
+    assert outcome == {"sent": 65}
 
 
 def test_two_workers_share_a_postgresql_queue(

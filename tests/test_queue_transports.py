@@ -98,12 +98,15 @@ async def test_a_temporary_failure_comes_back_later(mail: Mail, queue_url: str) 
 async def test_an_unknown_outcome_is_not_sent_again(mail: Mail, queue_url: str) -> None:
     mail.drop_after_body(stored=True)
     retry = RetryPolicy(retries=3, backoff=0.01)
-    async with MailQueue(queue_url, account=ACCOUNT, retry=retry) as queue:
+    # No Sent Mail lookup here (tests/test_queue_reconcile.py has it): it waits for resolve.
+    async with MailQueue(queue_url, account=ACCOUNT, retry=retry, settle_unknown=False) as queue:
         queued = await queue.enqueue(to="you@example.com", subject="unknown", text="t")
         async with _sender(mail) as gmail:
             await _work(queue, gmail)
         done = await queue.get(queued.id)
     assert done.status == "unknown" and done.attempts == 1
+    assert done.transport == mail.transport
+    assert done.awaiting == ("lookup" if mail.transport == "smtp" else "resolve")
     assert len(mail.messages) == 1  # stored once, never resent
 
 
@@ -115,10 +118,10 @@ async def test_the_hook_runs_before_the_body_and_a_failing_one_keeps_it_back(
 
     seen: list[int] = []
 
-    async def before_body() -> None:
+    async def before_body(transport: object) -> None:
         seen.append(len(mail.messages))
 
-    async def refuse() -> None:
+    async def refuse(transport: object) -> None:
         raise Refused("not now")
 
     outgoing = compose_message(account=ACCOUNT, to="you@example.com", subject="s", text="t")

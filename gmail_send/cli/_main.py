@@ -51,8 +51,9 @@ def _build_parser() -> argparse.ArgumentParser:
     add_send(commands)
     _add_doctor(commands)
     from ._queue import add_queue_commands
+    from ._reconcile import add_reconcile_command
 
-    add_queue_commands(commands)
+    add_reconcile_command(add_queue_commands(commands))
     demo = commands.add_parser(
         "demo",
         help="send a real message end to end through a local Gmail-like server",

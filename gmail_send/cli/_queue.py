@@ -5,7 +5,8 @@
 claiming and lets the mails it holds finish (for at most `--grace` seconds, then they are
 released: queued again, or `unknown` if their body went out); a second signal releases them at
 once. `queue status|list|retry|resolve|cancel|purge` look at and act on the queue, printing a
-table, or JSON with `--json`. The queue's URL is `--queue` or `GMAIL_SEND_QUEUE`.
+table, or JSON with `--json`; `queue reconcile` looks unknown mails up in the Sent Mail now,
+with a sender configured like the worker's. The queue's URL is `--queue` or `GMAIL_SEND_QUEUE`.
 """
 
 from __future__ import annotations
@@ -29,8 +30,12 @@ from ._settings import add_connection_flags, overrides, settings_environ
 
 __all__ = [
     "add_queue_commands",
+    "describe",
     "mail_as_json",
     "parse_duration",
+    "print_err",
+    "queue_flag",
+    "queue_url",
     "run_queue",
     "run_queue_command",
     "run_worker",
@@ -49,9 +54,9 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * unit
 
 
-def add_queue_commands(commands: Any) -> None:
+def add_queue_commands(commands: Any) -> Any:
     """Add `worker` (with the settings flags every command shares) and `queue` to the parser's
-    subcommands."""
+    subcommands; return the `queue` actions (`_reconcile` adds one)."""
     worker = commands.add_parser(
         "worker",
         help="send the mail queue's due mail until SIGTERM (a systemd or container process)",
@@ -60,7 +65,7 @@ def add_queue_commands(commands: Any) -> None:
         "what it holds (for at most --grace seconds; then, or at a second signal, it releases "
         "it). Exit code 0 after a clean stop, 78 for missing configuration.",
     )
-    _queue_flag(worker)
+    queue_flag(worker)
     worker.add_argument(
         "--lease",
         type=parse_duration,
@@ -85,6 +90,12 @@ def add_queue_commands(commands: Any) -> None:
     worker.add_argument(
         "--until-empty", action="store_true", help="exit once nothing is due or being sent"
     )
+    worker.add_argument(
+        "--no-settle-unknown",
+        dest="settle_unknown",
+        action="store_false",
+        help="leave unknown outcomes to the operator instead of looking them up in the Sent Mail",
+    )
     add_connection_flags(worker)
     worker.set_defaults(handler=run_worker_command)
 
@@ -92,7 +103,8 @@ def add_queue_commands(commands: Any) -> None:
         "queue",
         help="look at the mail queue and act on its mails",
         description="Commands on a mail queue (MailQueue). Exit codes: 0 done, 1 no such "
-        "mail or a status that does not allow it, 78 configuration missing.",
+        "mail or a status that does not allow it (reconcile: or a mail left unknown), 78 "
+        "configuration missing.",
     )
     actions = queue.add_subparsers(dest="action", required=True, metavar="ACTION")
     status = actions.add_parser("status", help="how many mails have each status")
@@ -121,12 +133,13 @@ def add_queue_commands(commands: Any) -> None:
         help="ended more than this long ago (e.g. 30d)",
     )
     for parser in (status, listing, retry, resolve, cancel, purge):
-        _queue_flag(parser)
+        queue_flag(parser)
         parser.add_argument("--json", action="store_true", help="print JSON")
         parser.set_defaults(handler=run_queue_command)
+    return actions
 
 
-def _queue_flag(parser: argparse.ArgumentParser) -> None:
+def queue_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--queue",
         metavar="URL",
@@ -160,12 +173,12 @@ def run_worker_command(args: argparse.Namespace, environ: Mapping[str, str]) -> 
             raise ConfigurationError(str(exc)) from None
     except ConfigurationError as exc:
         hint = f"\n  hint: {exc.hint}" if exc.hint else ""
-        _print_err(f"gmail-send worker: {exc.message}{hint}")
+        print_err(f"gmail-send worker: {exc.message}{hint}")
         return ExitCode.CONFIG
-    return run_worker(args, settings, url, err=_print_err)
+    return run_worker(args, settings, url, err=print_err)
 
 
-def _print_err(text: str) -> None:
+def print_err(text: str) -> None:
     print(text, file=sys.stderr)
 
 
@@ -175,10 +188,12 @@ def run_worker(
     """Run the worker until a signal stops it; the exit code."""
     logging.getLogger("gmail_send.queue").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
-        queue = MailQueue(url, lease=args.lease, retention=args.retention)
+        queue = MailQueue(
+            url, lease=args.lease, retention=args.retention, settle_unknown=args.settle_unknown
+        )
         asyncio.run(_work(queue, settings, args, err))
     except GmailSendError as exc:
-        err(f"gmail-send worker: {_describe(exc)}")
+        err(f"gmail-send worker: {describe(exc)}")
         return ExitCode.CONFIG if isinstance(exc, ConfigurationError) else ExitCode.FAILED
     return ExitCode.OK
 
@@ -202,9 +217,9 @@ def run_queue_command(args: argparse.Namespace, environ: Mapping[str, str]) -> i
     try:
         url = queue_url(args, environ)
     except ConfigurationError as exc:
-        _print_err(f"gmail-send queue {args.action}: {exc.message}")
+        print_err(f"gmail-send queue {args.action}: {exc.message}")
         return ExitCode.CONFIG
-    return run_queue(args, url, out=print, err=_print_err)
+    return run_queue(args, url, out=print, err=print_err)
 
 
 def run_queue(args: argparse.Namespace, url: str, *, out: Output, err: Output) -> int:
@@ -212,10 +227,10 @@ def run_queue(args: argparse.Namespace, url: str, *, out: Output, err: Output) -
     try:
         return asyncio.run(_act(MailQueue(url), args, out))
     except (MailNotFoundError, MailStateError) as exc:
-        err(f"gmail-send queue {args.action}: {_describe(exc)}")
+        err(f"gmail-send queue {args.action}: {describe(exc)}")
         return ExitCode.FAILED
     except GmailSendError as exc:
-        err(f"gmail-send queue {args.action}: {_describe(exc)}")
+        err(f"gmail-send queue {args.action}: {describe(exc)}")
         return ExitCode.CONFIG if isinstance(exc, ConfigurationError) else ExitCode.FAILED
 
 
@@ -224,10 +239,22 @@ async def _act(queue: MailQueue, args: argparse.Namespace, out: Output) -> int:
         action = args.action
         if action == "status":
             counts = await queue.counts()
+            awaiting = await queue.awaiting()
+            resends = await queue.resends()
             if args.json:
-                out(json.dumps(counts, indent=2))
+                out(
+                    json.dumps(
+                        {**counts, "unknown_awaiting": awaiting, "resends": resends}, indent=2
+                    )
+                )
             else:
                 out(table(["status", "mails"], [[s, str(n)] for s, n in counts.items()]))
+                out(
+                    f"\nunknown: {awaiting['lookup']} awaiting a lookup, "
+                    f"{awaiting['reconcile'] + awaiting['resolve']} awaiting the operator "
+                    f"({awaiting['reconcile']} reconcile, {awaiting['resolve']} resolve)"
+                )
+                out(f"resent after a lookup did not find them: {resends}")
             return ExitCode.OK
         if action == "purge":
             purged = await queue.purge(older_than=args.older_than)
@@ -263,6 +290,10 @@ def mail_as_json(mail: QueuedMail) -> dict[str, Any]:
         "account": mail.account,
         "status": mail.status,
         "attempts": mail.attempts,
+        "resends": mail.resends,
+        "settled_by": mail.settled_by,
+        "awaiting": mail.awaiting,
+        "transport": mail.transport,
         "created_at": _time(mail.created_at),
         "updated_at": _time(mail.updated_at),
         "next_attempt_at": _time(mail.next_attempt_at),
@@ -322,6 +353,6 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def _describe(exc: GmailSendError) -> str:
+def describe(exc: GmailSendError) -> str:
     hint = f"\n  hint: {exc.hint}" if exc.hint else ""
     return f"{exc.message}{hint}"

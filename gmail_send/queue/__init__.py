@@ -13,12 +13,22 @@ hosts) without touching the network, optionally inside the application's own tra
 one writer at a time), send them with `GmailSender`s that share the queue's database as their
 store, and record each outcome on the mail: `sent`, `failed`, `held` (Gmail's sending limit or
 login hold-off), `expired` (`not_after` passed), or `unknown` when the body may have reached
-Gmail without an answer; such a mail is never sent again until `resolve` says so. A worker
-that dies loses its claims after a lease; its mails are then sent by another worker or, if a
-body may have gone out, become `unknown`.
+Gmail without an answer. Such a mail is never resent blindly: when its body went out over
+SMTP, a worker looks its Message-ID up in the account's Sent Mail (`GmailSender.find_sent`):
+found, it is `sent`; not there once the window passed, Gmail did not take it and it is sent
+again with the same Message-ID (counted, logged and reported as `MailResent`). Otherwise it
+waits for `resolve`. A worker that dies loses its claims after a lease; its mails are then
+sent by another worker or, if a body may have gone out, become `unknown`.
 """
 
 from ._queue import DEFAULT_RETRY, MailQueue
-from ._records import MailStatus, QueuedMail, RecordedError
+from ._records import MailStatus, QueuedMail, Reconciliation, RecordedError
 
-__all__ = ["DEFAULT_RETRY", "MailQueue", "MailStatus", "QueuedMail", "RecordedError"]
+__all__ = [
+    "DEFAULT_RETRY",
+    "MailQueue",
+    "MailStatus",
+    "QueuedMail",
+    "Reconciliation",
+    "RecordedError",
+]

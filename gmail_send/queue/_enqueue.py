@@ -68,7 +68,7 @@ class NewMail:
     def as_queued(self) -> QueuedMail:
         created = self.created_at
         row = (self.id, self.message_id, self.account, "queued", 0, created, created, self.due)
-        return mail_from_row((*row, None, None))
+        return mail_from_row((*row, None, None, 0, None, None, None))
 
 
 def new_id(now: float) -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 from ..errors import ConfigurationError, MailNotFoundError, MailStateError
 from ..store._database import Cursor, Database, parse_url
 from . import _rows
-from ._records import STATUSES, MailStatus, QueuedMail
+from ._records import AWAITING, STATUSES, Awaiting, MailStatus, QueuedMail
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -157,6 +157,18 @@ class QueueDatabase:
         found = await self._run(lambda cursor, now: _rows.counts(cursor))
         return {status: found.get(status, 0) for status in STATUSES}
 
+    async def awaiting(self) -> dict[Awaiting, int]:
+        """How many `unknown` mails await each settlement: a worker's "lookup", or the
+        operator's "reconcile" (a lookup could not run) or "resolve" (none can settle it)."""
+        found = await self._run(lambda cursor, now: _rows.awaiting_counts(cursor))
+        return {what: found.get(what, 0) for what in AWAITING}
+
+    async def resends(self) -> int:
+        """How many times mails were sent again because a lookup did not find them in the
+        Sent Mail (each a duplicate if Gmail filed the copy after the window); purged mails
+        no longer count."""
+        return await self._run(lambda cursor, now: _rows.resends(cursor))
+
     async def cancel(self, mail_id: str) -> QueuedMail:
         """Take a `queued` or `held` mail out: it ends `cancelled` and is never sent.
 
@@ -175,6 +187,7 @@ class QueueDatabase:
     async def resolve(self, mail_id: str, *, sent: bool) -> QueuedMail:
         """Settle an `unknown` mail: `sent=True` after finding it delivered (it ends `sent`),
         `sent=False` when it surely was not (it is queued again, with the same Message-ID).
+        It wins over a lookup running meanwhile, whose outcome is then not written.
 
         Raises:
             MailStateError: its status is not `unknown`.

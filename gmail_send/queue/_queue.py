@@ -27,7 +27,7 @@ from ..message._outgoing import OutgoingMessage
 from ._enqueue import NewMail, check_window, insert_mail, new_mail, run_steps
 from ._joined import kind_of, run_on_async_psycopg, run_on_psycopg, run_on_sqlite
 from ._operations import QueueDatabase, refuse_loop_thread, seconds
-from ._records import QueuedMail
+from ._records import QueuedMail, Reconciliation
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -57,6 +57,12 @@ class MailQueue(QueueDatabase):
         retention: how long the bytes of a mail that ended (`sent`, `failed`, `expired`,
             `cancelled`) are kept; its row stays until `purge`.
         poll: seconds an idle worker waits before looking for due mail again (at most 1).
+        settle_unknown: whether workers settle `unknown` mails whose body went out over SMTP
+            by looking their Message-ID up in the account's Sent Mail (the senders'
+            `find_sent`, over IMAP): found, `sent`; not there once the window passed
+            (`find_sent_wait`, counted from when the body went out), sent again with the same
+            Message-ID and reported (`MailResent`). False leaves every unknown mail to the
+            operator (`reconcile`, `resolve`).
         clock: the wall clock, in seconds since the epoch (tests replace it to move time).
     """
 
@@ -69,6 +75,7 @@ class MailQueue(QueueDatabase):
         lease: float = 60.0,
         retention: float | timedelta = timedelta(days=7),
         poll: float = 0.5,
+        settle_unknown: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(url, clock=clock)
@@ -90,6 +97,12 @@ class MailQueue(QueueDatabase):
         self.poll = seconds(poll, "poll")
         if self.poll > 1.0:
             raise ConfigurationError("poll must be at most 1 second (idle workers wake that fast)")
+        if not isinstance(settle_unknown, bool):
+            raise ConfigurationError(
+                f"settle_unknown must be True or False, not {settle_unknown!r}"
+            )
+        self.settle_unknown = settle_unknown
+        """The `settle_unknown=` option: workers look unknown mails up in the Sent Mail."""
         self._stops: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
         """How this process's workers sign their claims (for `gmail-send queue list`)."""
@@ -358,6 +371,42 @@ class MailQueue(QueueDatabase):
         from ._serve import serve
 
         await serve(self, senders, grace=grace, until_empty=until_empty)
+
+    async def reconcile(
+        self,
+        *senders: GmailSender,
+        ids: Sequence[str] | None = None,
+        wait: float | None = None,
+    ) -> list[Reconciliation]:
+        """Look `unknown` mails up in their account's Sent Mail now, each with the sender of
+        its account, and settle them as a worker does: found, `sent`; not there once the
+        window passed, queued again with the same Message-ID (a resend, reported); the lookup
+        unavailable, still `unknown` with the reason and hint. Mails parked after a lookup
+        could not run for good (`awaiting == "reconcile"`) are looked up too, and a lookup a
+        worker runs meanwhile is taken over. It takes as long as the longest window.
+
+        Args:
+            *senders: `GmailSender`s whose `find_sent` looks (one per account; a relay's
+                cannot).
+            ids: these mails (each must be `unknown`); None: every unknown mail of the
+                senders' accounts, those awaiting `resolve` reported as "not_looked_up".
+            wait: the window in seconds, counted from when each body went out (default: each
+                sender's `find_sent_wait`).
+
+        Returns:
+            A `Reconciliation` per mail, the oldest first.
+
+        Raises:
+            MailNotFoundError: a mail of `ids` does not exist.
+            MailStateError: a mail of `ids` is not `unknown`.
+            ConfigurationError: no sender serves a mail of `ids`.
+            StoreUnavailableError: the database failed.
+        """
+        from ._reconcile import reconcile
+
+        if wait is not None and (isinstance(wait, bool) or not wait >= 0):
+            raise ConfigurationError(f"wait must be >= 0 seconds, not {wait!r}")
+        return await reconcile(self, senders, ids=ids, wait=wait)
 
     def stop(self) -> None:
         """Ask running workers to stop: they claim nothing more, finish the mails they hold

@@ -15,16 +15,20 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal, get_args
 
-from .._result import SendResult
+from .._result import SendResult, TransportName
 from ..errors import GmailSendError, SMTPReply
 
 __all__ = [
     "ENDED",
     "MAIL_COLUMNS",
     "STATUSES",
+    "Awaiting",
     "MailStatus",
     "QueuedMail",
+    "ReconcileOutcome",
+    "Reconciliation",
     "RecordedError",
+    "SettledBy",
     "dump_error",
     "dump_result",
     "mail_from_row",
@@ -38,8 +42,9 @@ MailStatus = Literal[
 - `queued`: waiting to be sent (also between attempts, until `next_attempt_at`);
 - `sending`: a worker holds it and is sending it;
 - `sent`: Gmail accepted it (`result` says for whom);
-- `unknown`: the body went out and no answer came; never sent again unless `resolve(id,
-  sent=False)` says so;
+- `unknown`: the body went out and no answer came; never sent again blindly: a worker looks
+  its Message-ID up in the account's Sent Mail (found: `sent`; not there: queued again), or
+  the operator settles it (`awaiting` says which);
 - `failed`: a permanent failure (`last_error` says which), or temporary ones too many times;
 - `held`: Gmail's sending limit or login hold-off stops the account until `next_attempt_at`;
 - `expired`: `not_after` passed before it could be sent;
@@ -49,6 +54,17 @@ MailStatus = Literal[
 STATUSES: tuple[MailStatus, ...] = get_args(MailStatus)
 ENDED: tuple[MailStatus, ...] = ("sent", "failed", "expired", "cancelled")
 """Statuses a mail does not leave by itself; its body is deleted after the retention time."""
+
+Awaiting = Literal["lookup", "reconcile", "resolve"]
+"""What settles an `unknown` mail: a worker's "lookup" of its Message-ID in the Sent Mail; the
+operator's "reconcile" once the cause that kept a lookup from running is fixed (IMAP off, a
+token without the scope); or the operator's "resolve" (no lookup can settle it)."""
+
+AWAITING: tuple[Awaiting, ...] = get_args(Awaiting)
+
+SettledBy = Literal["smtp", "api", "lookup", "resolve"]
+"""What made a mail `sent`, or last settled an unknown outcome: Gmail's answer over "smtp" or
+the "api", a "lookup" in the Sent Mail, or the operator's "resolve"."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +107,18 @@ class QueuedMail:
         next_attempt_at: when it is due: the back-off of `queued` or the end of a hold; None
             otherwise.
         last_error: the error that ended its last attempt, if any (`RecordedError`).
-        result: Gmail's answer once `sent` by a worker (None when `resolve(id, sent=True)`
-            said so, and before).
+        result: Gmail's answer once `sent` by a worker (None when a lookup in the Sent
+            Mail or `resolve(id, sent=True)` settled it, and before).
+        resends: how many times it was queued again because a lookup did not find it in the
+            Sent Mail (each may be a duplicate if Gmail filed its copy after the window).
+        settled_by: what made it `sent` ("smtp", "api", "lookup", "resolve"), or what last
+            settled an unknown outcome of it ("lookup" or "resolve" after a resend); None
+            otherwise.
+        awaiting: for an `unknown` mail, what settles it (`Awaiting`): "lookup" (a worker
+            looks it up; `next_attempt_at` says when), "reconcile" or "resolve" (the
+            operator; `last_error` says why); None for other statuses.
+        transport: the transport ("smtp" or "api") the body of its latest attempt went out
+            over; None before any body went out.
     """
 
     id: str
@@ -105,11 +131,42 @@ class QueuedMail:
     next_attempt_at: datetime | None
     last_error: RecordedError | None
     result: SendResult | None
+    resends: int = 0
+    settled_by: SettledBy | None = None
+    awaiting: Awaiting | None = None
+    transport: TransportName | None = None
+
+
+ReconcileOutcome = Literal["found", "not_found", "unavailable", "not_looked_up", "overtaken"]
+"""What a lookup did with an `unknown` mail (see `Reconciliation`)."""
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """What `MailQueue.reconcile` did with one `unknown` mail.
+
+    Attributes:
+        mail: the mail afterwards (its status, `last_error`, `resends`).
+        outcome: "found" (in the Sent Mail: now `sent`), "not_found" (not there once the
+            window passed: queued again with the same Message-ID, `resends` counts it),
+            "unavailable" (the lookup could not run: still `unknown`, `error` says why),
+            "not_looked_up" (it awaits `resolve`: its body went over the Gmail API, or part
+            of the send was delivered), or "overtaken" (someone settled it meanwhile, e.g.
+            `resolve`: nothing was written).
+        error: what kept the lookup from running (a `ReconciliationUnavailableError`, or
+            another `GmailSendError`), for "unavailable"; None otherwise.
+    """
+
+    mail: QueuedMail
+    outcome: ReconcileOutcome
+    error: GmailSendError | None = None
 
 
 MAIL_COLUMNS = (
     "id, message_id, account, status, attempts, created_at, updated_at, next_attempt_at, "
-    "last_error, result"
+    "last_error, result, resends, settled_by, awaiting, (SELECT a.transport FROM "
+    "gmail_send_attempts a WHERE a.mail_id = gmail_send_mails.id ORDER BY a.attempt DESC "
+    "LIMIT 1)"
 )
 """The columns `mail_from_row` reads, in its order."""
 
@@ -120,8 +177,10 @@ def _time(value: Any) -> datetime | None:
 
 def mail_from_row(row: Sequence[Any]) -> QueuedMail:
     """A `QueuedMail` from the `MAIL_COLUMNS` of a row."""
-    mail_id, message_id, account, status, attempts, created, updated, due, error, result = row
-    waiting = status in ("queued", "held")
+    mail_id, message_id, account, status, attempts, created, updated, due, error, result = row[:10]
+    resends, settled_by, awaits, transport = row[10:]
+    awaiting: Awaiting | None = (awaits or "resolve") if status == "unknown" else None
+    waiting = status in ("queued", "held") or awaiting == "lookup"
     created_at = _time(created)
     updated_at = _time(updated)
     assert created_at is not None and updated_at is not None
@@ -136,21 +195,25 @@ def mail_from_row(row: Sequence[Any]) -> QueuedMail:
         next_attempt_at=_time(due) if waiting else None,
         last_error=load_error(error),
         result=load_result(result),
+        resends=int(resends),
+        settled_by=settled_by,
+        awaiting=awaiting,
+        transport=transport,
     )
 
 
-def dump_error(error: BaseException) -> str:
-    """The JSON kept for `last_error`."""
+def dump_error(error: BaseException, *, hint: str | None = None) -> str:
+    """The JSON kept for `last_error`; `hint` replaces the error's own."""
     if isinstance(error, GmailSendError):
         fields: dict[str, Any] = {
             "type": type(error).__name__,
             "message": error.message,
             "code": error.code,
             "enhanced_code": error.enhanced_code,
-            "hint": error.hint,
+            "hint": error.hint if hint is None else hint,
         }
     else:
-        fields = {"type": type(error).__name__, "message": str(error)[:500]}
+        fields = {"type": type(error).__name__, "message": str(error)[:500], "hint": hint}
     return json.dumps(fields)
 
 

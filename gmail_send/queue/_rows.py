@@ -5,8 +5,9 @@ Every function runs inside one `Database.transaction()` (SQLite: `BEGIN IMMEDIAT
 take turns; PostgreSQL: row locks, and `FOR UPDATE SKIP LOCKED` so concurrent workers claim
 different mails). A claim carries a token of its own: every later write of that worker names
 it, so a worker whose lease ran out (and whose mail another worker took) changes nothing. The
-body is recorded as possibly sent (`body_out`) before it is written to Gmail; a dead worker's
-mail is queued again when that mark is absent and becomes `unknown` when it is present.
+body is recorded as possibly sent (`body_out`, with the attempt's transport and time) before
+it is written to Gmail; a dead worker's mail is queued again when that mark is absent and
+becomes `unknown` when it is present (see `_unknown` for what settles it then).
 """
 
 from __future__ import annotations
@@ -17,19 +18,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._result import TransportName
 from ..store._database import Cursor
 from ..store._state import DAY
 from ._records import ENDED, MAIL_COLUMNS, QueuedMail, mail_from_row
+from ._unknown import WORKER_DIED, to_unknown
 
 __all__ = [
     "Claimed",
     "Route",
+    "awaiting_counts",
     "back_off",
     "body_out",
     "cancel",
     "claim",
     "counts",
     "end",
+    "end_unknown",
     "get",
     "heartbeat",
     "hold",
@@ -38,20 +43,12 @@ __all__ = [
     "oldest_send",
     "purge",
     "release",
+    "resends",
     "resolve",
     "retry",
     "sweep",
     "trim_bodies",
 ]
-
-_WORKER_DIED = json.dumps(
-    {
-        "type": "UnknownOutcomeError",
-        "message": "the worker stopped after the body went out, before Gmail's answer was recorded",
-        "hint": "look for the Message-ID in the recipient's mailbox or the account's Sent Mail, "
-        "then resolve the mail",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -90,10 +87,12 @@ class Claimed:
 def sweep(cursor: Cursor, *, now: float) -> None:
     """Settle what nobody holds any more: mails whose worker's lease ran out (queued again, or
     `unknown` if their body may have gone out) and unsent mails past `not_after` (`expired`)."""
-    cursor.execute(
-        "UPDATE gmail_send_mails SET status = 'unknown', lease_until = NULL, updated_at = %s, "
-        "last_error = %s WHERE status = 'sending' AND lease_until < %s AND body_out = 1",
-        (now, _WORKER_DIED, now),
+    to_unknown(
+        cursor,
+        "status = 'sending' AND lease_until < %s AND body_out = 1",
+        (now,),
+        error=WORKER_DIED,
+        now=now,
     )
     cursor.execute(
         "UPDATE gmail_send_mails SET status = 'queued', lease_until = NULL, claim = NULL, "
@@ -160,39 +159,59 @@ def claim(cursor: Cursor, route: Route, *, worker: str, lease: float, now: float
     return claimed
 
 
-def in_progress(cursor: Cursor, route: Route, *, now: float) -> bool:
-    """Whether a mail of the route's accounts is due or being sent (by any worker)."""
+def in_progress(cursor: Cursor, route: Route, *, now: float, lookups: bool) -> bool:
+    """Whether a mail of the route's accounts is due or being sent (by any worker), or, with
+    `lookups`, an unknown one is due to be looked up or being looked up."""
     where, params = route.where()
+    looking = " OR (m.status = 'unknown' AND m.awaiting = 'lookup' AND m.next_attempt_at <= %s)"
     row = cursor.execute(
         "SELECT 1 FROM gmail_send_mails m WHERE "  # noqa: S608 - only placeholders are added
-        f"{where} AND (m.status = 'sending' OR (m.status = 'queued' AND m.next_attempt_at <= %s)) "
-        "LIMIT 1",
-        [*params, now],
+        f"{where} AND (m.status = 'sending' OR (m.status = 'queued' AND m.next_attempt_at <= %s)"
+        f"{looking if lookups else ''}) LIMIT 1",
+        [*params, now, now] if lookups else [*params, now],
     ).fetchone()
     return row is not None
 
 
 def heartbeat(cursor: Cursor, claims: Sequence[str], *, lease: float, now: float) -> None:
-    """Extend the lease of every mail this worker holds."""
+    """Extend the lease of every mail this worker holds (sending, or looking it up)."""
     for start in range(0, len(claims), 100):
         batch = list(claims[start : start + 100])
         marks = ", ".join(["%s"] * len(batch))
         cursor.execute(
             "UPDATE gmail_send_mails SET lease_until = %s "  # noqa: S608
-            f"WHERE status = 'sending' AND claim IN ({marks})",
+            f"WHERE status IN ('sending', 'unknown') AND claim IN ({marks})",
             [now + lease, *batch],
         )
 
 
-def body_out(cursor: Cursor, mail: Claimed, *, lease: float, now: float) -> bool:
-    """Record that the body may go out now; False when the claim is no longer this worker's
-    (then the body must not be sent)."""
+def body_out(
+    cursor: Cursor,
+    mail: Claimed,
+    transport: TransportName | None,
+    *,
+    at: float,
+    lease: float,
+    now: float,
+) -> bool:
+    """Record that the body may go out now over `transport` (None: a sink), at `at` (the
+    wall clock: a lookup's window starts there); False when the claim is no longer this
+    worker's (then the body must not be sent)."""
     cursor.execute(
         "UPDATE gmail_send_mails SET body_out = 1, lease_until = %s, updated_at = %s "
         "WHERE id = %s AND claim = %s AND status = 'sending'",
         (now + lease, now, mail.id, mail.claim),
     )
-    return cursor.rowcount == 1
+    if cursor.rowcount != 1:
+        return False
+    if transport is not None:
+        cursor.execute(
+            "INSERT INTO gmail_send_attempts (mail_id, attempt, transport, body_out_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (mail_id, attempt) DO UPDATE SET "
+            "transport = excluded.transport, body_out_at = excluded.body_out_at",
+            (mail.id, mail.attempts, transport, at),
+        )
+    return True
 
 
 def end(
@@ -203,17 +222,43 @@ def end(
     now: float,
     error: str | None = None,
     result: str | None = None,
+    settled_by: TransportName | None = None,
 ) -> bool:
-    """Record the outcome of the claim: `sent`, `failed` or `unknown`. A mail the sweep made
-    `unknown` meanwhile (its lease ran out while Gmail answered) still gets its outcome."""
+    """Record the outcome of the claim: `sent` (`settled_by` the transport) or `failed`. A
+    mail the sweep made `unknown` meanwhile (its lease ran out while Gmail answered) still gets
+    its outcome, unless a lookup took it since."""
     ended = now if status in ENDED else None
     cursor.execute(
         "UPDATE gmail_send_mails SET status = %s, ended_at = %s, updated_at = %s, "
-        "lease_until = NULL, last_error = COALESCE(%s, last_error), result = %s "
+        "lease_until = NULL, last_error = COALESCE(%s, last_error), result = %s, "
+        "settled_by = %s, awaiting = NULL "
         "WHERE id = %s AND claim = %s AND status IN ('sending', 'unknown')",
-        (status, ended, now, error, result, mail.id, mail.claim),
+        (status, ended, now, error, result, settled_by, mail.id, mail.claim),
     )
     return cursor.rowcount == 1
+
+
+def end_unknown(
+    cursor: Cursor,
+    mail: Claimed,
+    *,
+    error: str,
+    now: float,
+    awaiting: str | None = None,
+    resolve_hint: str | None = None,
+) -> bool:
+    """The outcome of the claim is unknown: it awaits `awaiting`, or (None) what its latest
+    body-out allows (see `_unknown.to_unknown`)."""
+    written = to_unknown(
+        cursor,
+        "id = %s AND claim = %s AND status IN ('sending', 'unknown')",
+        (mail.id, mail.claim),
+        error=error,
+        awaiting=awaiting,
+        now=now,
+        **({} if resolve_hint is None else {"resolve_hint": resolve_hint}),
+    )
+    return written == 1
 
 
 def back_off(cursor: Cursor, mail: Claimed, *, until: float, error: str, now: float) -> bool:
@@ -248,10 +293,12 @@ def hold(cursor: Cursor, mail: Claimed, *, until: float, error: str, now: float)
 def release(cursor: Cursor, mail: Claimed, *, now: float) -> None:
     """The worker stops before the outcome: queued again, or `unknown` if the body may have
     gone out."""
-    cursor.execute(
-        "UPDATE gmail_send_mails SET status = 'unknown', lease_until = NULL, updated_at = %s, "
-        "last_error = %s WHERE id = %s AND claim = %s AND status = 'sending' AND body_out = 1",
-        (now, _WORKER_DIED, mail.id, mail.claim),
+    to_unknown(
+        cursor,
+        "id = %s AND claim = %s AND status = 'sending' AND body_out = 1",
+        (mail.id, mail.claim),
+        error=WORKER_DIED,
+        now=now,
     )
     cursor.execute(
         "UPDATE gmail_send_mails SET status = 'queued', next_attempt_at = %s, updated_at = %s, "
@@ -283,6 +330,11 @@ def trim_bodies(cursor: Cursor, *, before: float) -> int:
 def purge(cursor: Cursor, *, before: float) -> int:
     """Delete mails (rows and bodies) that ended before `before`; return how many."""
     trim_bodies(cursor, before=before)
+    cursor.execute(
+        "DELETE FROM gmail_send_attempts WHERE mail_id IN (SELECT id FROM gmail_send_mails "
+        "WHERE ended_at IS NOT NULL AND ended_at < %s)",
+        (before,),
+    )
     cursor.execute(
         "DELETE FROM gmail_send_mails WHERE ended_at IS NOT NULL AND ended_at < %s", (before,)
     )
@@ -323,6 +375,19 @@ def counts(cursor: Cursor) -> dict[str, int]:
     return {str(status): int(number) for status, number in rows.fetchall()}
 
 
+def awaiting_counts(cursor: Cursor) -> dict[str, int]:
+    """How many unknown mails await each settlement."""
+    rows = cursor.execute(
+        "SELECT awaiting, COUNT(*) FROM gmail_send_mails WHERE status = 'unknown' GROUP BY awaiting"
+    )
+    return {str(awaiting or "resolve"): int(number) for awaiting, number in rows.fetchall()}
+
+
+def resends(cursor: Cursor) -> int:
+    row = cursor.execute("SELECT COALESCE(SUM(resends), 0) FROM gmail_send_mails").fetchone()
+    return 0 if row is None else int(row[0])
+
+
 def cancel(cursor: Cursor, mail_id: str, *, now: float) -> bool:
     cursor.execute(
         "UPDATE gmail_send_mails SET status = 'cancelled', ended_at = %s, updated_at = %s "
@@ -333,16 +398,20 @@ def cancel(cursor: Cursor, mail_id: str, *, now: float) -> bool:
 
 
 def resolve(cursor: Cursor, mail_id: str, *, sent: bool, now: float) -> bool:
+    """The operator settles an unknown mail; a lookup running meanwhile loses its claim (its
+    outcome is not written)."""
     if sent:
         cursor.execute(
-            "UPDATE gmail_send_mails SET status = 'sent', ended_at = %s, updated_at = %s "
+            "UPDATE gmail_send_mails SET status = 'sent', ended_at = %s, updated_at = %s, "
+            "claim = NULL, lease_until = NULL, settled_by = 'resolve', awaiting = NULL "
             "WHERE id = %s AND status = 'unknown'",
             (now, now, mail_id),
         )
     else:
         cursor.execute(
             "UPDATE gmail_send_mails SET status = 'queued', next_attempt_at = %s, "
-            "updated_at = %s, claim = NULL, body_out = 0 WHERE id = %s AND status = 'unknown'",
+            "updated_at = %s, claim = NULL, lease_until = NULL, body_out = 0, "
+            "settled_by = 'resolve', awaiting = NULL WHERE id = %s AND status = 'unknown'",
             (now, now, mail_id),
         )
     return cursor.rowcount == 1

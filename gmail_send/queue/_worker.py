@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+from .._result import TransportName
 from .._retry import classify
 from .._sender import GmailSender
 from ..errors import (
@@ -38,9 +39,11 @@ from ..message._outgoing import OutgoingMessage
 from ..message._prepare import stored_blind_recipients
 from ..store._database import Cursor, StoreUnavailableError
 from ..store._state import DAY, paused_until
-from . import _rows
+from . import _rows, _unknown
+from ._reconcile import LOOKUPS_PER_SENDER, look_up, routes
 from ._records import dump_error, dump_result
 from ._rows import Claimed, Route
+from ._unknown import PARTIAL_HINT, Unknown
 
 if TYPE_CHECKING:
     from ..store import StateStore
@@ -100,12 +103,10 @@ class Worker:
                 sender._use_store(store)
         self.queue = queue
         self.name = name
-        named = tuple(s.account.lower() for s in senders if s.account is not None)
-        self._routes = [
-            (s, (s.account.lower(),) if s.account is not None else None, named) for s in senders
-        ]
+        self._routes = routes(senders)
         self._busy: dict[GmailSender, int] = dict.fromkeys(senders, 0)
-        self._held: dict[str, Claimed] = {}
+        self._looking: dict[GmailSender, int] = dict.fromkeys(senders, 0)
+        self._held: dict[str, Claimed | Unknown] = {}
         self._reporter = Reporter(log)
 
     async def _db(self, operation: Callable[[Cursor, float], T]) -> T:
@@ -129,7 +130,7 @@ class Worker:
                     next_trim = time.monotonic() + TRIM_EVERY
                     await self._trim()
                 try:
-                    wanted, batch = await self._claim()
+                    wanted, batch, lookups = await self._claim()
                     failures = 0
                 except StoreUnavailableError as exc:
                     if until_empty:
@@ -143,6 +144,8 @@ class Worker:
                     continue
                 for mail, sender in batch:
                     tasks.add(asyncio.create_task(self._send(mail, sender)))
+                for unknown, sender in lookups:
+                    tasks.add(asyncio.create_task(self._look_up(unknown, sender)))
                 if until_empty and not tasks and not await self._left():
                     return
                 if wanted and len(batch) == wanted:
@@ -167,35 +170,55 @@ class Worker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await helper
 
-    async def _claim(self) -> tuple[int, list[tuple[Claimed, GmailSender]]]:
-        """Sweep, then claim for every sender with free connections: (asked for, claimed)."""
+    async def _claim(
+        self,
+    ) -> tuple[int, list[tuple[Claimed, GmailSender]], list[tuple[Unknown, GmailSender]]]:
+        """Sweep, then claim for every sender with free connections, and lookups for every
+        sender with free lookup slots: (sends asked for, sends claimed, lookups claimed)."""
         free = {
             sender: sender.settings.max_connections - busy for sender, busy in self._busy.items()
         }
         wanted = sum(n for n in free.values() if n > 0)
-        if not wanted:
-            return 0, []
+        free_lookups = {
+            sender: LOOKUPS_PER_SENDER - looking if self.queue.settle_unknown else 0
+            for sender, looking in self._looking.items()
+        }
+        if not wanted and not any(n > 0 for n in free_lookups.values()):
+            return 0, [], []
         lease = self.queue.lease
+        Claims = tuple[list[tuple[Claimed, GmailSender]], list[tuple[Unknown, GmailSender]]]
 
-        def operation(cursor: Cursor, now: float) -> list[tuple[Claimed, GmailSender]]:
+        def operation(cursor: Cursor, now: float) -> Claims:
             _rows.sweep(cursor, now=now)
             claimed = []
             for sender, limit in free.items():
                 route = self._route(sender, limit)
                 for mail in _rows.claim(cursor, route, worker=self.name, lease=lease, now=now):
                     claimed.append((mail, sender))
-            return claimed
+            lookups = []
+            for sender, limit in free_lookups.items():
+                route = self._route(sender, limit)
+                for unknown in _unknown.claim_lookups(
+                    cursor, route, worker=self.name, lease=lease, now=now, limit=limit
+                ):
+                    lookups.append((unknown, sender))
+            return claimed, lookups
 
-        batch = await self._db(operation)
+        batch, lookups = await self._db(operation)
         for mail, sender in batch:
             self._held[mail.claim] = mail
             self._busy[sender] += 1
-        return wanted, batch
+        for unknown, sender in lookups:
+            self._held[unknown.claim] = unknown
+            self._looking[sender] += 1
+        return wanted, batch, lookups
 
     async def _left(self) -> bool:
+        lookups = self.queue.settle_unknown
+
         def operation(cursor: Cursor, now: float) -> bool:
             return any(
-                _rows.in_progress(cursor, Route(accounts, others, 0), now=now)
+                _rows.in_progress(cursor, Route(accounts, others, 0), now=now, lookups=lookups)
                 for _, accounts, others in self._routes
             )
 
@@ -232,15 +255,38 @@ class Worker:
             self._held.pop(mail.claim, None)
             self._busy[sender] -= 1
 
+    async def _look_up(self, mail: Unknown, sender: GmailSender) -> None:
+        """Settle an unknown mail by a lookup; a database that fails leaves it to be looked up
+        again once the lookup's lease runs out."""
+        try:
+            await look_up(self.queue, sender, mail)
+        except StoreUnavailableError as exc:
+            log.warning(
+                "mail %s: the lookup's outcome was not recorded: %s",
+                mail.id,
+                exc.message,
+                extra={"event": "record_failed", "mail_id": mail.id},
+            )
+        except Exception:  # pragma: no cover - a bug in the lookup
+            log.exception("looking up mail %s failed unexpectedly", mail.id)
+        finally:
+            self._held.pop(mail.claim, None)
+            self._looking[sender] -= 1
+
     async def _attempt(self, mail: Claimed, sender: GmailSender) -> None:
         self._note(mail, "mail_claimed", "sending mail %s", level=logging.DEBUG)
         if mail.data is None:
             await self._end(mail, "failed", error=GmailSendError("the mail's body is missing"))
             return
 
-        async def before_body() -> None:
+        async def before_body(transport: TransportName | None) -> None:
             lease = self.queue.lease
-            if not await self._db(lambda c, now: _rows.body_out(c, mail, lease=lease, now=now)):
+            at = time.time()  # a lookup's window starts here, on the wall clock
+
+            def operation(cursor: Cursor, now: float) -> bool:
+                return _rows.body_out(cursor, mail, transport, at=at, lease=lease, now=now)
+
+            if not await self._db(operation):
                 raise ClaimLostError(f"the claim on mail {mail.id} was lost to another worker")
 
         try:
@@ -255,9 +301,12 @@ class Worker:
             await self._failed(mail, sender, exc)
         except Exception as exc:
             log.exception("sending mail %s failed unexpectedly", mail.id, extra=_fields(mail))
-            await self._end(mail, "unknown", error=exc)
+            await self._unknown(mail, exc)
         else:
-            if await self._end(mail, "sent", result=dump_result(result)):
+            sent = functools.partial(
+                _rows.end, status="sent", result=dump_result(result), settled_by=result.transport
+            )
+            if await self._record(mail, lambda c, now: sent(c, mail, now=now)):
                 self._note(mail, "mail_sent", "mail %s sent")
 
     def _note(
@@ -276,6 +325,20 @@ class Worker:
         text = dump_error(error) if error is not None else None
         return await self._record(
             mail, lambda c, now: _rows.end(c, mail, status, now=now, error=text, result=result)
+        )
+
+    async def _unknown(self, mail: Claimed, error: BaseException) -> bool:
+        """The outcome is unknown: it awaits a lookup when the body went out over SMTP, else
+        `resolve` (always when part of the send was delivered: a copy exists anyway)."""
+        accepted = getattr(error, "accepted", ())
+        awaiting = "resolve" if accepted else None
+        hint = PARTIAL_HINT.format(accepted=", ".join(accepted)) if accepted else None
+        text = dump_error(error)
+        return await self._record(
+            mail,
+            lambda c, now: _rows.end_unknown(
+                c, mail, error=text, awaiting=awaiting, resolve_hint=hint, now=now
+            ),
         )
 
     async def _record(self, mail: Claimed, operation: Callable[[Cursor, float], bool]) -> bool:
@@ -300,7 +363,7 @@ class Worker:
         error = dump_error(exc)
         warn = logging.WARNING
         if isinstance(exc, UnknownOutcomeError):
-            await self._end(mail, "unknown", error=exc)
+            await self._unknown(mail, exc)
             self._note(mail, "mail_unknown", "mail %s: outcome unknown: %s", exc, level=warn)
             return
         if isinstance(exc, (QuotaExceededError, LoginThrottledError)):

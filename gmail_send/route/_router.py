@@ -12,14 +12,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ssl
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .._delivery import DeliveryContext, deliver
 from .._limits import api_window
 from .._options import Settings, load_ca_file
 from .._result import SendResult, TransportName
-from .._transport import Route, Transport
+from .._transport import BeforeBody, Route, Transport
 from .._types import Transport as TransportOption
 from ..auth._credentials import TokenSource
 from ..errors import ConfigurationError, GmailConnectionError, TLSError
@@ -74,7 +73,7 @@ class Router:
         outgoing: OutgoingMessage,
         deadline: float | None,
         *,
-        before_body: Callable[[], Awaitable[None]] | None = None,
+        before_body: BeforeBody | None = None,
     ) -> SendResult:
         """Deliver over the chosen transport, awaiting `before_body` before each attempt
         writes the body (see `Progress`). With `auto`, a message that found SMTP unreachable
@@ -108,7 +107,7 @@ class Router:
         outgoing: OutgoingMessage,
         route: Route,
         deadline: float | None,
-        before_body: Callable[[], Awaitable[None]] | None,
+        before_body: BeforeBody | None,
     ) -> SendResult:
         check_fits(outgoing, route.transport)
         transport = self._pool if route.transport == "smtp" else self.api_transport()

@@ -88,7 +88,29 @@ _STEP_2 = (
 # The rate limit shared by every process of an account: when its next message may go out.
 _STEP_3 = ("ALTER TABLE gmail_send_accounts ADD COLUMN rate_next DOUBLE PRECISION",)
 
-STEPS: tuple[Sequence[str], ...] = (_STEP_1, _STEP_2, _STEP_3)
+# Settling unknown outcomes (the queue's Sent Mail lookup): which transport each attempt's body
+# went out over and when (the lookup's window starts there); on the mail, how many times it was
+# sent again after a lookup did not find it, what settled it, what an `unknown` mail awaits
+# ("lookup" by a worker, or the "operator"), and the lookups that could not run in a row (their
+# back-off). While a worker looks a mail up, `claim`, `worker` and `lease_until` hold it and its
+# status stays `unknown`; `next_attempt_at` says when the next lookup is due.
+_STEP_4 = (
+    """CREATE TABLE IF NOT EXISTS gmail_send_attempts (
+        mail_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        transport TEXT NOT NULL,
+        body_out_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (mail_id, attempt)
+    )""",
+    "ALTER TABLE gmail_send_mails ADD COLUMN resends INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE gmail_send_mails ADD COLUMN settled_by TEXT",
+    "ALTER TABLE gmail_send_mails ADD COLUMN awaiting TEXT",
+    "ALTER TABLE gmail_send_mails ADD COLUMN lookups INTEGER NOT NULL DEFAULT 0",
+    """CREATE INDEX IF NOT EXISTS gmail_send_mails_awaiting
+        ON gmail_send_mails (awaiting, next_attempt_at)""",
+)
+
+STEPS: tuple[Sequence[str], ...] = (_STEP_1, _STEP_2, _STEP_3, _STEP_4)
 """The migration steps; step n (1-based) brings the schema to version n."""
 
 SCHEMA_VERSION = len(STEPS)
