@@ -141,8 +141,12 @@ async def collect(tmp: Path) -> dict[str, str]:
         ex.stand_in(endpoint.port, 8080)
         closed = _closed_port()
         ex.stand_in(closed, 2525)
-        local = ["--host", "127.0.0.1", "--port", str(gmail.port)]
-        shown_local = "--host 127.0.0.1 --port 2587"
+        ex.stand_in(gmail.imap_port, 2993)
+        local = [
+            *("--host", "127.0.0.1", "--port", str(gmail.port)),
+            *("--imap-host", "127.0.0.1", "--imap-port", str(gmail.imap_port)),
+        ]
+        shown_local = "--host 127.0.0.1 --port 2587 --imap-host 127.0.0.1 --imap-port 2993"
         with LocalDNS({**DOMAIN_OK, **DOMAIN_BARE}) as dns_server:
             ns = dns_server.nameserver
             ex.replacements.append((ns, "127.0.0.1:5353"))

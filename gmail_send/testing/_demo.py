@@ -132,7 +132,7 @@ async def _reconcile(sender: GmailSender, gmail: LocalGmail, echo: Callable[[str
         if found:
             echo(f"  found in Sent Mail over IMAP in {took:.2f} s: Gmail took it, not resent")
             continue
-        echo(f"  not in Sent Mail within the 3 s window ({took:.2f} s): Gmail did not take it")
+        echo("  not in Sent Mail when the 3 s window ended: Gmail did not take it")
         again = await sender.send_outgoing(_same_message(gmail, unknown.message_id, label))
         echo(f"  sent again with the same Message-ID: {again.message_id}")
     copies = sum(1 for m in gmail.messages if b"Subject: Cut " in m.data)
