@@ -9,7 +9,6 @@ Arbitrary replies (hypothesis) end in a `ReconciliationUnavailableError` or an a
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 
 import pytest
@@ -17,15 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gmail_send import AppPassword, GmailSender, ReconciliationUnavailableError
-from gmail_send.imap._wire import (
-    IMAPReplyError,
-    check_message_id,
-    parse_list,
-    parse_search,
-    quote,
-    refusal_of,
-    safe_text,
-)
+from gmail_send.imap._wire import IMAPReplyError, check_message_id, parse_list
 from gmail_send.testing import TestCertificates
 
 from .local_helpers import ACCOUNT, APP_PASSWORD
@@ -262,55 +253,6 @@ def test_arbitrary_replies_end_in_a_typed_error_or_an_answer(answers: list[list[
             assert APP_PASSWORD not in str(outcome) and outcome.hint
 
     asyncio.run(asyncio.wait_for(run(), 60))
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    st.one_of(
-        st.binary(max_size=80),
-        st.tuples(st.binary(max_size=60), st.binary(max_size=20)),
-        st.builds(
-            lambda attrs, name: b"(" + attrs + b') "/" ' + name,
-            st.binary(max_size=20),
-            st.binary(max_size=30),
-        ),
-    )
-)
-def test_list_replies_parse_or_raise_a_typed_error(item: bytes | tuple[bytes, bytes]) -> None:
-    try:
-        mailbox = parse_list(item)
-    except IMAPReplyError:
-        return
-    assert mailbox.name and mailbox.name.isascii()
-    assert all(ch.isprintable() for ch in mailbox.name)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(st.none(), st.binary(max_size=40)), max_size=4))
-def test_search_replies_parse_or_raise_a_typed_error(data: list[bytes | None]) -> None:
-    try:
-        numbers = parse_search(data)
-    except IMAPReplyError:
-        return
-    assert all(number > 0 for number in numbers)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.text(max_size=120))
-def test_texts_from_servers_and_callers_never_fail_untyped(text: str) -> None:
-    assert refusal_of(text) in ("imap_disabled", "app_password", "credentials")
-    cleaned = safe_text(text)
-    assert "\r" not in cleaned and "\n" not in cleaned and len(cleaned) <= 303
-    try:
-        wanted = check_message_id(text)
-    except ValueError:
-        return
-    try:
-        quoted = quote(wanted)
-    except ValueError:
-        assert not wanted.isascii()
-        return
-    assert re.fullmatch(r'"([^"\\]|\\.)*"', quoted)
 
 
 def test_list_reply_forms() -> None:

@@ -1,10 +1,11 @@
 """Every parser of outside input allows only the library's typed errors.
 
-Token files, GMAIL_SEND_* JSON variables, client secrets, the server's XOAUTH2 challenge and the
-Gmail API's answers come from outside: arbitrary text, arbitrary JSON structures and absurdly
-deep nesting must end in a `ConfigurationError` (or, for the challenge, an undecoded challenge;
-for an API answer, one of the library's errors), never in a bare RecursionError, TypeError,
-KeyError or ValueError.
+Token files, GMAIL_SEND_* JSON variables, client secrets, the server's XOAUTH2 challenge, the
+Gmail API's answers and IMAP's replies to the Sent Mail lookup come from outside: arbitrary
+text, arbitrary JSON structures and absurdly deep nesting must end in a `ConfigurationError`
+(or, for the challenge, an undecoded challenge; for an API answer, one of the library's errors;
+for an IMAP reply, `IMAPReplyError`), never in a bare RecursionError, TypeError, KeyError or
+ValueError. tests/test_imap_hostile.py feeds arbitrary IMAP replies to a whole lookup.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -24,6 +26,15 @@ from gmail_send.api._errors import error_for_answer, parse_retry_after, parse_se
 from gmail_send.auth._consent import load_client_config
 from gmail_send.auth._token_file import read_token_file
 from gmail_send.auth._xoauth2 import parse_xoauth2_challenge
+from gmail_send.imap._wire import (
+    IMAPReplyError,
+    check_message_id,
+    parse_list,
+    parse_search,
+    quote,
+    refusal_of,
+    safe_text,
+)
 
 from .local_helpers import ACCOUNT
 
@@ -169,3 +180,55 @@ def test_deep_nesting_is_a_configuration_error(text: str) -> None:
     assert challenge.status is None
     error = error_for_answer(500, text.encode(), {}, sent_at=1.0, message_id="<a@b>")
     assert error.api_reply is not None and error.api_reply.reason is None
+
+
+# -- IMAP replies (the Sent Mail lookup) and the Message-IDs it is asked for ---------------------
+
+
+@SETTINGS
+@given(
+    st.one_of(
+        st.binary(max_size=80),
+        st.tuples(st.binary(max_size=60), st.binary(max_size=20)),
+        st.builds(
+            lambda attrs, name: b"(" + attrs + b') "/" ' + name,
+            st.binary(max_size=20),
+            st.binary(max_size=30),
+        ),
+    )
+)
+def test_list_replies_parse_or_raise_a_typed_error(item: bytes | tuple[bytes, bytes]) -> None:
+    try:
+        mailbox = parse_list(item)
+    except IMAPReplyError:
+        return
+    assert mailbox.name and mailbox.name.isascii()
+    assert all(ch.isprintable() for ch in mailbox.name)
+
+
+@SETTINGS
+@given(st.lists(st.one_of(st.none(), st.binary(max_size=40)), max_size=4))
+def test_search_replies_parse_or_raise_a_typed_error(data: list[bytes | None]) -> None:
+    try:
+        numbers = parse_search(data)
+    except IMAPReplyError:
+        return
+    assert all(number > 0 for number in numbers)
+
+
+@SETTINGS
+@given(st.text(max_size=120))
+def test_texts_from_servers_and_callers_never_fail_untyped(text: str) -> None:
+    assert refusal_of(text) in ("imap_disabled", "app_password", "credentials")
+    cleaned = safe_text(text)
+    assert "\r" not in cleaned and "\n" not in cleaned and len(cleaned) <= 303
+    try:
+        wanted = check_message_id(text)
+    except ValueError:
+        return
+    try:
+        quoted = quote(wanted)
+    except ValueError:
+        assert not wanted.isascii()
+        return
+    assert re.fullmatch(r'"([^"\\]|\\.)*"', quoted)

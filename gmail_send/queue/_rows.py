@@ -246,9 +246,18 @@ def end_unknown(
     now: float,
     awaiting: str | None = None,
     resolve_hint: str | None = None,
+    sent_at: float | None = None,
 ) -> bool:
     """The outcome of the claim is unknown: it awaits `awaiting`, or (None) what its latest
-    body-out allows (see `_unknown.to_unknown`)."""
+    body-out allows (see `_unknown.to_unknown`). `sent_at`, when the error knows it, is when
+    the body went out: later than the mark written just before, so the lookup's window starts
+    there."""
+    if sent_at is not None:
+        cursor.execute(
+            "UPDATE gmail_send_attempts SET body_out_at = %s "
+            "WHERE mail_id = %s AND attempt = %s AND body_out_at < %s",
+            (sent_at, mail.id, mail.attempts, sent_at),
+        )
     written = to_unknown(
         cursor,
         "id = %s AND claim = %s AND status IN ('sending', 'unknown')",

@@ -334,10 +334,17 @@ class Worker:
         awaiting = "resolve" if accepted else None
         hint = PARTIAL_HINT.format(accepted=", ".join(accepted)) if accepted else None
         text = dump_error(error)
+        sent_at = getattr(error, "sent_at", None)
         return await self._record(
             mail,
             lambda c, now: _rows.end_unknown(
-                c, mail, error=text, awaiting=awaiting, resolve_hint=hint, now=now
+                c,
+                mail,
+                error=text,
+                awaiting=awaiting,
+                resolve_hint=hint,
+                now=now,
+                sent_at=sent_at,
             ),
         )
 
