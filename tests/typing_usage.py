@@ -18,6 +18,7 @@ from gmail_send import (
     OAuth2Token,
     PoolOptions,
     QueuedMail,
+    Reconciliation,
     RecordedError,
     RetryPolicy,
     SenderOptions,
@@ -26,6 +27,7 @@ from gmail_send import (
     SendResult,
     SyncGmailSender,
     Templates,
+    UnknownOutcomeError,
     from_env,
     send,
     send_sync,
@@ -77,6 +79,9 @@ OPTIONS: SenderOptions = {
     ),
     "transport": "auto",
     "api_url": "https://gmail.googleapis.com",
+    "imap_host": "imap.gmail.com",
+    "imap_port": 993,
+    "find_sent_wait": 120.0,
 }
 
 
@@ -110,6 +115,10 @@ async def every_async_function() -> list[SendResult]:
     async with GmailSender(CREDENTIALS, **OPTIONS) as gmail:
         results.append(await gmail.send(**FIELDS))
         results.append(await gmail.send(to="x@example.com", attachments=["report.pdf"]))
+        unknown = UnknownOutcomeError("lost", message_id="<a@example.com>", sent_at=None)
+        if unknown.transport in (None, "smtp"):
+            taken: bool = await gmail.find_sent(unknown.message_id, sent_at=unknown.sent_at)
+            assert taken in (True, False)
         results.append(await gmail.send(deadline=5.0, **FIELDS))
         results.append(await gmail.send(to="x@example.com", template="welcome", context=None))
     async with GmailSender(**from_env(), pool=PoolOptions(idle_timeout=None)) as gmail:
@@ -143,6 +152,7 @@ def every_sync_function() -> list[SendResult]:
     ]
     with SyncGmailSender(CREDENTIALS, **OPTIONS) as gmail:
         results.append(gmail.send(**FIELDS))
+        assert gmail.find_sent("<a@example.com>", wait=0) in (True, False)
         results.append(gmail.send(to="x@example.com", attachments=["report.pdf"], deadline=3))
     return results
 
@@ -163,5 +173,7 @@ async def the_mail_queue() -> list[QueuedMail]:
     await queue.resolve(mails[0].id, sent=False)
     async with GmailSender(CREDENTIALS, **OPTIONS) as gmail:
         await queue.work(gmail, until_empty=True)
+        settled: list[Reconciliation] = await queue.reconcile(gmail, wait=0.0)
+        assert all(r.outcome in ("found", "not_found") or r.error for r in settled)
     await queue.aclose()
     return mails
