@@ -55,7 +55,9 @@ from .queue_helpers import raw_query
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "tests" / "queue_worker_process.py"
-LEASE = 2.0
+LEASE = 4.0
+"""The workers' lease: long enough that a worker slowed down by a busy machine (the heartbeat
+renews every third of it) does not see its own claim run out."""
 WINDOW = 2.0
 """The lookup's window (`find_sent_wait`) of the workers here."""
 COPY_DELAY = 0.5
@@ -161,7 +163,9 @@ def claimed_by(url: str, process: subprocess.Popen[str]) -> str:
         "SELECT id FROM gmail_send_mails WHERE status = 'sending' AND worker = %s",
         (worker,),
     )
-    assert len(rows) == 1, rows
+    if len(rows) != 1:
+        everything = raw_query(url, "SELECT id, status, worker, lease_until FROM gmail_send_mails")
+        raise AssertionError(f"{worker} should hold one sending mail: {rows}; all: {everything}")
     return str(rows[0][0])
 
 
