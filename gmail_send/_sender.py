@@ -37,9 +37,9 @@ from ._transport import BeforeBody
 from ._types import MessageFields, Security, SendArguments, SenderOptions
 from .auth._credentials import AppPassword, Credentials, Fallback, OAuth2Token, TokenSource
 from .auth._observed import ObservedTokens
-from .errors import ConfigurationError, LoginThrottledError, MessageError
+from .errors import ConfigurationError, LoginThrottledError
 from .events import EventHook, MessageSent, Reporter
-from .imap import IMAPSettings, SentLookup, check_message_id
+from .imap import SentMail, refuse_sink
 from .message._compose import OutgoingMessage, compose_message, prepare_message
 from .route import Router
 from .smtp._connection import SMTPConnection, verified_context
@@ -51,6 +51,8 @@ __all__ = ["GmailSender", "send"]
 log = logging.getLogger("gmail_send.sender")
 
 if TYPE_CHECKING:
+    import ssl
+
     from typing_extensions import Unpack
 
     from .store import StateStore
@@ -111,10 +113,11 @@ class GmailSender:
         self.host = settings.host
         self.timeout = settings.timeout
         tls_context = settings.client_tls_context
+        verified: ssl.SSLContext | None = None  # IMAP builds one itself when this stays None
         if security != "none" or self.transport != "smtp":
             # Checked here so a context without certificate checks is refused before any send,
             # and built once (loading the system's CAs) for every session and request.
-            tls_context = verified_context(tls_context)
+            tls_context = verified = verified_context(tls_context)
         pool, limits = settings.pool, settings.limits
         smtp = ConnectionSettings(
             host=self.host,
@@ -171,7 +174,7 @@ class GmailSender:
             tokens=self._api_tokens,
             account=self.account,
         )
-        self._imap: IMAPSettings | None = None
+        self._sent_mail = SentMail(settings, verified, self._delivery.reporter)
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -414,40 +417,20 @@ class GmailSender:
             True when the copy is there, False when it is not once the window has passed.
 
         Raises:
-            MessageError: `message_id` cannot be a Message-ID.
+            MessageError: `message_id` cannot be a Message-ID (or is not ASCII).
+            ConfigurationError: `wait` or `sent_at` is not a finite number of seconds, or the
+                sender has a sink.
             ReconciliationUnavailableError: no lookup can run; its `reason` and `hint` say why
-                (relay, missing scope, IMAP off, sign-in refused, no Sent Mail, unreachable).
+                (relay, missing scope, IMAP off, sign-in refused, no Sent Mail, TLS,
+                unreachable).
         """
-        try:
-            wanted = check_message_id(message_id)
-        except ValueError as exc:
-            raise MessageError(f"cannot look for this Message-ID: {exc}") from None
-        window = self.settings.find_sent_wait if wait is None else wait
-        if isinstance(window, bool) or not isinstance(window, (int, float)) or not window >= 0:
-            raise ConfigurationError(f"wait must be >= 0 seconds, not {wait!r}")
-        if sent_at is not None and (
-            isinstance(sent_at, bool) or not isinstance(sent_at, (int, float)) or sent_at != sent_at
-        ):
-            raise ConfigurationError(f"sent_at must be a time.time() value, not {sent_at!r}")
+        if self._closed:
+            raise ConfigurationError("this GmailSender is closed")
         if self.sink is not None:
-            raise ConfigurationError(
-                "a sender with a sink sends nothing to Gmail: there is no Sent Mail to search"
-            )
-        lookup = SentLookup(
-            self._imap_settings(), self._signin_credentials, self._delivery.reporter
+            raise refuse_sink()
+        return await self._sent_mail.find(
+            self._signin_credentials, message_id, sent_at=sent_at, wait=wait
         )
-        return await lookup.find(wanted, sent_at=sent_at, wait=float(window))
-
-    def _imap_settings(self) -> IMAPSettings:
-        if self._imap is None:
-            settings = self.settings
-            self._imap = IMAPSettings(
-                host=settings.imap_host,
-                port=settings.imap_port,
-                tls_context=verified_context(settings.client_tls_context),
-                timeout=self.timeout,
-            )
-        return self._imap
 
     async def reset_quota(self, *, count: bool = False) -> None:
         """Let this account send again: lift the pause that Gmail's 550 5.4.5 started.
@@ -472,6 +455,7 @@ class GmailSender:
         await self._idle.wait()
         await self._pool.aclose(wait_for_goodbye=wait_for_goodbye)
         await self._router.aclose()
+        self._sent_mail.close()
         if self.store is not None and self._owns_store:
             await self.store.aclose()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import logging
+import math
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -436,6 +437,9 @@ def _number(reader: _Reader, name: str, kind: type[int] | type[float], problems:
         value = kind(raw)
     except ValueError:
         problems.append(f"{ENV_PREFIX}{name} must be a number, not {raw!r}")
+        return None
+    if not math.isfinite(value):
+        problems.append(f"{ENV_PREFIX}{name} must be a finite number, not {raw!r}")
         return None
     zero_ok = name == "FIND_SENT_WAIT"  # 0: one search, no waiting
     if value < 0 or (value == 0 and not zero_ok) or (name.endswith("PORT") and value > 65535):

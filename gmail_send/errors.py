@@ -398,7 +398,7 @@ class UnknownOutcomeError(GmailSendError):
 
 
 UnavailableReason = Literal[
-    "relay", "scope", "imap_disabled", "sign_in", "no_sent_mailbox", "unreachable"
+    "relay", "scope", "imap_disabled", "sign_in", "no_sent_mailbox", "tls", "unreachable"
 ]
 
 
@@ -409,8 +409,9 @@ class ReconciliationUnavailableError(GmailSendError):
     sign in to), "scope" (the access token lacks https://mail.google.com/, e.g. a gmail.send
     token), "imap_disabled" (IMAP is off for the account or the domain), "sign_in" (IMAP
     refused the credentials), "no_sent_mailbox" (no mailbox with the \\Sent or \\All
-    attribute) or "unreachable" (the IMAP server could not be reached or broke off: the only
-    reason that may pass by itself). `hint` says what to do.
+    attribute), "tls" (the server's certificate could not be verified) or "unreachable" (the
+    IMAP server could not be reached, broke off, or is busy: the only reason that may pass by
+    itself). `hint` says what to do.
 
     Attributes:
         reason: why the lookup cannot run (see above).

@@ -8,21 +8,31 @@ trusts its CA through `tls_context`, as for SMTP.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from gmail_send import (
+    AppPassword,
+    ConfigurationError,
+    Fallback,
     GmailSender,
     OAuth2Token,
     ReconciliationUnavailableError,
     SyncGmailSender,
     UnknownOutcomeError,
+    from_env,
 )
+from gmail_send._options import Settings
 from gmail_send.auth._scopes import SEND_SCOPE
 from gmail_send.errors import MessageError
+from gmail_send.imap import IMAPSettings
+from gmail_send.imap._session import DEFAULT_TIMEOUT
 from gmail_send.testing import LocalAccount, LocalGmail, LocalGmailThread
 
 from .local_helpers import ACCESS_TOKEN, ACCOUNT, APP_PASSWORD, account, sender_for
@@ -239,3 +249,91 @@ def test_the_sync_twin() -> None:
         result = gmail.send(to="you@example.com", subject="Hi", text="Hello")
         assert gmail.find_sent(result.message_id, wait=5)
         assert not gmail.find_sent("<no@example.com>", wait=0)
+
+
+async def test_a_copy_of_an_earlier_message_with_the_same_id_does_not_count(
+    gmail: LocalGmail,
+) -> None:
+    message_id = await sent_message_id(gmail)
+    filed = gmail._state.sent_mail.copies(ACCOUNT)  # the server's own list: age the copy
+    filed[0] = dataclasses.replace(filed[0], received_at=time.time() - 3600)
+    async with looker(gmail) as sender:
+        assert await sender.find_sent(message_id, wait=0)  # no sent_at: any copy counts
+        sent_at = time.time()
+        assert not await sender.find_sent(message_id, sent_at=sent_at, wait=0)
+        await sender.send(to="you@example.com", subject="again", text="x", message_id=message_id)
+        assert await sender.find_sent(message_id, sent_at=sent_at, wait=5)
+
+
+async def test_the_id_is_the_bracketed_token_and_odd_ids_use_the_standard_search(
+    gmail: LocalGmail,
+) -> None:
+    async with looker(gmail) as sender:
+        odd = "<a{b}c.1@example.com>"  # braces group words in Gmail's search syntax
+        await sender.send(to="you@example.com", subject="odd", text="x", message_id=odd)
+        message_id = await sent_message_id(gmail)
+        assert await sender.find_sent(f"{message_id} (a comment)", wait=0)
+        assert await sender.find_sent(odd, wait=0)
+    searches = [c for s in gmail.imap_sessions for c in s.commands if "SEARCH" in c]
+    assert any("HEADER Message-ID" in c and "a{b}c.1" in c for c in searches), searches
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        ({"message_id": "<ä@example.com>"}, MessageError),
+        ({"wait": float("nan")}, ConfigurationError),
+        ({"wait": float("inf")}, ConfigurationError),
+        ({"sent_at": float("inf")}, ConfigurationError),
+        ({"sent_at": -1.0}, ConfigurationError),
+    ],
+)
+async def test_impossible_arguments_are_refused_before_connecting(
+    gmail: LocalGmail, arguments: dict[str, Any], error: type[Exception]
+) -> None:
+    call = {"message_id": "<a@example.com>", **arguments}
+    async with looker(gmail) as sender:
+        with pytest.raises(error):
+            await sender.find_sent(**call)
+    assert gmail.imap_sessions == []
+
+
+def test_nan_and_infinity_are_no_option_values() -> None:
+    for value in (float("nan"), float("inf")):
+        with pytest.raises(ConfigurationError):
+            GmailSender(None, security="none", find_sent_wait=value)
+    with pytest.raises(ConfigurationError, match="FIND_SENT_WAIT"):
+        from_env(
+            {
+                "GMAIL_SEND_USER": ACCOUNT,
+                "GMAIL_SEND_APP_PASSWORD": APP_PASSWORD,
+                "GMAIL_SEND_FIND_SENT_WAIT": "nan",
+            }
+        )
+
+
+async def test_a_password_that_is_not_ascii_is_never_quoted(gmail: LocalGmail) -> None:
+    password = "pässwordpässword"
+    async with looker(gmail, AppPassword(ACCOUNT, password)) as sender:
+        with pytest.raises(ReconciliationUnavailableError) as caught:
+            await sender.find_sent("<a@example.com>", wait=0)
+    assert caught.value.reason == "sign_in"
+    text = f"{caught.value!s} {caught.value.__context__!r} {caught.value.__cause__!r}"
+    assert "ä" not in text and "\\xe4" not in text and password not in text
+
+
+async def test_a_fallback_signs_in_with_the_app_password_when_the_token_is_refused(
+    gmail: LocalGmail,
+) -> None:
+    message_id = await sent_message_id(gmail)
+    fallback = Fallback(OAuth2Token(ACCOUNT, "ya29.unknown"), AppPassword(ACCOUNT, APP_PASSWORD))
+    async with looker(gmail, fallback) as sender:
+        assert await sender.find_sent(message_id, wait=0)
+    methods = [(s.method, s.user) for s in gmail.imap_sessions]
+    assert methods[0] == ("xoauth2", None) and methods[-1] == ("login", ACCOUNT)
+
+
+def test_a_sender_without_a_timeout_still_bounds_each_imap_step() -> None:
+    settings = Settings(timeout=None)
+    imap = IMAPSettings.of(settings, ssl.create_default_context())
+    assert imap.timeout == DEFAULT_TIMEOUT and imap.where == "imap.gmail.com:993"

@@ -143,6 +143,8 @@ async def test_all_mail_is_searched_without_a_sent_mailbox() -> None:
             "imap_disabled",
         ),
         (b"NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)", "sign_in"),
+        (b"NO [ALERT] Too many simultaneous connections. (Failure)", "unreachable"),
+        (b"NO [UNAVAILABLE] Temporary System Error", "unreachable"),
         (
             b"NO [ALERT] Application-specific password required: "
             b"https://support.google.com/accounts/answer/185833 (Failure)",
@@ -154,6 +156,7 @@ async def test_refused_sign_in_names_why(login: bytes, reason: str) -> None:
     with pytest.raises(ReconciliationUnavailableError) as caught:
         await lookup(gmail_like(login=login))
     assert caught.value.reason == reason and caught.value.hint
+    assert caught.value.temporary == (reason == "unreachable")
     assert APP_PASSWORD not in str(caught.value)
 
 
@@ -200,7 +203,7 @@ async def test_a_wrong_certificate_is_refused_with_a_hint() -> None:
         ) as gmail:
             with pytest.raises(ReconciliationUnavailableError) as caught:
                 await gmail.find_sent(MESSAGE_ID, wait=0)
-    assert caught.value.reason == "unreachable"
+    assert caught.value.reason == "tls" and not caught.value.temporary
     assert "certificate" in caught.value.message and "ca_file" in (caught.value.hint or "")
 
 

@@ -368,7 +368,29 @@ async def test_unsupported_searches_are_bad(gmail: LocalGmail) -> None:
         ("b5", "SEARCH CHARSET KOI8-R ALL"),
     ]:
         assert await client.command(tag, search) == [f"{tag} BAD Could not parse command"]
-    assert await client.command("b6", "UID FETCH 1 (FLAGS)") == ["b6 BAD Unknown command"]
+    assert await client.command("b6", "UID FETCH 1 (FLAGS)") == [
+        "b6 BAD Could not parse command"  # FETCH serves UID and INTERNALDATE only
+    ]
+    assert await client.command("b7", "UID STORE 1 +FLAGS (\\Seen)") == ["b7 BAD Unknown command"]
+    await client.close()
+
+
+async def test_fetch_tells_when_a_copy_was_received(gmail: LocalGmail) -> None:
+    await send(gmail, "one")
+    await send(gmail, "two")
+    client = await RawIMAP.connect(gmail)
+    await client.sign_in(ACCOUNT, ACCESS_TOKEN)
+    await client.command("a1", 'EXAMINE "[Gmail]/Sent Mail"')
+    reply = await client.command("a2", "UID FETCH 1:* (INTERNALDATE)")
+    assert reply[-1] == "a2 OK Success" and len(reply) == 3
+    received = gmail.sent_mail(ACCOUNT)[1].received_at
+    day = time.strftime("%d-%b-%Y %H:%M:%S +0000", time.gmtime(received))
+    assert reply[1] == f'* 2 FETCH (UID 2 INTERNALDATE "{day}")'
+    assert await client.command("a3", "FETCH 2 INTERNALDATE") == [
+        f'* 2 FETCH (INTERNALDATE "{day}")',
+        "a3 OK Success",
+    ]
+    assert await client.command("a4", "UID FETCH 9 (INTERNALDATE)") == ["a4 OK Success"]
     await client.close()
 
 

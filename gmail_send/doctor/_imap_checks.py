@@ -5,11 +5,12 @@ so a user learns before an incident whether it will work. Nothing is searched or
 
 from __future__ import annotations
 
+import logging
+
 from ..auth._credentials import Credentials
 from ..errors import ConfigurationError, ReconciliationUnavailableError
 from ..events import Reporter
 from ..imap import IMAPSettings, SentLookup
-from ..imap._lookup import log
 from ..smtp._connection import DEFAULT_TIMEOUT, verified_context
 from ._report import CheckResult, Target
 
@@ -27,8 +28,8 @@ async def check_sent_lookup(target: Target, credentials: Credentials | None) -> 
         return CheckResult(_NAME, title, "failed", exc.message, fix=exc.hint)
     settings = IMAPSettings(
         target.imap_host, target.imap_port, context, target.timeout or DEFAULT_TIMEOUT
-    )
-    lookup = SentLookup(settings, credentials, Reporter(log))
+    )  # the doctor's Target, not a sender's Settings
+    lookup = SentLookup(settings, credentials, Reporter(logging.getLogger("gmail_send.imap")))
     try:
         mailbox, gmail_search = await lookup.probe()
     except ReconciliationUnavailableError as exc:

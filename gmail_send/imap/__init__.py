@@ -6,7 +6,16 @@ the sender's own context; this package sends nothing.
 """
 
 from ._lookup import SentLookup
+from ._sent_mail import IMAP_THREADS, SentMail, refuse_sink
 from ._session import IMAPSettings
-from ._wire import check_message_id
+from ._wire import check_message_id, check_seconds
 
-__all__ = ["IMAPSettings", "SentLookup", "check_message_id"]
+__all__ = [
+    "IMAP_THREADS",
+    "IMAPSettings",
+    "SentLookup",
+    "SentMail",
+    "check_message_id",
+    "check_seconds",
+    "refuse_sink",
+]

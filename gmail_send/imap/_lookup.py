@@ -4,9 +4,12 @@ smtp.gmail.com keeps the client's Message-ID and files a copy of every message i
 the account's Sent Mail, so an unknown outcome (the connection broke after the body went out)
 can be settled by looking there. The lookup signs in to IMAP with the sender's credentials
 (XOAUTH2 with a token from the sender's token source, refreshed once if Gmail refuses it; or
-LOGIN with the app password), examines the mailbox marked `\\Sent` (else `\\All`), and searches
-it until the window (`sent_at + wait`) has passed: the copy may be filed a little after the
-body went out. The blocking `imaplib` work runs in worker threads, one step at a time.
+LOGIN with the app password; a `Fallback` tries OAuth2, then the app password), examines the
+mailbox marked `\\Sent` (else `\\All`), and searches it until the window (`sent_at + wait`) has
+passed: the copy may be filed a little after the body went out. A copy Gmail received well
+before `sent_at` belongs to an earlier message that reused the Message-ID and does not count.
+The blocking `imaplib` steps run in the sender's own IMAP threads, one step at a time, so a
+slow IMAP server never holds up the threads the rest of the library uses.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import TypeVar
 
 from .._retry import classify
@@ -33,7 +37,7 @@ from ..errors import ReconciliationUnavailableError, TokenError
 from ..events import Reporter
 from ._session import IMAPSettings, SentMailSession, SessionBroken, TokenRefused
 
-__all__ = ["FIRST_POLL", "MAX_POLL", "SentLookup"]
+__all__ = ["FIRST_POLL", "MAX_POLL", "REUSE_MARGIN", "SentLookup", "log"]
 
 log = logging.getLogger("gmail_send.imap")
 T = TypeVar("T")
@@ -42,8 +46,14 @@ FIRST_POLL = 0.5
 """Seconds between the first two searches; the pause doubles up to `MAX_POLL`."""
 MAX_POLL = 8.0
 """The longest pause between two searches."""
+REUSE_MARGIN = 300.0
+"""A copy Gmail received more than this many seconds before `sent_at` is another message with
+the same Message-ID (the margin allows for the clocks of this host and Gmail's)."""
 _BROKEN_SESSIONS = 3
 """New sessions tried after broken ones before the server counts as unreachable."""
+_STEPS = 8
+"""Steps of one session (connect, sign-in, LIST, EXAMINE, SEARCH, FETCH, NOOP, LOGOUT): with
+the step timeout, what a lookup may take beyond its window."""
 
 
 class SentLookup:
@@ -53,53 +63,75 @@ class SentLookup:
         settings: where IMAP is and the TLS context that verifies it.
         credentials: the sender's credentials, as its SMTP sessions sign in with them.
         reporter: logs each lookup (and reports it to the sender's hook).
+        threads: where the blocking IMAP steps run (the sender's IMAP threads).
     """
 
     def __init__(
-        self, settings: IMAPSettings, credentials: Credentials | None, reporter: Reporter
+        self,
+        settings: IMAPSettings,
+        credentials: Credentials | None,
+        reporter: Reporter,
+        threads: Executor | None = None,
     ) -> None:
         self.settings = settings
         self.credentials = credentials
         self._reporter = reporter
+        self._threads = threads
 
     async def find(self, message_id: str, *, sent_at: float | None, wait: float) -> bool:
         """True once a copy is found; False when none is there after `sent_at + wait`.
 
+        Args:
+            message_id: a checked Message-ID (`check_message_id`).
+            sent_at: when the body went out (a `time.time()` value; a time in the future
+                counts as now); None: now.
+            wait: the window in seconds, from `sent_at`.
+
         Raises:
-            ReconciliationUnavailableError: no lookup can run (the reason says why).
+            ReconciliationUnavailableError: no lookup can run (the reason says why), or it did
+                not finish in time.
         """
         started = time.time()
-        ends = (sent_at if sent_at is not None else started) + wait
+        since = started if sent_at is None else min(sent_at, started)
+        ends = since + wait
+        not_before = None if sent_at is None else since - REUSE_MARGIN
         user = self._user()
+        bound = max(0.0, ends - started) + _STEPS * (_BROKEN_SESSIONS + 1) * self.settings.timeout
+        try:
+            return await asyncio.wait_for(
+                self._search_until(message_id, user, ends, not_before, started), bound
+            )
+        except asyncio.TimeoutError:
+            raise ReconciliationUnavailableError(
+                f"the Sent Mail lookup at {self.settings.where} did not finish in {bound:.0f} s",
+                reason="unreachable",
+                hint="the IMAP server is too slow or stopped answering; tried again later",
+            ) from None
+
+    async def _search_until(
+        self, message_id: str, user: str, ends: float, not_before: float | None, started: float
+    ) -> bool:
         broken = 0
         searches = 0
         pause = FIRST_POLL
         session: SentMailSession | None = None
         try:
             while True:
-                if session is None:
-                    try:
-                        session = await self._open_signed_in(user)
-                        await _off_loop(session, session.open_sent_mailbox)
-                    except SessionBroken as exc:
-                        await _closed(session)
-                        session = None
-                        broken += 1
-                        if broken > _BROKEN_SESSIONS:
-                            raise self._unreachable(exc) from None
-                        continue
-                current = session
                 try:
-                    if searches:
-                        await _off_loop(current, current.refresh)
+                    if session is None:
+                        session = await self._open_signed_in(user)
+                        await self._off_loop(session, session.open_sent_mailbox)
+                    elif searches:
+                        await self._off_loop(session, session.refresh)
                     searches += 1
-                    search = functools.partial(current.contains, message_id)
-                    if await _off_loop(current, search):
+                    search = functools.partial(session.contains, message_id, not_before=not_before)
+                    if await self._off_loop(session, search):
                         self._report(message_id, True, searches, started)
                         return True
                 except SessionBroken as exc:
-                    await _closed(session)
-                    session = None
+                    if session is not None:
+                        session.abort()  # a goodbye would wait on a broken connection
+                        session = None
                     broken += 1
                     if broken > _BROKEN_SESSIONS:
                         raise self._unreachable(exc) from None
@@ -111,7 +143,8 @@ class SentLookup:
                 await asyncio.sleep(min(pause, left))
                 pause = min(pause * 2, MAX_POLL)
         finally:
-            await _closed(session)
+            if session is not None:
+                await self._closed(session)
 
     async def probe(self) -> tuple[str, bool]:
         """Sign in, find the Sent mailbox, log out: whether a lookup would run (the doctor's
@@ -129,12 +162,13 @@ class SentLookup:
         except SessionBroken as exc:
             raise self._unreachable(exc) from None
         try:
-            mailbox = await _off_loop(session, session.open_sent_mailbox)
+            mailbox = await self._off_loop(session, session.open_sent_mailbox)
             return mailbox, session.gmail_extensions
         except SessionBroken as exc:
+            session.abort()
             raise self._unreachable(exc) from None
         finally:
-            await _closed(session)
+            await self._closed(session)
 
     # -- signing in ---------------------------------------------------------------------------
 
@@ -157,22 +191,21 @@ class SentLookup:
                 try:
                     return await self._signed_in(credentials.oauth, user)
                 except ReconciliationUnavailableError as exc:
-                    if exc.reason not in ("sign_in", "scope"):
-                        raise
+                    if exc.reason not in ("sign_in", "scope", "unreachable"):
+                        raise  # IMAP off, no Sent Mail, TLS: the password changes nothing
             return await self._signed_in(credentials.app_password, user)
         assert credentials is not None
         return await self._signed_in(credentials, user)
 
     async def _signed_in(self, credentials: SingleCredentials, user: str) -> SentMailSession:
         if isinstance(credentials, AppPassword):
-            session = await _connect(self.settings)
             password = credentials.password
-            await _signing_in(session, lambda: session.sign_in_with_password(user, password))
-            return session
+            return await self._session(lambda s: s.sign_in_with_password(user, password))
         return await self._signed_in_with_token(credentials, user)
 
     async def _signed_in_with_token(self, source: TokenSource, user: str) -> SentMailSession:
-        scopes = granted_scopes(source)
+        token = await self._token(source, rejected=None)
+        scopes = granted_scopes(source)  # known once the source has a token
         if scopes is not None and MAIL_SCOPE not in scopes:
             raise ReconciliationUnavailableError(
                 f"the access token of {user} has no {MAIL_SCOPE} scope (it has "
@@ -182,9 +215,8 @@ class SentLookup:
                 "the API only), or use the app password; until then, check the recipient's "
                 "mailbox and resolve the mail",
             )
-        token = await self._token(source, rejected=None)
         try:
-            return await self._token_session(user, token)
+            return await self._session(lambda s: s.sign_in_with_token(user, token))
         except TokenRefused as refusal:
             if not refusal.may_refresh:
                 raise _token_refused(user, refusal) from None
@@ -193,14 +225,9 @@ class SentLookup:
         if fresh == token:
             raise _token_refused(user, first)
         try:
-            return await self._token_session(user, fresh)
+            return await self._session(lambda s: s.sign_in_with_token(user, fresh))
         except TokenRefused as refusal:
             raise _token_refused(user, refusal) from None
-
-    async def _token_session(self, user: str, token: str) -> SentMailSession:
-        session = await _connect(self.settings)
-        await _signing_in(session, lambda: session.sign_in_with_token(user, token))
-        return session
 
     async def _token(self, source: TokenSource, *, rejected: str | None) -> str:
         try:
@@ -212,13 +239,45 @@ class SentLookup:
                 hint=exc.hint,
             ) from exc
 
+    # -- the threads --------------------------------------------------------------------------
+
+    async def _session(self, sign_in: Callable[[SentMailSession], None]) -> SentMailSession:
+        """A new connection, signed in with `sign_in`; closed if anything fails on the way
+        (also when the caller is cancelled while it connects)."""
+        loop = asyncio.get_running_loop()
+        connecting = loop.run_in_executor(self._threads, SentMailSession, self.settings)
+        try:
+            session = await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            connecting.add_done_callback(_abort_when_made)
+            raise
+        try:
+            await self._off_loop(session, functools.partial(sign_in, session))
+        except BaseException:
+            session.abort()
+            raise
+        return session
+
+    async def _off_loop(self, session: SentMailSession, step: Callable[[], T]) -> T:
+        """Run one blocking step in an IMAP thread. Cancelled meanwhile, the connection is cut
+        at once, so the thread's read fails instead of waiting for its timeout."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._threads, step)
+        except asyncio.CancelledError:
+            session.abort()
+            raise
+
+    async def _closed(self, session: SentMailSession) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.shield(loop.run_in_executor(self._threads, session.close))
+
     # -- reporting ----------------------------------------------------------------------------
 
     def _unreachable(self, exc: SessionBroken) -> ReconciliationUnavailableError:
         return ReconciliationUnavailableError(
             f"the IMAP session with {self.settings.where} broke: {exc}",
             reason="unreachable",
-            hint="try again later; the lookup needs imap.gmail.com:993 (implicit TLS)",
+            hint=f"tried again later; the lookup needs {self.settings.where} (implicit TLS)",
         )
 
     def _report(self, message_id: str, found: bool, searches: int, started: float) -> None:
@@ -235,32 +294,10 @@ class SentLookup:
         )
 
 
-async def _connect(settings: IMAPSettings) -> SentMailSession:
-    return await asyncio.to_thread(SentMailSession, settings)
-
-
-async def _signing_in(session: SentMailSession, step: Callable[[], None]) -> None:
-    """Run a sign-in step; on any failure the session is closed before the error leaves."""
-    try:
-        await _off_loop(session, step)
-    except BaseException:
-        await _closed(session)
-        raise
-
-
-async def _off_loop(session: SentMailSession, step: Callable[[], T]) -> T:
-    """Run one blocking step in a worker thread. Cancelled meanwhile, the connection is cut
-    at once, so the thread's read fails instead of waiting for its timeout."""
-    try:
-        return await asyncio.to_thread(step)
-    except asyncio.CancelledError:
-        session.abort()
-        raise
-
-
-async def _closed(session: SentMailSession | None) -> None:
-    if session is not None:
-        await asyncio.shield(asyncio.to_thread(session.close))
+def _abort_when_made(connecting: asyncio.Future[SentMailSession]) -> None:
+    """A connection finished after its caller was cancelled: cut it."""
+    if not connecting.cancelled() and connecting.exception() is None:
+        connecting.result().abort()
 
 
 def _token_refused(user: str, refusal: TokenRefused) -> ReconciliationUnavailableError:
@@ -270,5 +307,5 @@ def _token_refused(user: str, refusal: TokenRefused) -> ReconciliationUnavailabl
     return ReconciliationUnavailableError(
         f"IMAP refused the access token of {user}{status}: {refusal.text}",
         reason="sign_in",
-        hint=hint or "the token may lack the https://mail.google.com/ scope; authorize again",
+        hint=hint or f"the token may lack the {MAIL_SCOPE} scope; authorize again",
     )

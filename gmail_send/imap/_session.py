@@ -1,10 +1,11 @@
 """One blocking IMAP session with Gmail's Sent Mail: connect over TLS, sign in, find the
 mailbox, search it for a Message-ID. Built on the standard library's `imaplib`; every method
-blocks, so the lookup (`_lookup.py`) calls them in a worker thread, never on the event loop.
+blocks, so the lookup (`_lookup.py`) calls them in its worker threads, never on the event loop.
 
 Failures leave as `ReconciliationUnavailableError` with the reason and a hint, or as
 `SessionBroken` (the connection failed mid-way; the lookup may open a new session). No token,
-password or SASL string is ever part of a message or a log line.
+password or SASL string is part of a message: imaplib's own record of the commands it wrote
+(which holds LOGIN's password) is emptied after each sign-in.
 """
 
 from __future__ import annotations
@@ -15,21 +16,32 @@ import contextlib
 import imaplib
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..auth._xoauth2 import MAIL_SCOPE, XOAuth2Challenge, build_xoauth2, parse_xoauth2_challenge
 from ..errors import ReconciliationUnavailableError
 from ._wire import (
     IMAPReplyError,
     ListedMailbox,
+    parse_internal_dates,
     parse_list,
     parse_search,
     quote,
     refusal_of,
     safe_text,
+    search_terms,
 )
 
-__all__ = ["IMAPSettings", "SentMailSession", "SessionBroken", "TokenRefused"]
+if TYPE_CHECKING:
+    from .._options import Settings
+
+__all__ = ["DEFAULT_TIMEOUT", "IMAPSettings", "SentMailSession", "SessionBroken", "TokenRefused"]
+
+DEFAULT_TIMEOUT = 60.0
+"""Seconds each IMAP step may take when the sender's `timeout` is None: a lookup never waits
+for a silent server for ever."""
 
 _SIGN_IN_HINT = (
     "the lookup signs in with the sender's own credentials: an access token with the "
@@ -38,6 +50,10 @@ _SIGN_IN_HINT = (
 _DISABLED_HINT = (
     "turn IMAP on in Gmail's settings (Forwarding and POP/IMAP); in Workspace the "
     "administrator may have to allow IMAP for the domain"
+)
+_BUSY_HINT = (
+    "Gmail limits the IMAP connections open at once per account (mail clients count too); "
+    "the lookup is tried again later"
 )
 
 
@@ -61,12 +77,30 @@ class TokenRefused(Exception):
 
 @dataclass(frozen=True)
 class IMAPSettings:
-    """Where the account's IMAP server is and how to reach it (the sender's options)."""
+    """Where the account's IMAP server is and how to reach it (the sender's options).
+
+    Attributes:
+        host: the IMAP server.
+        port: its port (implicit TLS).
+        tls_context: a context that verifies certificates (the sender's).
+        timeout: seconds each step may take.
+    """
 
     host: str
     port: int
     tls_context: ssl.SSLContext
-    timeout: float | None
+    timeout: float = DEFAULT_TIMEOUT
+
+    @classmethod
+    def of(cls, settings: Settings, context: ssl.SSLContext) -> IMAPSettings:
+        """The IMAP settings of a sender's `Settings`, with its verified TLS context.
+
+        Args:
+            settings: the sender's settings (`imap_host`, `imap_port`, `timeout`).
+            context: the sender's verified TLS context.
+        """
+        timeout = settings.timeout if settings.timeout is not None else DEFAULT_TIMEOUT
+        return cls(settings.imap_host, settings.imap_port, context, timeout)
 
     @property
     def where(self) -> str:
@@ -88,15 +122,16 @@ class SentMailSession:
         except ssl.SSLCertVerificationError as exc:
             raise ReconciliationUnavailableError(
                 f"the certificate of {settings.where} could not be verified: {exc.verify_message}",
-                reason="unreachable",
+                reason="tls",
                 hint="IMAP trusts the same tls_context or ca_file as SMTP: pass the CA of a "
-                "private or test server (never switch checks off)",
+                "private or test server (never switch checks off); a proxy or antivirus may "
+                "be intercepting TLS",
             ) from None
         except (OSError, imaplib.IMAP4.error, EOFError, ValueError) as exc:
             raise ReconciliationUnavailableError(
                 f"could not open IMAP at {settings.where}: {_describe(exc)}",
                 reason="unreachable",
-                hint="the lookup needs outgoing connections to imap.gmail.com:993 (implicit "
+                hint=f"the lookup needs outgoing connections to {settings.where} (implicit "
                 "TLS); check the firewall, or imap_host / imap_port",
             ) from None
         self.gmail_extensions = "X-GM-EXT-1" in self._imap.capabilities
@@ -109,27 +144,27 @@ class SentMailSession:
 
         Raises:
             TokenRefused: Gmail refused the token.
-            ReconciliationUnavailableError: IMAP is off for the account ("imap_disabled").
+            ReconciliationUnavailableError: IMAP is off for the account ("imap_disabled"), or
+                the account is busy ("unreachable").
             SessionBroken: the connection failed.
         """
-        initial = base64.b64decode(build_xoauth2(user, token))
         challenges: list[bytes] = []
-
-        def respond(challenge: bytes) -> bytes:
-            if not challenges and challenge == b"":
-                challenges.append(b"")
-                return initial
-            challenges.append(challenge)
-            return b""  # the failure exchange: an empty response, then the tagged NO
-
         try:
+            initial = base64.b64decode(build_xoauth2(user, token))
+
+            def respond(challenge: bytes) -> bytes:
+                if not challenges and challenge == b"":
+                    challenges.append(b"")
+                    return initial
+                challenges.append(challenge)
+                return b""  # the failure exchange: an empty response, then the tagged NO
+
             self._imap.authenticate("XOAUTH2", respond)
         except imaplib.IMAP4.abort as exc:
             raise SessionBroken(_describe(exc)) from None
         except imaplib.IMAP4.error as exc:
             text = safe_text(str(exc))
-            if refusal_of(text) == "imap_disabled":
-                raise _disabled(user, text) from None
+            self._refused_for_good(user, text)
             failure = next((c for c in challenges[1:] if c), None)
             challenge = None
             if failure is not None:
@@ -137,25 +172,33 @@ class SentMailSession:
             raise TokenRefused(challenge, text) from None
         except (OSError, EOFError, binascii.Error, ValueError) as exc:
             raise SessionBroken(_describe(exc)) from None
+        finally:
+            self._forget_commands()
 
     def sign_in_with_password(self, user: str, password: str) -> None:
         """LOGIN with the app password.
 
         Raises:
-            ReconciliationUnavailableError: refused ("sign_in") or IMAP off ("imap_disabled").
+            ReconciliationUnavailableError: refused ("sign_in"), IMAP off ("imap_disabled"),
+                or the account busy ("unreachable").
             SessionBroken: the connection failed.
         """
+        if not (user.isascii() and password.isascii()):
+            # imaplib writes LOGIN in ASCII: its error would quote the password's characters.
+            raise ReconciliationUnavailableError(
+                f"IMAP LOGIN takes an ASCII address and password; {user}'s has other characters",
+                reason="sign_in",
+                hint="an app password is 16 letters; check it with gmail-send doctor",
+            )
         try:
             self._imap.login(user, password)
         except imaplib.IMAP4.abort as exc:
             raise SessionBroken(_describe(exc)) from None
         except imaplib.IMAP4.error as exc:
             text = safe_text(str(exc))
-            refusal = refusal_of(text)
-            if refusal == "imap_disabled":
-                raise _disabled(user, text) from None
+            self._refused_for_good(user, text)
             hint = _SIGN_IN_HINT
-            if refusal == "app_password":
+            if refusal_of(text) == "app_password":
                 hint = "Gmail wants an app password, not the account's password"
             raise ReconciliationUnavailableError(
                 f"IMAP at {self.settings.where} refused the app password of {user}: {text}",
@@ -164,6 +207,30 @@ class SentMailSession:
             ) from None
         except (OSError, EOFError, ValueError) as exc:
             raise SessionBroken(_describe(exc)) from None
+        finally:
+            self._forget_commands()
+
+    def _refused_for_good(self, user: str, text: str) -> None:
+        """Raise the refusals that no other credentials would change: IMAP off, or busy."""
+        refusal = refusal_of(text)
+        if refusal == "imap_disabled":
+            raise ReconciliationUnavailableError(
+                f"IMAP is not enabled for {user}: {text}",
+                reason="imap_disabled",
+                hint=_DISABLED_HINT,
+            )
+        if refusal == "busy":
+            raise ReconciliationUnavailableError(
+                f"IMAP at {self.settings.where} is busy for {user}: {text}",
+                reason="unreachable",
+                hint=_BUSY_HINT,
+            )
+
+    def _forget_commands(self) -> None:
+        """Empty imaplib's record of the last commands it wrote (LOGIN's holds the password)."""
+        log = getattr(self._imap, "_cmd_log", None)
+        if isinstance(log, dict):
+            log.clear()
 
     # -- the Sent mailbox ---------------------------------------------------------------------
 
@@ -174,7 +241,8 @@ class SentMailSession:
             The mailbox's name as the server lists it.
 
         Raises:
-            ReconciliationUnavailableError: no such mailbox ("no_sent_mailbox").
+            ReconciliationUnavailableError: no such mailbox, or it cannot be examined
+                ("no_sent_mailbox").
             SessionBroken: the connection failed or the replies did not parse.
         """
         status, data = self._call("LIST", lambda: self._imap.list('""', "*"))
@@ -200,48 +268,75 @@ class SentMailSession:
             "EXAMINE", lambda: self._imap.select(quote(chosen.name), readonly=True)
         )
         if status != "OK":
-            raise SessionBroken(f"EXAMINE {chosen.name} was answered {status}")
+            raise ReconciliationUnavailableError(
+                f"IMAP at {self.settings.where} refused to open {chosen.name}: "
+                f"{safe_text(repr(data[-1:]))}",
+                reason="no_sent_mailbox",
+                hint="the Sent mailbox the server lists cannot be examined",
+            )
         self.mailbox = chosen.name
         return chosen.name
 
-    def contains(self, message_id: str) -> bool:
+    def contains(self, message_id: str, *, not_before: float | None = None) -> bool:
         """Whether the examined mailbox holds a message with this Message-ID: Gmail's
-        `X-GM-RAW "rfc822msgid:..."` where the server offers X-GM-EXT-1, else the standard
-        `SEARCH HEADER Message-ID`.
+        `X-GM-RAW "rfc822msgid:..."` where the server offers X-GM-EXT-1 and the id is plain,
+        else the standard `SEARCH HEADER Message-ID`. With `not_before` (a `time.time()`
+        value), a copy the server received earlier (INTERNALDATE) belongs to another message
+        that reused the Message-ID, and does not count.
 
         Raises:
-            SessionBroken: the connection failed or the reply did not parse.
+            SessionBroken: the connection failed or a reply did not parse.
         """
-        bare = message_id.strip().removeprefix("<").removesuffix(">")
-        bracketed = f"<{bare}>"
-        if self.gmail_extensions:
-            status, data = self._search("X-GM-RAW", quote(f"rfc822msgid:{bare}"))
-            if status == "OK":
-                return bool(_numbers(data))
-            self.gmail_extensions = False  # refused: search the standard way from now on
-        status, data = self._search("HEADER", "Message-ID", quote(bracketed))
+        terms = search_terms(message_id)
+        uids: list[int] | None = None
+        if self.gmail_extensions and terms.gmail_safe:
+            uids = self._search("X-GM-RAW", quote(f"rfc822msgid:{terms.bare}"))
+            if uids is None:
+                self.gmail_extensions = False  # refused: search the standard way from now on
+        if uids is None:
+            uids = self._search("HEADER", "Message-ID", quote(terms.bracketed))
+        if uids is None:
+            raise SessionBroken("SEARCH HEADER Message-ID was refused")
+        if not uids or not_before is None:
+            return bool(uids)
+        uid_set = ",".join(str(uid) for uid in uids[-50:])  # the newest copies are enough
+        status, data = self._call(
+            "FETCH", lambda: self._imap.uid("FETCH", uid_set, "(INTERNALDATE)")
+        )
         if status != "OK":
-            raise SessionBroken(f"SEARCH HEADER was answered {status}")
-        return bool(_numbers(data))
+            raise SessionBroken(f"UID FETCH INTERNALDATE was answered {status}")
+        try:
+            dates = parse_internal_dates(data)  # type: ignore[arg-type]
+        except IMAPReplyError as exc:
+            raise SessionBroken(f"a FETCH reply did not parse: {exc}") from None
+        return any(date >= not_before for date in dates)
 
     def refresh(self) -> None:
         """NOOP, so the server reports messages filed since the last search."""
         self._call("NOOP", self._imap.noop)
 
-    def _search(self, *criteria: str) -> tuple[str, list[bytes | None]]:
+    def _search(self, *criteria: str) -> list[int] | None:
+        """The UIDs a UID SEARCH finds; None when the server refuses the search."""
         try:
-            return self._call("SEARCH", lambda: self._imap.uid("SEARCH", *criteria))
+            status, data = self._call("SEARCH", lambda: self._imap.uid("SEARCH", *criteria))
         except _CommandRefused:
-            return "BAD", []
+            return None
+        if status != "OK":
+            return None
+        try:
+            return parse_search(data)
+        except IMAPReplyError as exc:
+            raise SessionBroken(f"a SEARCH reply did not parse: {exc}") from None
 
-    def _call(self, what: str, command: object) -> tuple[str, list[bytes | None]]:
-        assert callable(command)
+    def _call(
+        self, what: str, command: Callable[[], tuple[Any, list[Any]]]
+    ) -> tuple[str, list[bytes | None]]:
         try:
             status, data = command()
         except imaplib.IMAP4.abort as exc:
             raise SessionBroken(f"{what}: {_describe(exc)}") from None
         except imaplib.IMAP4.error as exc:
-            if what == "SEARCH":
+            if what == "SEARCH":  # BAD to a search syntax: the caller tries another
                 raise _CommandRefused() from None
             raise SessionBroken(f"{what}: {safe_text(str(exc))}") from None
         except (OSError, EOFError, ValueError) as exc:
@@ -269,7 +364,7 @@ class SentMailSession:
 
 
 class _CommandRefused(Exception):
-    """The server answered NO or BAD to a command."""
+    """The server answered BAD to a search."""
 
 
 def _pick(mailboxes: list[ListedMailbox]) -> ListedMailbox | None:
@@ -281,19 +376,10 @@ def _pick(mailboxes: list[ListedMailbox]) -> ListedMailbox | None:
     return None
 
 
-def _numbers(data: list[bytes | None]) -> list[int]:
-    try:
-        return parse_search(data)
-    except IMAPReplyError as exc:
-        raise SessionBroken(f"a SEARCH reply did not parse: {exc}") from None
-
-
-def _disabled(user: str, text: str) -> ReconciliationUnavailableError:
-    return ReconciliationUnavailableError(
-        f"IMAP is not enabled for {user}: {text}", reason="imap_disabled", hint=_DISABLED_HINT
-    )
-
-
 def _describe(exc: BaseException) -> str:
+    """An exception for an error message; a text that may quote what was written (an encoding
+    error holds the characters of the command: a password) is left out."""
+    if isinstance(exc, UnicodeError):
+        return type(exc).__name__
     text = safe_text(str(exc))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,5 +1,6 @@
 """The local Gmail's IMAP commands after sign-in: LIST, NAMESPACE, SELECT and EXAMINE, SEARCH
-and UID SEARCH, CHECK, CLOSE and UNSELECT, answered as imap.gmail.com answers them.
+and UID SEARCH, FETCH and UID FETCH of (UID and) INTERNALDATE, CHECK, CLOSE and UNSELECT,
+answered as imap.gmail.com answers them. INTERNALDATE is when the message was accepted.
 
 The selected mailbox's messages are read afresh for each command, so a Sent copy filed while
 the mailbox is selected is found by the next SEARCH; NOOP, CHECK and SEARCH first announce the
@@ -8,6 +9,8 @@ grown mailbox with `* n EXISTS`. UIDs equal sequence numbers (nothing is ever ex
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ._imap_mailboxes import Mailbox, account_mailboxes, find_mailbox, list_matches
@@ -39,7 +42,7 @@ class MailboxCommands:
 
     signed_in = frozenset({"LIST", "NAMESPACE", "SELECT", "EXAMINE"})
     """Commands that need a sign-in."""
-    selected = frozenset({"SEARCH", "UID", "CHECK", "CLOSE", "UNSELECT"})
+    selected = frozenset({"SEARCH", "FETCH", "UID", "CHECK", "CLOSE", "UNSELECT"})
     """Commands that need a selected mailbox."""
 
     def __init__(self, session: IMAPSession) -> None:
@@ -64,6 +67,10 @@ class MailboxCommands:
             self._search(tag, args)
         elif name == "UID" and args and args[0].keyword() == "SEARCH":
             self._search(tag, args[1:])
+        elif name == "FETCH":
+            self._fetch(tag, args)
+        elif name == "UID" and args and args[0].keyword() == "FETCH":
+            self._fetch(tag, args[1:], by_uid=True)
         elif name == "UID":
             self._reply(tag, BAD_COMMAND)
         elif name == "CHECK":
@@ -181,3 +188,55 @@ class MailboxCommands:
         messages = self.messages(self.current)[: self._announced]
         found = [number for number, message in enumerate(messages, 1) if criterion(message)]
         self._reply(tag, SEARCH_DONE, "* SEARCH" + "".join(f" {n}" for n in found))
+
+    def _fetch(self, tag: str, args: list[Token], *, by_uid: bool = False) -> None:
+        """FETCH of UID and INTERNALDATE only; UIDs equal sequence numbers here."""
+        assert self.current is not None
+        items = [token.keyword() for token in args[1:] if not (token.opens or token.closes)]
+        numbers = parse_sequence_set(args[0].text) if args and not args[0].string else None
+        if numbers is None or not items or not set(items) <= {"INTERNALDATE", "UID"}:
+            self._reply(tag, BAD_SYNTAX)
+            return
+        messages = self.messages(self.current)[: self._announced]
+        lines = []
+        for number in sorted(numbers(len(messages))):
+            message = messages[number - 1]
+            parts = [f"UID {number}"] if by_uid or "UID" in items else []
+            if "INTERNALDATE" in items:
+                parts.append(f'INTERNALDATE "{internal_date(message.received_at)}"')
+            lines.append(f"* {number} FETCH ({' '.join(parts)})")
+        self._reply(tag, SUCCESS, *lines)
+
+
+def parse_sequence_set(text: str) -> Callable[[int], set[int]] | None:
+    """A sequence set such as `1,3:5,7:*` as a function of the mailbox's size giving the
+    numbers it names there (those past the end left out); None when it does not parse."""
+    ranges: list[tuple[int | None, int | None]] = []
+    for part in text.split(","):
+        ends = part.split(":")
+        if len(ends) > 2 or not all(e == "*" or (e.isdigit() and int(e) > 0) for e in ends):
+            return None
+        low, high = ends[0], ends[-1]
+        ranges.append((None if low == "*" else int(low), None if high == "*" else int(high)))
+
+    def numbers(size: int) -> set[int]:
+        chosen: set[int] = set()
+        for low, high in ranges:
+            first, last = low or size, high or size
+            first, last = min(first, last), max(first, last)
+            chosen.update(range(first, min(last, size) + 1))
+        return chosen
+
+    return numbers
+
+
+def internal_date(when: float) -> str:
+    """A `time.time()` value as IMAP's date-time, in UTC: `01-Dec-2026 17:43:13 +0000`."""
+    moment = time.gmtime(when)
+    month = _MONTHS[moment.tm_mon - 1]
+    return (
+        f"{moment.tm_mday:02d}-{month}-{moment.tm_year} {time.strftime('%H:%M:%S', moment)} +0000"
+    )
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
