@@ -142,20 +142,20 @@ async def collect(tmp: Path) -> dict[str, str]:
         closed = _closed_port()
         ex.stand_in(closed, 2525)
         ex.stand_in(gmail.imap_port, 2993)
-        local = [
-            *("--host", "127.0.0.1", "--port", str(gmail.port)),
-            *("--imap-host", "127.0.0.1", "--imap-port", str(gmail.imap_port)),
-        ]
-        shown_local = "--host 127.0.0.1 --port 2587 --imap-host 127.0.0.1 --imap-port 2993"
+        local = ["--host", "127.0.0.1", "--port", str(gmail.port)]
+        shown_local = "--host 127.0.0.1 --port 2587"
+        imap = ["--imap-host", "127.0.0.1", "--imap-port", str(gmail.imap_port)]
+        shown_doctor = f"{shown_local} --imap-host 127.0.0.1 --imap-port 2993"
+        doctor_local = [*local, *imap]
         with LocalDNS({**DOMAIN_OK, **DOMAIN_BARE}) as dns_server:
             ns = dns_server.nameserver
             ex.replacements.append((ns, "127.0.0.1:5353"))
             await ex.run(
                 "doctor-pass",
-                f"{shown_env} GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor {shown_local} "
+                f"{shown_env} GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor {shown_doctor} "
                 "--domain example.com --nameserver 127.0.0.1:5353 --send-test you@example.com",
                 [
-                    *_doctor(local),
+                    *_doctor(doctor_local),
                     "--domain",
                     "example.com",
                     "--nameserver",
@@ -167,9 +167,9 @@ async def collect(tmp: Path) -> dict[str, str]:
             )
             await ex.run(
                 "doctor-domain",
-                f"{shown_env} GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor {shown_local} "
+                f"{shown_env} GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor {shown_doctor} "
                 "--domain example.org --nameserver 127.0.0.1:5353",
-                [*_doctor(local), "--domain", "example.org", "--nameserver", ns],
+                [*_doctor(doctor_local), "--domain", "example.org", "--nameserver", ns],
                 env,
             )
         await ex.run(
@@ -182,15 +182,15 @@ async def collect(tmp: Path) -> dict[str, str]:
         no_ca = {k: v for k, v in env.items() if k != "GMAIL_SEND_CA_FILE"}
         await ex.run(
             "doctor-certificate",
-            f"{shown_env} gmail-send doctor {shown_local}",
-            _doctor(local),
+            f"{shown_env} gmail-send doctor {shown_doctor}",
+            _doctor(doctor_local),
             no_ca,
         )
         await ex.run(
             "doctor-password",
             f"GMAIL_SEND_USER={ACCOUNT} GMAIL_SEND_APP_PASSWORD='wxyz wxyz wxyz wxyz' "
-            f"GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor {shown_local}",
-            _doctor(local),
+            f"GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor {shown_doctor}",
+            _doctor(doctor_local),
             {**env, "GMAIL_SEND_APP_PASSWORD": "wxyzwxyzwxyzwxyz"},
         )
         token = tmp / "token.json"
@@ -199,8 +199,8 @@ async def collect(tmp: Path) -> dict[str, str]:
         await ex.run(
             "doctor-scope",
             f"GMAIL_SEND_TOKEN_FILE=token.json GMAIL_SEND_CA_FILE=ca.pem gmail-send doctor "
-            f"{shown_local}",
-            _doctor(local),
+            f"{shown_doctor}",
+            _doctor(doctor_local),
             token_env,
         )
         await ex.run(

@@ -172,6 +172,11 @@ class SyncGmailSender:
             message_id: the Message-ID (`UnknownOutcomeError.message_id`).
             sent_at: when the body went out (`UnknownOutcomeError.sent_at`); None: now.
             wait: the window in seconds (default: the `find_sent_wait` option).
+
+        Raises:
+            MessageError: `message_id` cannot be a Message-ID.
+            ConfigurationError: `wait` or `sent_at` is not a finite number of seconds.
+            ReconciliationUnavailableError: no lookup can run (its `reason` says why).
         """
         self._check_open()
         return _run(self._sender.find_sent(message_id, sent_at=sent_at, wait=wait))
