@@ -86,7 +86,20 @@ class Claimed:
 
 def sweep(cursor: Cursor, *, now: float) -> None:
     """Settle what nobody holds any more: mails whose worker's lease ran out (queued again, or
-    `unknown` if their body may have gone out) and unsent mails past `not_after` (`expired`)."""
+    `unknown` if their body may have gone out) and unsent mails past `not_after` (`expired`).
+
+    A worker whose lease ran out (its heartbeat failed) may still be sending: the window of a
+    lookup of such a mail starts no earlier than that lease's end, the last moment the worker
+    vouched for it (its latest attempt's `body_out_at` moves there)."""
+    cursor.execute(
+        "UPDATE gmail_send_attempts SET body_out_at = (SELECT m.lease_until "
+        "FROM gmail_send_mails m WHERE m.id = gmail_send_attempts.mail_id) "
+        "WHERE EXISTS (SELECT 1 FROM gmail_send_mails m WHERE m.id = gmail_send_attempts.mail_id "
+        "AND m.attempts = gmail_send_attempts.attempt AND m.status = 'sending' "
+        "AND m.body_out = 1 AND m.lease_until < %s "
+        "AND m.lease_until > gmail_send_attempts.body_out_at)",
+        (now,),
+    )
     to_unknown(
         cursor,
         "status = 'sending' AND lease_until < %s AND body_out = 1",
@@ -173,16 +186,27 @@ def in_progress(cursor: Cursor, route: Route, *, now: float, lookups: bool) -> b
     return row is not None
 
 
-def heartbeat(cursor: Cursor, claims: Sequence[str], *, lease: float, now: float) -> None:
-    """Extend the lease of every mail this worker holds (sending, or looking it up)."""
-    for start in range(0, len(claims), 100):
-        batch = list(claims[start : start + 100])
-        marks = ", ".join(["%s"] * len(batch))
-        cursor.execute(
-            "UPDATE gmail_send_mails SET lease_until = %s "  # noqa: S608
-            f"WHERE status IN ('sending', 'unknown') AND claim IN ({marks})",
-            [now + lease, *batch],
-        )
+def heartbeat(
+    cursor: Cursor,
+    *,
+    sending: Sequence[str],
+    looking: Sequence[str],
+    lease: float,
+    now: float,
+) -> None:
+    """Extend the lease of every mail this worker holds: those it sends (claims `sending`),
+    still `sending`, and those it looks up (claims `looking`), still `unknown`. A mail the
+    sweep made `unknown` keeps its send's claim, and is not renewed by it (its lookup would
+    wait for that lease)."""
+    for claims, status in ((sending, "sending"), (looking, "unknown")):
+        for start in range(0, len(claims), 100):
+            batch = list(claims[start : start + 100])
+            marks = ", ".join(["%s"] * len(batch))
+            cursor.execute(
+                "UPDATE gmail_send_mails SET lease_until = %s "  # noqa: S608
+                f"WHERE status = %s AND claim IN ({marks})",
+                [now + lease, status, *batch],
+            )
 
 
 def body_out(
@@ -387,9 +411,10 @@ def counts(cursor: Cursor) -> dict[str, int]:
 def awaiting_counts(cursor: Cursor) -> dict[str, int]:
     """How many unknown mails await each settlement."""
     rows = cursor.execute(
-        "SELECT awaiting, COUNT(*) FROM gmail_send_mails WHERE status = 'unknown' GROUP BY awaiting"
+        "SELECT COALESCE(awaiting, 'resolve'), COUNT(*) FROM gmail_send_mails "
+        "WHERE status = 'unknown' GROUP BY COALESCE(awaiting, 'resolve')"
     )
-    return {str(awaiting or "resolve"): int(number) for awaiting, number in rows.fetchall()}
+    return {str(awaiting): int(number) for awaiting, number in rows.fetchall()}
 
 
 def resends(cursor: Cursor) -> int:

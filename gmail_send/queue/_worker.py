@@ -235,11 +235,13 @@ class Worker:
         lease = self.queue.lease
         while True:
             await asyncio.sleep(lease / 3)
-            claims = list(self._held)
+            sending = [c for c, mail in self._held.items() if isinstance(mail, Claimed)]
+            looking = [c for c, mail in self._held.items() if not isinstance(mail, Claimed)]
+            claims = sending + looking
             if not claims:
                 continue
             try:
-                await self._db(functools.partial(_renew, claims, lease))
+                await self._db(functools.partial(_renew, sending, looking, lease))
             except StoreUnavailableError as exc:
                 log.warning(
                     "cannot renew the lease of %d mails: %s",
@@ -416,8 +418,10 @@ class Worker:
             return time.time()
 
 
-def _renew(claims: list[str], lease: float, cursor: Cursor, now: float) -> None:
-    _rows.heartbeat(cursor, claims, lease=lease, now=now)
+def _renew(
+    sending: list[str], looking: list[str], lease: float, cursor: Cursor, now: float
+) -> None:
+    _rows.heartbeat(cursor, sending=sending, looking=looking, lease=lease, now=now)
 
 
 def _fields(mail: Claimed) -> dict[str, object]:
