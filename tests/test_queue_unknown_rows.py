@@ -11,7 +11,7 @@ import time
 import pytest
 
 from gmail_send import MailQueue, RetryPolicy
-from gmail_send.queue import _rows
+from gmail_send.queue import _claims
 from gmail_send.testing import LocalGmail
 
 from .local_helpers import ACCOUNT
@@ -88,10 +88,10 @@ async def test_a_heartbeat_does_not_renew_a_mail_the_sweep_made_unknown(queue_ur
         mark_sending(queue_url, swept.id, lease_until=now - 1, body_out_at=now - 60)
         mark_sending(queue_url, held.id, lease_until=now + 30, body_out_at=now - 1)
         raw_query(queue_url, "UPDATE gmail_send_mails SET claim = 'held' WHERE id = %s", (held.id,))
-        await queue._run(lambda cursor, now: _rows.sweep(cursor, now=now))
+        await queue._run(lambda cursor, now: _claims.sweep(cursor, now=now))
         # The worker's heartbeat still names both send claims.
         await queue._run(
-            lambda cursor, now: _rows.heartbeat(
+            lambda cursor, now: _claims.heartbeat(
                 cursor, sending=["live", "held"], looking=[], lease=60.0, now=now
             )
         )

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..store._database import Cursor
+from ._records import MAIL_COLUMNS, Awaiting, QueuedMail, mail_from_row
 
 if TYPE_CHECKING:
-    from ._rows import Route
+    from ._claims import Route
 
 __all__ = [
     "API_HINT",
@@ -37,6 +38,7 @@ __all__ = [
     "not_found",
     "to_unknown",
     "unavailable",
+    "unknown_mails",
 ]
 
 LOOKUP_HINT = (
@@ -82,7 +84,7 @@ def to_unknown(
     *,
     error: str | dict[str, str],
     now: float,
-    awaiting: str | None = None,
+    awaiting: Awaiting | None = None,
     resolve_hint: str = API_HINT,
 ) -> int:
     """Make the mails that match `condition` `unknown`, awaiting `awaiting` or (None) what
@@ -100,6 +102,24 @@ def to_unknown(
         [now, now, *chosen, *chosen, lookup, other, *params],
     )
     return cursor.rowcount
+
+
+def unknown_mails(
+    cursor: Cursor, *, after: tuple[float, str] | None, limit: int
+) -> tuple[list[QueuedMail], tuple[float, str] | None]:
+    """Up to `limit` unknown mails, the oldest first, after the mail whose (`created_at`, id)
+    is `after`; and the key of the last one, for the next page (None: no more)."""
+    where, params = "", []
+    if after is not None:
+        where = "AND (created_at > %s OR (created_at = %s AND id > %s)) "
+        params = [after[0], after[0], after[1]]
+    rows = cursor.execute(
+        f"SELECT {MAIL_COLUMNS} FROM gmail_send_mails "  # noqa: S608 - only placeholders
+        f"WHERE status = 'unknown' {where}ORDER BY created_at, id LIMIT %s",
+        [*params, limit],
+    ).fetchall()
+    last = (float(rows[-1][5]), str(rows[-1][0])) if len(rows) == limit else None
+    return [mail_from_row(row) for row in rows], last
 
 
 @dataclass(frozen=True)
