@@ -119,3 +119,23 @@ async def test_awaiting_counts_rows_from_before_the_migration(queue_url: str) ->
                 (awaiting, mail.id),
             )
         assert await queue.awaiting() == {"lookup": 1, "reconcile": 0, "resolve": 3}
+
+
+async def test_a_mail_with_no_transport_known_says_so(queue_url: str) -> None:
+    """A mail from before the queue recorded each attempt's transport awaits `resolve`, with a
+    hint that says the transport is not known (not that it went over the Gmail API)."""
+    async with MailQueue(queue_url, account=ACCOUNT) as queue:
+        mail = await queue.enqueue(to="you@example.com", subject="old", text="t")
+        raw_query(
+            queue_url,
+            "UPDATE gmail_send_mails SET status = 'sending', claim = 'old', attempts = 1, "
+            "lease_until = %s, body_out = 1 WHERE id = %s",
+            (time.time() - 1, mail.id),
+        )
+        await queue._run(lambda cursor, now: _claims.sweep(cursor, now=now))
+        swept = await queue.get(mail.id)
+    assert swept.status == "unknown" and swept.awaiting == "resolve"
+    assert swept.transport is None
+    assert swept.last_error is not None and swept.last_error.hint is not None
+    assert "transport" in swept.last_error.hint and "not known" in swept.last_error.hint
+    assert "Gmail API" not in swept.last_error.hint

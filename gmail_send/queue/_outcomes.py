@@ -68,7 +68,7 @@ def end_unknown(
         error=error,
         awaiting=awaiting,
         now=now,
-        **({} if resolve_hint is None else {"resolve_hint": resolve_hint}),
+        resolve_hint=resolve_hint,
     )
     return written == 1
 
