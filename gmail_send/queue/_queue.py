@@ -363,7 +363,8 @@ class MailQueue(QueueDatabase):
                 sender's `find_sent_wait`).
 
         Returns:
-            A `Reconciliation` per mail, the oldest first.
+            A `Reconciliation` per mail, the oldest first; a lookup that failed unexpectedly
+            is its mail's "unavailable" (the others go on).
 
         Raises:
             MailNotFoundError: a mail of `ids` does not exist.

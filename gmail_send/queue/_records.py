@@ -153,8 +153,10 @@ class Reconciliation:
             "not_looked_up" (it awaits `resolve`: its body went over the Gmail API, or part
             of the send was delivered), or "overtaken" (someone settled it meanwhile, e.g.
             `resolve`: nothing was written).
-        error: what kept the lookup from running (a `ReconciliationUnavailableError`, or
-            another `GmailSendError`), for "unavailable"; None otherwise.
+        error: what kept the lookup from running, for "unavailable": a
+            `ReconciliationUnavailableError`, a `MessageError` (a Message-ID `find_sent`
+            refuses), a `ConfigurationError` (a sender that cannot look), another
+            `GmailSendError`, or one that names an unexpected error's type; None otherwise.
     """
 
     mail: QueuedMail
