@@ -87,7 +87,15 @@ if TYPE_CHECKING:
     from .message._compose import Attachment, OutgoingMessage
     from .message._templates import Templates
     from .queue._queue import MailQueue
-    from .queue._records import MailStatus, QueuedMail, Reconciliation, RecordedError
+    from .queue._records import (
+        Awaiting,
+        MailStatus,
+        QueuedMail,
+        ReconcileOutcome,
+        Reconciliation,
+        RecordedError,
+        SettledBy,
+    )
     from .sync import SyncGmailSender, send_sync
 
 __version__ = "0.1.0"
@@ -166,6 +174,9 @@ _LAZY = {
     "QueuedMail": ".queue._records",
     "Reconciliation": ".queue._records",
     "RecordedError": ".queue._records",
+    "Awaiting": ".queue._records",
+    "ReconcileOutcome": ".queue._records",
+    "SettledBy": ".queue._records",
     "Templates": ".message._templates",
     "SyncGmailSender": ".sync",
     "send_sync": ".sync",
@@ -205,6 +216,7 @@ __all__ = [
     "AppPassword",
     "Attachment",
     "AuthenticationError",
+    "Awaiting",
     "BlockedAttachmentError",
     "ConfigurationError",
     "Credentials",
@@ -242,6 +254,7 @@ __all__ = [
     "QuotaExceededError",
     "QuotaReached",
     "RecipientsRefusedError",
+    "ReconcileOutcome",
     "Reconciliation",
     "ReconciliationUnavailableError",
     "RecordedError",
@@ -257,6 +270,7 @@ __all__ = [
     "SendingLimits",
     "ServiceAccount",
     "Settings",
+    "SettledBy",
     "SyncGmailSender",
     "TLSError",
     "TemplateError",

@@ -40,6 +40,7 @@ __all__ = [
     "run_queue_command",
     "run_worker",
     "run_worker_command",
+    "sender_settings",
 ]
 
 Output = Callable[[str], object]
@@ -161,16 +162,28 @@ def queue_url(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
 # -- the worker ------------------------------------------------------------------------------
 
 
-def run_worker_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    """`gmail-send worker`: the settings from the flags and `GMAIL_SEND_*`, then the worker."""
+def sender_settings(
+    args: argparse.Namespace, environ: Mapping[str, str]
+) -> tuple[str, Mapping[str, Any]]:
+    """The queue's URL and the sender's settings (the flags and `GMAIL_SEND_*`), as the worker
+    and `queue reconcile` load them.
+
+    Raises:
+        ConfigurationError: no queue, or settings missing or invalid.
+    """
     from ..config import from_env
 
+    url = queue_url(args, environ)
     try:
-        url = queue_url(args, environ)
-        try:
-            settings = from_env(settings_environ(args, environ), **overrides(args))
-        except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
+        return url, from_env(settings_environ(args, environ), **overrides(args))
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
+def run_worker_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """`gmail-send worker`: the settings from the flags and `GMAIL_SEND_*`, then the worker."""
+    try:
+        url, settings = sender_settings(args, environ)
     except ConfigurationError as exc:
         hint = f"\n  hint: {exc.hint}" if exc.hint else ""
         print_err(f"gmail-send worker: {exc.message}{hint}")

@@ -17,8 +17,16 @@ from .._sender import GmailSender
 from ..errors import ConfigurationError, GmailSendError, MailNotFoundError, MailStateError
 from ..queue import MailQueue, Reconciliation
 from ._exit import ExitCode
-from ._queue import Output, describe, mail_as_json, parse_duration, print_err, queue_flag, queue_url
-from ._settings import add_connection_flags, overrides, settings_environ
+from ._queue import (
+    Output,
+    describe,
+    mail_as_json,
+    parse_duration,
+    print_err,
+    queue_flag,
+    sender_settings,
+)
+from ._settings import add_connection_flags
 
 __all__ = [
     "add_reconcile_command",
@@ -58,14 +66,8 @@ def add_reconcile_command(actions: Any) -> None:
 def run_reconcile_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """`gmail-send queue reconcile`: the sender's settings as for the worker, then the
     lookups."""
-    from ..config import from_env
-
     try:
-        url = queue_url(args, environ)
-        try:
-            settings = from_env(settings_environ(args, environ), **overrides(args))
-        except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
+        url, settings = sender_settings(args, environ)
     except ConfigurationError as exc:
         print_err(f"gmail-send queue reconcile: {describe(exc)}")
         return ExitCode.CONFIG

@@ -22,13 +22,24 @@ sent by another worker or, if a body may have gone out, become `unknown`.
 """
 
 from ._queue import DEFAULT_RETRY, MailQueue
-from ._records import MailStatus, QueuedMail, Reconciliation, RecordedError
+from ._records import (
+    Awaiting,
+    MailStatus,
+    QueuedMail,
+    ReconcileOutcome,
+    Reconciliation,
+    RecordedError,
+    SettledBy,
+)
 
 __all__ = [
     "DEFAULT_RETRY",
+    "Awaiting",
     "MailQueue",
     "MailStatus",
     "QueuedMail",
+    "ReconcileOutcome",
     "Reconciliation",
     "RecordedError",
+    "SettledBy",
 ]

@@ -13,22 +13,37 @@ autocommit mode outside a transaction commits the mail at once, as it would any 
 - psycopg `Connection`: `enqueue_sync` uses it on the caller's thread, `enqueue` in a worker
   thread (psycopg connections may be shared by threads);
 - psycopg `AsyncConnection`: `enqueue` only.
+
+`store_mail` and `store_mail_sync` choose: the queue's own connection (no `connection=`), or
+the caller's, checked to be to the queue's database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import sys
 from collections.abc import Generator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ConfigurationError
 from ..store._database import Cursor, StoreUnavailableError
 from ..store._schema import SCHEMA_VERSION, migrate
-from ._enqueue import Answer, Step, run_steps, run_steps_async
+from ._enqueue import Answer, NewMail, Step, insert_mail, run_steps, run_steps_async
+from ._records import QueuedMail
 
-__all__ = ["kind_of", "run_on_async_psycopg", "run_on_psycopg", "run_on_sqlite"]
+if TYPE_CHECKING:
+    from ._operations import QueueDatabase
+
+__all__ = [
+    "kind_of",
+    "run_on_async_psycopg",
+    "run_on_psycopg",
+    "run_on_sqlite",
+    "store_mail",
+    "store_mail_sync",
+]
 
 T = TypeVar("T")
 _SAVEPOINT = "gmail_send_enqueue"
@@ -176,3 +191,39 @@ async def run_on_async_psycopg(
             return await run_steps_async(cursor, program)
     except psycopg.Error as exc:
         raise _failed(name, exc) from None
+
+
+async def store_mail(queue: QueueDatabase, mail: NewMail, connection: Any) -> QueuedMail:
+    """Insert `mail` for `enqueue`: on the queue's connection, or in the caller's transaction
+    on `connection` (psycopg's; a sqlite3 connection only from `store_mail_sync`)."""
+    if connection is None:
+        return await queue._run(lambda cursor, now: run_steps(cursor, insert_mail(mail)))
+    kind = kind_of(connection)
+    if kind == "sqlite":
+        raise ConfigurationError(
+            "a sqlite3 connection belongs to its thread: enqueue in its transaction with "
+            "enqueue_sync(..., connection=...)",
+            hint="or use the queue's own connection (no connection=)",
+        )
+    expected = await asyncio.to_thread(queue._identity)
+    if kind == "psycopg_async":
+        return await run_on_async_psycopg(connection, expected, queue.name, insert_mail(mail))
+    return await asyncio.to_thread(
+        run_on_psycopg, connection, expected, queue.name, insert_mail(mail)
+    )
+
+
+def store_mail_sync(queue: QueueDatabase, mail: NewMail, connection: Any) -> QueuedMail:
+    """Insert `mail` for `enqueue_sync`, on the caller's thread (see `store_mail`)."""
+    if connection is None:
+        return queue._run_sync(lambda cursor, now: run_steps(cursor, insert_mail(mail)))
+    kind = kind_of(connection)
+    if kind == "psycopg_async":
+        raise ConfigurationError("an AsyncConnection needs await enqueue(..., connection=...)")
+    if kind == "sqlite":
+        if queue.dialect != "sqlite":
+            raise ConfigurationError(
+                f"a sqlite3 connection is not to the queue's database ({queue.name})"
+            )
+        return run_on_sqlite(connection, queue._target, queue.name, insert_mail(mail))
+    return run_on_psycopg(connection, queue._identity(), queue.name, insert_mail(mail))

@@ -24,8 +24,8 @@ from .._types import MessageFields
 from ..errors import ConfigurationError, MessageError
 from ..message._compose import compose_message, prepare_message
 from ..message._outgoing import OutgoingMessage
-from ._enqueue import NewMail, check_window, insert_mail, new_mail, run_steps
-from ._joined import kind_of, run_on_async_psycopg, run_on_psycopg, run_on_sqlite
+from ._enqueue import NewMail, check_window, new_mail
+from ._joined import store_mail, store_mail_sync
 from ._operations import QueueDatabase, refuse_loop_thread, seconds
 from ._records import QueuedMail, Reconciliation
 
@@ -155,37 +155,6 @@ class MailQueue(QueueDatabase):
             now=now,
         )
 
-    async def _store_mail(self, mail: NewMail, connection: Any) -> QueuedMail:
-        if connection is None:
-            return await self._run(lambda cursor, now: run_steps(cursor, insert_mail(mail)))
-        kind = kind_of(connection)
-        if kind == "sqlite":
-            raise ConfigurationError(
-                "a sqlite3 connection belongs to its thread: enqueue in its transaction with "
-                "enqueue_sync(..., connection=...)",
-                hint="or use the queue's own connection (no connection=)",
-            )
-        expected = await asyncio.to_thread(self._identity)
-        if kind == "psycopg_async":
-            return await run_on_async_psycopg(connection, expected, self.name, insert_mail(mail))
-        return await asyncio.to_thread(
-            run_on_psycopg, connection, expected, self.name, insert_mail(mail)
-        )
-
-    def _store_mail_sync(self, mail: NewMail, connection: Any) -> QueuedMail:
-        if connection is None:
-            return self._run_sync(lambda cursor, now: run_steps(cursor, insert_mail(mail)))
-        kind = kind_of(connection)
-        if kind == "psycopg_async":
-            raise ConfigurationError("an AsyncConnection needs await enqueue(..., connection=...)")
-        if kind == "sqlite":
-            if self.dialect != "sqlite":
-                raise ConfigurationError(
-                    f"a sqlite3 connection is not to the queue's database ({self.name})"
-                )
-            return run_on_sqlite(connection, self._target, self.name, insert_mail(mail))
-        return run_on_psycopg(connection, self._identity(), self.name, insert_mail(mail))
-
     async def enqueue(
         self,
         *,
@@ -225,7 +194,7 @@ class MailQueue(QueueDatabase):
         else:
             made = self._compose(account, fields)
         mail = self._new(made, fields, idempotency_key, not_before, not_after)
-        return await self._store_mail(mail, connection)
+        return await store_mail(self, mail, connection)
 
     def enqueue_sync(
         self,
@@ -256,7 +225,7 @@ class MailQueue(QueueDatabase):
         refuse_loop_thread("enqueue_sync", "enqueue")
         made = self._compose(account, fields)
         mail = self._new(made, fields, idempotency_key, not_before, not_after)
-        return self._store_mail_sync(mail, connection)
+        return store_mail_sync(self, mail, connection)
 
     async def enqueue_message(
         self,
@@ -287,7 +256,7 @@ class MailQueue(QueueDatabase):
         prepare = functools.partial(self._prepare, message, account, sender, recipients)
         made = await asyncio.to_thread(prepare) if message.is_multipart() else prepare()
         mail = self._new(made, {}, idempotency_key, not_before, not_after)
-        return await self._store_mail(mail, connection)
+        return await store_mail(self, mail, connection)
 
     def enqueue_message_sync(
         self,
@@ -320,7 +289,7 @@ class MailQueue(QueueDatabase):
         refuse_loop_thread("enqueue_message_sync", "enqueue_message")
         made = self._prepare(message, account, sender, recipients)
         mail = self._new(made, {}, idempotency_key, not_before, not_after)
-        return self._store_mail_sync(mail, connection)
+        return store_mail_sync(self, mail, connection)
 
     # -- the worker -------------------------------------------------------------------------
 
@@ -394,7 +363,8 @@ class MailQueue(QueueDatabase):
                 sender's `find_sent_wait`).
 
         Returns:
-            A `Reconciliation` per mail, the oldest first.
+            A `Reconciliation` per mail, the oldest first; a lookup that failed unexpectedly
+            is its mail's "unavailable" (the others go on).
 
         Raises:
             MailNotFoundError: a mail of `ids` does not exist.

@@ -150,11 +150,14 @@ class Reconciliation:
         outcome: "found" (in the Sent Mail: now `sent`), "not_found" (not there once the
             window passed: queued again with the same Message-ID, `resends` counts it),
             "unavailable" (the lookup could not run: still `unknown`, `error` says why),
-            "not_looked_up" (it awaits `resolve`: its body went over the Gmail API, or part
-            of the send was delivered), or "overtaken" (someone settled it meanwhile, e.g.
+            "not_looked_up" (it awaits `resolve`: its body went over the Gmail API or over
+            a transport not recorded, part of the send was delivered, or `find_sent`
+            refuses its Message-ID), or "overtaken" (someone settled it meanwhile, e.g.
             `resolve`: nothing was written).
-        error: what kept the lookup from running (a `ReconciliationUnavailableError`, or
-            another `GmailSendError`), for "unavailable"; None otherwise.
+        error: what kept the lookup from running, for "unavailable": a
+            `ReconciliationUnavailableError`, a `MessageError` (a Message-ID `find_sent`
+            refuses), a `ConfigurationError` (a sender that cannot look), another
+            `GmailSendError`, or one that names an unexpected error's type; None otherwise.
     """
 
     mail: QueuedMail

@@ -21,13 +21,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..store._database import Cursor
+from ._records import MAIL_COLUMNS, Awaiting, QueuedMail, mail_from_row
 
 if TYPE_CHECKING:
-    from ._rows import Route
+    from ._claims import Route
 
 __all__ = [
     "API_HINT",
     "LOOKUP_HINT",
+    "NO_TRANSPORT_HINT",
     "PARTIAL_HINT",
     "WORKER_DIED",
     "Unknown",
@@ -37,6 +39,7 @@ __all__ = [
     "not_found",
     "to_unknown",
     "unavailable",
+    "unknown_mails",
 ]
 
 LOOKUP_HINT = (
@@ -51,7 +54,14 @@ API_HINT = (
     "no lookup settles it: look for it in the account's Sent Mail, then `gmail-send queue "
     "resolve --sent ID` (or --not-sent to send it again)"
 )
-"""The hint of an unknown mail no lookup can settle (the Gmail API, or no transport known)."""
+"""The hint of an unknown mail whose body went out over the Gmail API."""
+
+NO_TRANSPORT_HINT = (
+    "the transport its body went out over is not known (a mail from before the queue recorded "
+    "it, or a sink's), so no lookup settles it: look for it in the account's Sent Mail, then "
+    "`gmail-send queue resolve --sent ID` (or --not-sent to send it again)"
+)
+"""The hint of an unknown mail whose latest attempt recorded no transport."""
 
 PARTIAL_HINT = (
     "an earlier transaction of this send delivered it to {accepted}, so a copy is in the Sent "
@@ -66,13 +76,19 @@ WORKER_DIED = {
 }
 """The error of a mail whose worker died or was cancelled after its body went out."""
 
-_AWAITING = (
-    "COALESCE((SELECT CASE WHEN a.transport = 'smtp' THEN 'lookup' ELSE 'resolve' END "
-    "FROM gmail_send_attempts a WHERE a.mail_id = gmail_send_mails.id "
-    "AND a.attempt = gmail_send_mails.attempts), 'resolve')"
+_TRANSPORT = (
+    "(SELECT a.transport FROM gmail_send_attempts a WHERE a.mail_id = gmail_send_mails.id "
+    "AND a.attempt = gmail_send_mails.attempts)"
 )
+"""SQL: the transport the body of the mail's latest attempt went out over (NULL: none known)."""
+
+_AWAITING = f"CASE WHEN {_TRANSPORT} = 'smtp' THEN 'lookup' ELSE 'resolve' END"
 """SQL: "lookup" when the body of the mail's latest attempt went out over SMTP, else
 "resolve"."""
+
+_HINTED = f"CASE COALESCE({_TRANSPORT}, '') WHEN 'smtp' THEN %s WHEN 'api' THEN %s ELSE %s END"
+"""SQL: the `last_error` (the parameters: with the hint of a lookup, the API, no transport)
+of a mail whose latest body-out decides what awaits it."""
 
 
 def to_unknown(
@@ -82,24 +98,51 @@ def to_unknown(
     *,
     error: str | dict[str, str],
     now: float,
-    awaiting: str | None = None,
-    resolve_hint: str = API_HINT,
+    awaiting: Awaiting | None = None,
+    resolve_hint: str | None = None,
 ) -> int:
     """Make the mails that match `condition` `unknown`, awaiting `awaiting` or (None) what
     their latest body-out allows; their `last_error` is `error` (JSON, or its fields) with the
-    hint of what awaits them (`resolve_hint` for "resolve"). How many it changed."""
+    hint of what awaits them (`resolve_hint` for an explicit "resolve"). How many it
+    changed."""
     fields = json.loads(error) if isinstance(error, str) else dict(error)
-    lookup = json.dumps({**fields, "hint": LOOKUP_HINT})
-    other = json.dumps({**fields, "hint": resolve_hint})
-    decided = _AWAITING if awaiting is None else "%s"
-    chosen = [] if awaiting is None else [awaiting]
+
+    def hinted(hint: str) -> str:
+        return json.dumps({**fields, "hint": hint})
+
+    if awaiting is None:
+        decided, errors = _AWAITING, _HINTED
+        chosen: list[object] = []
+        texts = [hinted(LOOKUP_HINT), hinted(API_HINT), hinted(NO_TRANSPORT_HINT)]
+    else:
+        decided, errors, chosen = "%s", "%s", [awaiting]
+        hint = LOOKUP_HINT if awaiting == "lookup" else resolve_hint or NO_TRANSPORT_HINT
+        texts = [hinted(hint)]
     cursor.execute(
         "UPDATE gmail_send_mails SET status = 'unknown', lease_until = NULL, "  # noqa: S608
         f"updated_at = %s, next_attempt_at = %s, lookups = 0, awaiting = {decided}, "
-        f"last_error = CASE WHEN {decided} = 'lookup' THEN %s ELSE %s END WHERE {condition}",
-        [now, now, *chosen, *chosen, lookup, other, *params],
+        f"last_error = {errors} WHERE {condition}",
+        [now, now, *chosen, *texts, *params],
     )
     return cursor.rowcount
+
+
+def unknown_mails(
+    cursor: Cursor, *, after: tuple[float, str] | None, limit: int
+) -> tuple[list[QueuedMail], tuple[float, str] | None]:
+    """Up to `limit` unknown mails, the oldest first, after the mail whose (`created_at`, id)
+    is `after`; and the key of the last one, for the next page (None: no more)."""
+    where, params = "", []
+    if after is not None:
+        where = "AND (created_at > %s OR (created_at = %s AND id > %s)) "
+        params = [after[0], after[0], after[1]]
+    rows = cursor.execute(
+        f"SELECT {MAIL_COLUMNS} FROM gmail_send_mails "  # noqa: S608 - only placeholders
+        f"WHERE status = 'unknown' {where}ORDER BY created_at, id LIMIT %s",
+        [*params, limit],
+    ).fetchall()
+    last = (float(rows[-1][5]), str(rows[-1][0])) if len(rows) == limit else None
+    return [mail_from_row(row) for row in rows], last
 
 
 @dataclass(frozen=True)

@@ -27,22 +27,19 @@ from .._result import TransportName
 from .._retry import classify
 from .._sender import GmailSender
 from ..errors import (
-    ConfigurationError,
     GmailSendError,
     LoginThrottledError,
-    MessageError,
     QuotaExceededError,
     UnknownOutcomeError,
 )
 from ..events import Reporter
-from ..message._outgoing import OutgoingMessage
-from ..message._prepare import stored_blind_recipients
 from ..store._database import Cursor, StoreUnavailableError
 from ..store._state import DAY, paused_until
-from . import _rows, _unknown
-from ._reconcile import LOOKUPS_PER_SENDER, look_up, routes
-from ._records import dump_error, dump_result
-from ._rows import Claimed, Route
+from . import _claims, _outcomes, _rows, _unknown
+from ._claims import Claimed, Route
+from ._lookup import LOOKUPS_PER_SENDER, log_fields, look_up_in_worker
+from ._records import Awaiting, dump_error, dump_result
+from ._senders import check_senders, outgoing_of, routes
 from ._unknown import PARTIAL_HINT, Unknown
 
 if TYPE_CHECKING:
@@ -62,42 +59,13 @@ class ClaimLostError(GmailSendError):
     """This worker's claim on a mail ran out and another took it: the body must not be sent."""
 
 
-def _check(senders: Sequence[GmailSender], queue: MailQueue) -> None:
-    if not senders:
-        raise ConfigurationError("work() needs at least one GmailSender")
-    accounts: set[str | None] = set()
-    for sender in senders:
-        if not isinstance(sender, GmailSender):
-            raise ConfigurationError(f"work() takes GmailSenders, not {type(sender).__name__}")
-        if sender.settings.retry.retry_unknown_outcome:
-            raise ConfigurationError(
-                "a queue's sender must not have RetryPolicy(retry_unknown_outcome=True)",
-                hint="the queue never resends a mail whose outcome is unknown; it ends unknown",
-            )
-        if sender.store is not None and not queue.same_database(sender.store.url):
-            raise ConfigurationError(
-                f"the sender for {sender.account} has another store ({sender.store.name}) than "
-                f"the queue ({queue.name})",
-                hint="give the sender no store (it gets the queue's) or the queue's URL",
-            )
-        if sender.store is None and sender.settings.limits.quotas is not None:
-            raise ConfigurationError(
-                "a queue's sender counts its sends in the queue's database, not in "
-                "SendingLimits(quotas=...)"
-            )
-        key = sender.account.lower() if sender.account is not None else None
-        if key in accounts:
-            raise ConfigurationError(f"two senders for the account {sender.account}")
-        accounts.add(key)
-
-
 class Worker:
     """One run of `MailQueue.work()` (see the module docstring)."""
 
     def __init__(
         self, queue: MailQueue, store: StateStore, senders: Sequence[GmailSender], *, name: str
     ) -> None:
-        _check(senders, queue)
+        check_senders(senders, queue)
         for sender in senders:
             if sender.store is None:
                 sender._use_store(store)
@@ -189,11 +157,11 @@ class Worker:
         Claims = tuple[list[tuple[Claimed, GmailSender]], list[tuple[Unknown, GmailSender]]]
 
         def operation(cursor: Cursor, now: float) -> Claims:
-            _rows.sweep(cursor, now=now)
+            _claims.sweep(cursor, now=now)
             claimed = []
             for sender, limit in free.items():
                 route = self._route(sender, limit)
-                for mail in _rows.claim(cursor, route, worker=self.name, lease=lease, now=now):
+                for mail in _claims.claim(cursor, route, worker=self.name, lease=lease, now=now):
                     claimed.append((mail, sender))
             lookups = []
             for sender, limit in free_lookups.items():
@@ -218,7 +186,7 @@ class Worker:
 
         def operation(cursor: Cursor, now: float) -> bool:
             return any(
-                _rows.in_progress(cursor, Route(accounts, others, 0), now=now, lookups=lookups)
+                _claims.in_progress(cursor, Route(accounts, others, 0), now=now, lookups=lookups)
                 for _, accounts, others in self._routes
             )
 
@@ -235,11 +203,13 @@ class Worker:
         lease = self.queue.lease
         while True:
             await asyncio.sleep(lease / 3)
-            claims = list(self._held)
+            sending = [c for c, mail in self._held.items() if isinstance(mail, Claimed)]
+            looking = [c for c, mail in self._held.items() if not isinstance(mail, Claimed)]
+            claims = sending + looking
             if not claims:
                 continue
             try:
-                await self._db(functools.partial(_renew, claims, lease))
+                await self._db(functools.partial(_renew, sending, looking, lease))
             except StoreUnavailableError as exc:
                 log.warning(
                     "cannot renew the lease of %d mails: %s",
@@ -256,19 +226,8 @@ class Worker:
             self._busy[sender] -= 1
 
     async def _look_up(self, mail: Unknown, sender: GmailSender) -> None:
-        """Settle an unknown mail by a lookup; a database that fails leaves it to be looked up
-        again once the lookup's lease runs out."""
         try:
-            await look_up(self.queue, sender, mail)
-        except StoreUnavailableError as exc:
-            log.warning(
-                "mail %s: the lookup's outcome was not recorded: %s",
-                mail.id,
-                exc.message,
-                extra={"event": "record_failed", "mail_id": mail.id},
-            )
-        except Exception:  # pragma: no cover - a bug in the lookup
-            log.exception("looking up mail %s failed unexpectedly", mail.id)
+            await look_up_in_worker(self.queue, sender, mail)
         finally:
             self._held.pop(mail.claim, None)
             self._looking[sender] -= 1
@@ -284,13 +243,13 @@ class Worker:
             at = time.time()  # a lookup's window starts here, on the wall clock
 
             def operation(cursor: Cursor, now: float) -> bool:
-                return _rows.body_out(cursor, mail, transport, at=at, lease=lease, now=now)
+                return _claims.body_out(cursor, mail, transport, at=at, lease=lease, now=now)
 
             if not await self._db(operation):
                 raise ClaimLostError(f"the claim on mail {mail.id} was lost to another worker")
 
         try:
-            outgoing = _outgoing(mail)
+            outgoing = outgoing_of(mail)
             result = await sender._send(outgoing, before_body=before_body)
         except asyncio.CancelledError:
             await asyncio.shield(self._release(mail))
@@ -300,11 +259,14 @@ class Worker:
         except GmailSendError as exc:
             await self._failed(mail, sender, exc)
         except Exception as exc:
-            log.exception("sending mail %s failed unexpectedly", mail.id, extra=_fields(mail))
+            log.exception("sending mail %s failed unexpectedly", mail.id, extra=log_fields(mail))
             await self._unknown(mail, exc)
         else:
             sent = functools.partial(
-                _rows.end, status="sent", result=dump_result(result), settled_by=result.transport
+                _outcomes.end,
+                status="sent",
+                result=dump_result(result),
+                settled_by=result.transport,
             )
             if await self._record(mail, lambda c, now: sent(c, mail, now=now)):
                 self._note(mail, "mail_sent", "mail %s sent")
@@ -312,7 +274,7 @@ class Worker:
     def _note(
         self, mail: Claimed, name: str, message: str, *args: object, level: int = logging.INFO
     ) -> None:
-        self._reporter.note(name, message, mail.id, *args, level=level, **_fields(mail))
+        self._reporter.note(name, message, mail.id, *args, level=level, **log_fields(mail))
 
     async def _end(
         self,
@@ -324,20 +286,20 @@ class Worker:
     ) -> bool:
         text = dump_error(error) if error is not None else None
         return await self._record(
-            mail, lambda c, now: _rows.end(c, mail, status, now=now, error=text, result=result)
+            mail, lambda c, now: _outcomes.end(c, mail, status, now=now, error=text, result=result)
         )
 
     async def _unknown(self, mail: Claimed, error: BaseException) -> bool:
         """The outcome is unknown: it awaits a lookup when the body went out over SMTP, else
         `resolve` (always when part of the send was delivered: a copy exists anyway)."""
         accepted = getattr(error, "accepted", ())
-        awaiting = "resolve" if accepted else None
+        awaiting: Awaiting | None = "resolve" if accepted else None
         hint = PARTIAL_HINT.format(accepted=", ".join(accepted)) if accepted else None
         text = dump_error(error)
         sent_at = getattr(error, "sent_at", None)
         return await self._record(
             mail,
-            lambda c, now: _rows.end_unknown(
+            lambda c, now: _outcomes.end_unknown(
                 c,
                 mail,
                 error=text,
@@ -362,7 +324,7 @@ class Worker:
 
     async def _release(self, mail: Claimed) -> None:
         try:
-            await self._db(lambda c, now: _rows.release(c, mail, now=now))
+            await self._db(lambda c, now: _claims.release(c, mail, now=now))
         except StoreUnavailableError as exc:
             self._note(mail, "release_failed", "mail %s not released: %s", exc.message)
 
@@ -382,7 +344,7 @@ class Worker:
         if decision.later and mail.attempts <= retry.retries:
             until = self.queue._clock() + retry.delay(mail.attempts)
             await self._record(
-                mail, lambda c, now: _rows.back_off(c, mail, until=until, error=error, now=now)
+                mail, lambda c, now: _outcomes.back_off(c, mail, until=until, error=error, now=now)
             )
             self._note(mail, "mail_retry_later", "mail %s: %s; again later", decision.reason)
             return
@@ -403,10 +365,10 @@ class Worker:
             else:
                 retry_after = getattr(exc, "retry_after", None)
                 until = now + (retry_after if retry_after else limits.quota_pause)
-                oldest = _rows.oldest_send(cursor, mail.account, now=now)
+                oldest = _outcomes.oldest_send(cursor, mail.account, now=now)
                 if oldest is not None:
                     until = max(until, oldest + DAY)
-            _rows.hold(cursor, mail, until=until, error=error, now=now)
+            _outcomes.hold(cursor, mail, until=until, error=error, now=now)
             return until
 
         try:
@@ -416,32 +378,7 @@ class Worker:
             return time.time()
 
 
-def _renew(claims: list[str], lease: float, cursor: Cursor, now: float) -> None:
-    _rows.heartbeat(cursor, claims, lease=lease, now=now)
-
-
-def _fields(mail: Claimed) -> dict[str, object]:
-    return {"mail_id": mail.id, "message_id": mail.message_id, "account": mail.account}
-
-
-def _outgoing(mail: Claimed) -> OutgoingMessage:
-    """The stored mail as the sender takes it: the bytes as stored, sent as they are (the
-    message is parsed from them only if something asks for it, e.g. a sink). The Gmail API
-    takes the recipients from the headers: the envelope recipients the To and Cc headers
-    leave out (Bcc, never stored in the bytes) are found again from the header block, and an
-    envelope that leaves out a header's address goes over SMTP only, as when it was sent
-    directly."""
-    assert mail.data is not None
-    try:
-        bcc, from_headers = stored_blind_recipients(mail.data, mail.recipients)
-    except MessageError:
-        bcc, from_headers = (), False
-    return OutgoingMessage(
-        data=mail.data,
-        sender=mail.sender,
-        recipients=mail.recipients,
-        message_id=mail.message_id,
-        smtputf8=mail.smtputf8,
-        bcc=bcc,
-        envelope_from_headers=from_headers,
-    )
+def _renew(
+    sending: list[str], looking: list[str], lease: float, cursor: Cursor, now: float
+) -> None:
+    _claims.heartbeat(cursor, sending=sending, looking=looking, lease=lease, now=now)
