@@ -372,11 +372,11 @@ class MailQueue(QueueDatabase):
             ConfigurationError: no sender serves a mail of `ids`.
             StoreUnavailableError: the database failed.
         """
+        from ..imap import check_seconds
         from ._reconcile import reconcile
 
-        if wait is not None and (isinstance(wait, bool) or not wait >= 0):
-            raise ConfigurationError(f"wait must be >= 0 seconds, not {wait!r}")
-        return await reconcile(self, senders, ids=ids, wait=wait)
+        window = check_seconds(wait, "wait", optional=True)  # NaN and infinity refused
+        return await reconcile(self, senders, ids=ids, wait=window)
 
     def stop(self) -> None:
         """Ask running workers to stop: they claim nothing more, finish the mails they hold
