@@ -31,11 +31,10 @@ from typing import Any, Literal
 import httpx
 
 from .._result import SendResult
-from .._retry import classify
 from .._transport import API_UNKNOWN_HINT, Progress
-from ..auth._credentials import TokenSource, fetch_token
+from ..auth._credentials import TokenSource
+from ..auth._renewal import no_other_token, refused_token, with_renewal
 from ..errors import (
-    AuthenticationError,
     ConfigurationError,
     GmailConnectionError,
     GmailSendError,
@@ -130,27 +129,19 @@ class APITransport:
         """One users.messages.send; after a 401, once more with a new token."""
         progress.connection_id = self.id
         progress.body_sent = False
-        token = await fetch_token(self._tokens)
-        try:
+
+        async def post(token: str) -> SendResult:
+            progress.body_sent = False
             return await self._post(outgoing, token, progress)
-        except AuthenticationError as exc:
-            if not classify(exc).new_token:
-                raise
-            rejection = exc
-        log.info(
-            "the Gmail API rejected the access token; asking the token source for a new one",
-            extra={"event": "token_rejected", "user": self._tokens.user},
+
+        return await with_renewal(
+            self._tokens,
+            post,
+            refused=refused_token,
+            not_renewed=no_other_token,
+            log=log,
+            door="the Gmail API",
         )
-        fresh = await fetch_token(self._tokens, rejected=token)
-        if fresh == token:
-            raise AuthenticationError(
-                f"{rejection.message}; the token source had no other token",
-                hint=rejection.hint,
-                mechanism="bearer",
-                api_reply=rejection.api_reply,
-            ) from rejection
-        progress.body_sent = False
-        return await self._post(outgoing, fresh, progress)
 
     async def _post(self, outgoing: OutgoingMessage, token: str, progress: Progress) -> SendResult:
         data = with_bcc(outgoing.data, outgoing.bcc)

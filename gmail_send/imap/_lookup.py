@@ -3,13 +3,14 @@
 smtp.gmail.com keeps the client's Message-ID and files a copy of every message it accepts in
 the account's Sent Mail, so an unknown outcome (the connection broke after the body went out)
 can be settled by looking there. The lookup signs in to IMAP with the sender's credentials
-(XOAUTH2 with a token from the sender's token source, refreshed once if Gmail refuses it; or
-LOGIN with the app password; a `Fallback` tries OAuth2, then the app password), examines the
-mailbox marked `\\Sent` (else `\\All`), and searches it until the window (`sent_at + wait`) has
-passed: the copy may be filed a little after the body went out. A copy Gmail received well
-before `sent_at` belongs to an earlier message that reused the Message-ID and does not count.
-The blocking `imaplib` steps run in the sender's own IMAP threads, one step at a time, so a
-slow IMAP server never holds up the threads the rest of the library uses.
+(XOAUTH2 with a token from the sender's token source, renewed once if IMAP refuses it by the
+rule every door shares, `auth/_renewal.py`; or LOGIN with the app password; a `Fallback`
+tries OAuth2, then the app password), examines the mailbox marked `\\Sent` (else `\\All`),
+and searches it until the window (`sent_at + wait`) has passed: the copy may be filed a little
+after the body went out. A copy Gmail received well before `sent_at` belongs to an earlier
+message that reused the Message-ID and does not count. The blocking `imaplib` steps run in the
+sender's own IMAP threads, one step at a time, so a slow IMAP server never holds up the
+threads the rest of the library uses.
 """
 
 from __future__ import annotations
@@ -23,14 +24,8 @@ from concurrent.futures import Executor
 from typing import TypeVar
 
 from .._retry import classify
-from ..auth._credentials import (
-    AppPassword,
-    Credentials,
-    Fallback,
-    SingleCredentials,
-    TokenSource,
-    fetch_token,
-)
+from ..auth._credentials import AppPassword, Credentials, Fallback, SingleCredentials, TokenSource
+from ..auth._renewal import with_renewal
 from ..auth._scopes import granted_scopes
 from ..auth._xoauth2 import MAIL_SCOPE
 from ..errors import ReconciliationUnavailableError, TokenError
@@ -204,34 +199,23 @@ class SentLookup:
         return await self._signed_in_with_token(credentials, user)
 
     async def _signed_in_with_token(self, source: TokenSource, user: str) -> SentMailSession:
-        token = await self._token(source, rejected=None)
-        scopes = granted_scopes(source)  # known once the source has a token
-        if scopes is not None and MAIL_SCOPE not in scopes:
-            raise ReconciliationUnavailableError(
-                f"the access token of {user} has no {MAIL_SCOPE} scope (it has "
-                f"{' '.join(sorted(scopes)) or 'none'}): IMAP refuses it",
-                reason="scope",
-                hint=f"authorize with the {MAIL_SCOPE} scope (the gmail.send scope sends over "
-                "the API only), or use the app password; until then, check the recipient's "
-                "mailbox and resolve the mail",
-            )
-        try:
+        async def sign_in(token: str) -> SentMailSession:
+            scopes = granted_scopes(source)  # known once the source has a token
+            if scopes is not None and MAIL_SCOPE not in scopes:
+                raise _no_mail_scope(user, scopes)
             return await self._session(lambda s: s.sign_in_with_token(user, token))
-        except TokenRefused as refusal:
-            if not refusal.may_refresh:
-                raise _token_refused(user, refusal) from None
-            first = refusal
-        fresh = await self._token(source, rejected=token)
-        if fresh == token:
-            raise _token_refused(user, first)
-        try:
-            return await self._session(lambda s: s.sign_in_with_token(user, fresh))
-        except TokenRefused as refusal:
-            raise _token_refused(user, refusal) from None
 
-    async def _token(self, source: TokenSource, *, rejected: str | None) -> str:
         try:
-            return await fetch_token(source, rejected=rejected)
+            return await with_renewal(
+                source,
+                sign_in,
+                refused=lambda exc: isinstance(exc, TokenRefused) and exc.may_refresh,
+                not_renewed=lambda first: _token_refused(user, first),
+                log=log,
+                door="IMAP",
+            )
+        except TokenRefused as refusal:  # not renewable (status 400), or refused again
+            raise _token_refused(user, refusal) from None
         except TokenError as exc:
             raise ReconciliationUnavailableError(
                 f"no access token for the IMAP lookup: {exc.message}",
@@ -300,7 +284,19 @@ def _abort_when_made(connecting: asyncio.Future[SentMailSession]) -> None:
         connecting.result().abort()
 
 
-def _token_refused(user: str, refusal: TokenRefused) -> ReconciliationUnavailableError:
+def _no_mail_scope(user: str, scopes: frozenset[str]) -> ReconciliationUnavailableError:
+    return ReconciliationUnavailableError(
+        f"the access token of {user} has no {MAIL_SCOPE} scope (it has "
+        f"{' '.join(sorted(scopes)) or 'none'}): IMAP refuses it",
+        reason="scope",
+        hint=f"authorize with the {MAIL_SCOPE} scope (the gmail.send scope sends over the API "
+        "only), or use the app password; until then, check the recipient's mailbox and "
+        "resolve the mail",
+    )
+
+
+def _token_refused(user: str, refusal: Exception) -> ReconciliationUnavailableError:
+    assert isinstance(refusal, TokenRefused)
     challenge = refusal.challenge
     hint = challenge.hint if challenge is not None else None
     status = f" (status {challenge.status})" if challenge and challenge.status else ""

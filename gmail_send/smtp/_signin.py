@@ -4,10 +4,8 @@ Every new session (the sender's, or each of a pool's) goes through `open_session
 for signing in live in one place:
 
 - Gmail rejected an access token (`classify(error).new_token`): ask the token source once for
-  a new one, naming the rejected token (`get_token(force_refresh=True, rejected=token)` for
-  sources that take the keyword), and sign in again on a new connection. A source that hands
-  out the same token again (a fixed `OAuth2Token`) is not tried twice: the rejection is raised
-  after one login, since every failed login counts toward Gmail's throttle.
+  a new one and sign in again on a new connection, by the rule every door shares
+  (`auth/_renewal.py`: a source that hands out the same token again is not tried twice).
 - `Fallback(oauth, app_password)`: when the OAuth2 side cannot produce a token, or Gmail still
   rejects it after that refresh, sign in with the app password, log one warning, and try OAuth2
   again only after `retry_oauth_after` seconds.
@@ -19,14 +17,13 @@ import logging
 import ssl
 from dataclasses import dataclass
 
-from .._retry import classify
 from ..auth._credentials import (
     Credentials,
     Fallback,
     SingleCredentials,
     TokenSource,
-    fetch_token,
 )
+from ..auth._renewal import no_other_token, refused_token, with_renewal
 from ..auth._scopes import granted_scopes, sends_over
 from ..auth._token_errors import smtp_scope_error
 from ..errors import AuthenticationError
@@ -86,35 +83,22 @@ async def _open_single(
 ) -> SMTPConnection:
     if not isinstance(credentials, TokenSource):
         return await _signed_in(settings, credentials)
-    token = await fetch_token(credentials)
-    scopes = granted_scopes(credentials)
-    if scopes is not None and "smtp" not in sends_over(scopes):
-        raise smtp_scope_error(credentials.user, scopes)  # no login wasted on a refusal
-    try:
-        return await _signed_in(settings, AccessToken(credentials.user, token))
-    except AuthenticationError as exc:
-        if not classify(exc).new_token:
-            raise
-        rejection = exc
-    log.info(
-        "Gmail rejected the access token; asking the token source for a new one",
-        extra={"event": "token_rejected", "user": credentials.user},
+    source = credentials
+
+    async def sign_in(token: str) -> SMTPConnection:
+        scopes = granted_scopes(source)  # known once the source has a token
+        if scopes is not None and "smtp" not in sends_over(scopes):
+            raise smtp_scope_error(source.user, scopes)  # no login wasted on a refusal
+        return await _signed_in(settings, AccessToken(source.user, token))
+
+    return await with_renewal(
+        source,
+        sign_in,
+        refused=refused_token,
+        not_renewed=no_other_token,
+        log=log,
+        door="Gmail",
     )
-    fresh = await fetch_token(credentials, rejected=token)
-    if fresh == token:
-        log.info(
-            "the token source gave the rejected token again; not signing in with it twice",
-            extra={"event": "token_not_renewed", "user": credentials.user},
-        )
-        raise AuthenticationError(
-            f"{rejection.message}; the token source had no other token",
-            hint=rejection.hint,
-            reply=rejection.reply,
-            mechanism=rejection.mechanism,
-            oauth_status=rejection.oauth_status,
-            oauth_scope=rejection.oauth_scope,
-        ) from rejection
-    return await _signed_in(settings, AccessToken(credentials.user, fresh))
 
 
 async def _signed_in(settings: ConnectionSettings, login: Login | None) -> SMTPConnection:
