@@ -22,7 +22,7 @@ from .._sender import GmailSender
 from ..auth._oauth2 import OAuth2Credentials
 from ..auth._scopes import MAIL_SCOPE, SEND_SCOPE
 from ..errors import UnknownOutcomeError
-from ..message._compose import Attachment, OutgoingMessage, compose_message
+from ..message._compose import Attachment
 from ._accounts import LocalAccount
 from ._api_server import LocalGmailAPI
 from ._records import ReceivedMessage
@@ -133,21 +133,15 @@ async def _reconcile(sender: GmailSender, gmail: LocalGmail, echo: Callable[[str
             echo(f"  found in Sent Mail over IMAP in {took:.2f} s: Gmail took it, not resent")
             continue
         echo("  not in Sent Mail when the 3 s window ended: Gmail did not take it")
-        again = await sender.send_outgoing(_same_message(gmail, unknown.message_id, label))
+        again = await sender.send(  # as the application would: the same Message-ID
+            to="you@example.com",
+            subject=f"Cut {label}",
+            text="Hello\n",
+            message_id=unknown.message_id,
+        )
         echo(f"  sent again with the same Message-ID: {again.message_id}")
     copies = sum(1 for m in gmail.messages if b"Subject: Cut " in m.data)
     echo(f"  the server accepted {copies} messages for those 2 sends: none lost, none twice")
-
-
-def _same_message(gmail: LocalGmail, message_id: str, label: str) -> OutgoingMessage:
-    """The lost message again, as the application would rebuild it (same Message-ID)."""
-    return compose_message(
-        to="you@example.com",
-        subject=f"Cut {label}",
-        text="Hello\n",
-        message_id=message_id,
-        account=DEMO_ACCOUNT,
-    )
 
 
 _HOW = {"smtp": "STARTTLS and XOAUTH2", "api": "the Gmail API with the gmail.send scope"}
