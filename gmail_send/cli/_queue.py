@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from .._sender import GmailSender
-from ..errors import ConfigurationError, GmailSendError, MailNotFoundError, MailStateError
+from ..errors import ConfigurationError, GmailSendError
 from ..queue import MailQueue, QueuedMail
 from ..queue._records import STATUSES
 from ._exit import ExitCode
@@ -239,12 +239,16 @@ def run_queue(args: argparse.Namespace, url: str, *, out: Output, err: Output) -
     """Run `gmail-send queue ACTION`; the exit code."""
     try:
         return asyncio.run(_act(MailQueue(url), args, out))
-    except (MailNotFoundError, MailStateError) as exc:
-        err(f"gmail-send queue {args.action}: {describe(exc)}")
-        return ExitCode.FAILED
     except GmailSendError as exc:
-        err(f"gmail-send queue {args.action}: {describe(exc)}")
-        return ExitCode.CONFIG if isinstance(exc, ConfigurationError) else ExitCode.FAILED
+        return failed_action(args.action, exc, err)
+
+
+def failed_action(action: str, exc: GmailSendError, err: Output) -> int:
+    """Print why `gmail-send queue ACTION` failed; the exit code: CONFIG for settings that
+    must be fixed, FAILED for a refused request (no such mail, a status that does not allow
+    it) or a failing database."""
+    err(f"gmail-send queue {action}: {describe(exc)}")
+    return ExitCode.CONFIG if isinstance(exc, ConfigurationError) else ExitCode.FAILED
 
 
 async def _act(queue: MailQueue, args: argparse.Namespace, out: Output) -> int:

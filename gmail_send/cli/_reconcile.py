@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._sender import GmailSender
-from ..errors import ConfigurationError, GmailSendError, MailNotFoundError, MailStateError
+from ..errors import ConfigurationError, GmailSendError
 from ..queue import MailQueue, Reconciliation
 from ._exit import ExitCode
 from ._queue import (
     Output,
     describe,
+    failed_action,
     mail_as_json,
     parse_duration,
     print_err,
@@ -85,12 +86,8 @@ def run_reconcile(
     """Look the unknown mails up now and print what became of each; the exit code."""
     try:
         done = asyncio.run(_reconcile(MailQueue(url), settings, args))
-    except (MailNotFoundError, MailStateError) as exc:
-        err(f"gmail-send queue reconcile: {describe(exc)}")
-        return ExitCode.FAILED
     except GmailSendError as exc:
-        err(f"gmail-send queue reconcile: {describe(exc)}")
-        return ExitCode.CONFIG if isinstance(exc, ConfigurationError) else ExitCode.FAILED
+        return failed_action("reconcile", exc, err)
     if args.json:
         out(json.dumps([reconciliation_as_json(r) for r in done], indent=2))
     elif not done:
